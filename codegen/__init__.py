@@ -1,0 +1,18 @@
+"""Backends: each renders a :class:`symsim.ir.LoweredModel` as source code.
+
+``kernel_plan`` holds the walk all backends share (kernel statements and
+boundary steps as plain data); a backend module only renders them.
+"""
+
+from .kernel_plan import KernelPlan, plan_kernel  # noqa: F401
+
+TARGETS = ("numpy",)
+
+
+def renderer_for(target: str):
+    """The render function of a backend: LoweredModel -> Python source."""
+    if target == "numpy":
+        from .numpy_backend import render_numpy_module
+        return render_numpy_module
+    from symsim.errors import BackendError
+    raise BackendError(f"unknown target {target!r}; available targets: {', '.join(TARGETS)}")

@@ -1,0 +1,140 @@
+"""The ``symsim`` command line.
+
+    symsim run examples/gray_scott.py --t-end 500 --param F=0.05 -o gs.npz --plot gs.png
+    symsim compile examples/heat_2d.py --target numpy -o build/heat
+
+Errors print one line (``symsim: error: ...``) and exit with status 1 (2 for
+bad command-line usage); set SYMSIM_DEBUG=1 to see tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from codegen import TARGETS
+
+from .errors import OptionError, SymsimError
+from .integrators import METHODS
+from .io import atomic_directory, atomic_write_text
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"symsim: error: {message} (see symsim {self.prog.split()[-1]} --help)\n"
+                  if " " in self.prog else f"symsim: error: {message} (see symsim --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _OneLineParser(prog="symsim", description="Compile and run PDE/ODE models written in SymPy.")
+    parser.add_argument("--version", action="version", version=f"symsim {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_OneLineParser)
+    commands.required = True
+
+    run = commands.add_parser("run", help="simulate a model script; write an .npz result and a picture")
+    run.add_argument("model", help="model script (a .py file defining `model`) or a shipped example name")
+    run.add_argument("--t-end", type=float, help="final time (default: the script's, else required)")
+    run.add_argument("--dt", type=float, help="time step (default: a stable step suggested from the model)")
+    run.add_argument("--method", choices=METHODS, help="time integrator (default: rk4)")
+    run.add_argument("--space-order", type=int, choices=(2, 4, 6, 8), help="finite-difference accuracy (default 2)")
+    run.add_argument("--saves", type=int, help="number of saved states after t=0 (default 20)")
+    run.add_argument("--rtol", type=float, help="dopri5 relative tolerance (default 1e-6)")
+    run.add_argument("--atol", type=float, help="dopri5 absolute tolerance (default 1e-9)")
+    run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="override a parameter")
+    run.add_argument("--target", choices=TARGETS, default="numpy", help="backend (default numpy)")
+    run.add_argument("-o", "--output", help="result file (default: MODEL_NAME.npz)")
+    run.add_argument("--plot", help="picture of the result (default: MODEL_NAME.png)")
+    run.add_argument("--no-plot", action="store_true", help="do not draw a picture")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    compile_ = commands.add_parser("compile", help="write the generated kernel source and report.json")
+    compile_.add_argument("model", help="model script or shipped example name")
+    compile_.add_argument("--target", choices=TARGETS, default="numpy", help="backend (default numpy)")
+    compile_.add_argument("--space-order", type=int, choices=(2, 4, 6, 8), help="finite-difference accuracy")
+    compile_.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+        return _compile(args)
+    except SymsimError as error:
+        return _fail(str(error), error)
+    except KeyboardInterrupt:
+        return _fail("interrupted", None, status=130)
+    except Exception as error:  # a bug in symsim: still one line, traceback on request
+        return _fail(f"internal error: {type(error).__name__}: {error} (set SYMSIM_DEBUG=1 for details)", error)
+
+
+def _fail(message: str, error, status: int = 1) -> int:
+    if error is not None and os.environ.get("SYMSIM_DEBUG"):
+        import traceback
+        traceback.print_exception(error)
+    print(f"symsim: error: {message}", file=sys.stderr)
+    return status
+
+
+def _parse_params(pairs) -> dict:
+    params = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise OptionError(f"--param expects NAME=VALUE, got {pair!r}")
+        try:
+            params[name.strip()] = float(value)
+        except ValueError:
+            raise OptionError(f"--param {name.strip()}: {value!r} is not a number") from None
+    return params
+
+
+def _run(args) -> int:
+    from .loader import load_model
+    from .solve import simulate
+
+    model = load_model(args.model)
+    result = simulate(model, t_end=args.t_end, dt=args.dt, method=args.method, saves=args.saves,
+                      params=_parse_params(args.param), target=args.target, space_order=args.space_order,
+                      rtol=args.rtol, atol=args.atol, progress=not args.quiet)
+    output = Path(args.output or f"{model.name}.npz")
+    written = [str(result.save(output))]
+    if not args.no_plot:
+        written.append(str(result.plot(Path(args.plot or f"{model.name}.png"))))
+    stats = result.stats
+    steps = (f"{stats['accepted']} accepted / {stats['rejected']} rejected steps" if "accepted" in stats
+             else f"{stats['steps']} steps of dt={stats['dt']:.3g}")
+    print(f"{model.name}: t=0..{result.t[-1]:g} with {stats['method']}, {steps}, "
+          f"{stats['wall_seconds']:.2f} s; wrote {', '.join(written)}")
+    return 0
+
+
+def _compile(args) -> int:
+    from .compiler import compile_model
+    from .loader import load_model
+    from .report import kernel_report
+    from .solve import BUILTIN_DEFAULTS
+
+    model = load_model(args.model)
+    space_order = args.space_order or model.run_defaults.get("space_order", BUILTIN_DEFAULTS["space_order"])
+    compiled = compile_model(model, target=args.target, space_order=space_order)
+    source_name = f"{model.name}_{args.target}.py"
+    with atomic_directory(args.output) as directory:
+        atomic_write_text(Path(directory) / source_name, compiled.source)
+        atomic_write_text(Path(directory) / "report.json",
+                          json.dumps(kernel_report(compiled, source_name), indent=2) + "\n")
+    print(f"{model.name}: wrote {Path(args.output) / source_name} and {Path(args.output) / 'report.json'}")
+    return 0
+
+
+def _version() -> str:
+    from . import __version__
+    return __version__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

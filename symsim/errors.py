@@ -1,0 +1,52 @@
+"""The symsim exception hierarchy.
+
+Every problem a user can cause is raised as a :class:`SymsimError` subclass whose
+message names the offending symbol, equation, file line or option, so that the
+CLI can print it as one line and exit non-zero.
+
+    >>> raise UnknownSymbolError("equation for Dt(u): unknown symbol 'D'")
+"""
+
+
+class SymsimError(Exception):
+    """Base class of every error symsim raises on bad input or a failed run."""
+
+
+class ModelScriptError(SymsimError):
+    """A model script cannot be read, fails while running, or defines no ``model``."""
+
+
+class ModelDefinitionError(SymsimError):
+    """The model's declarations are inconsistent (names, grid, equations, conditions)."""
+
+
+class UnknownSymbolError(ModelDefinitionError):
+    """An equation or condition uses a symbol that is neither a field, parameter nor coordinate."""
+
+
+class MissingEquationError(ModelDefinitionError):
+    """A field has no equation or no initial condition."""
+
+
+class BoundaryConditionError(ModelDefinitionError):
+    """A wall lacks a boundary condition, or a condition is placed where none may go."""
+
+
+class UnsupportedOperatorError(ModelDefinitionError):
+    """An expression contains an operator that symsim cannot discretize or render."""
+
+
+class ParameterError(SymsimError):
+    """A run-time parameter override names no parameter of the model or has a bad value."""
+
+
+class SolverError(SymsimError):
+    """The time integration failed (non-finite values, step size underflow)."""
+
+
+class BackendError(SymsimError):
+    """A code-generation target is unknown or unavailable."""
+
+
+class OptionError(SymsimError):
+    """A run or compile option (space order, method, t_end, saves, ...) has an invalid value."""

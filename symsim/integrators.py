@@ -1,0 +1,435 @@
+"""Explicit Runge–Kutta time integrators working in place on one numpy state array.
+
+The state ``y`` is a single float64 array of any shape (fields stacked, ghost cells
+included).  The caller supplies three callables:
+
+* ``rhs(t, y, out)`` writes dy/dt into ``out`` without allocating;
+* ``constrain(t, y)`` enforces boundary conditions / ghost cells in place; it is
+  applied to every stage input before ``rhs`` sees it and to the final state of a
+  step at the new time;
+* ``interior(y)`` returns the evolved points (only used for dopri5 error norms).
+
+Fixed-step methods (``euler``, ``ssprk3``, ``rk4``) share one generic stage loop
+driven by the Butcher tableaus below; ``dopri5`` is the adaptive Dormand–Prince
+5(4) pair with first-same-as-last (FSAL) reuse.
+
+    >>> st = FixedStepper("rk4", rhs, constrain, y0)
+    >>> st.step(0.0, y, 0.01)            # y now holds the state at t = 0.01
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+
+from .errors import SolverError
+
+__all__ = [
+    "METHODS",
+    "ORDER",
+    "STABILITY",
+    "TABLEAUS",
+    "DOPRI5",
+    "FixedStepper",
+    "AdaptiveStepper",
+    "initial_step_guess",
+    "stability_polynomial",
+]
+
+RhsFn = Callable[[float, np.ndarray, np.ndarray], None]
+ConstrainFn = Callable[[float, np.ndarray], None]
+InteriorFn = Callable[[np.ndarray], np.ndarray]
+
+METHODS = ("euler", "ssprk3", "rk4", "dopri5")
+ORDER = {"euler": 1, "ssprk3": 3, "rk4": 4, "dopri5": 5}
+
+# Extent of each stability region {z : |R(z)| <= 1} measured from the origin along
+# the negative real axis and along the imaginary axis (first boundary crossing),
+# rounded down so that |R| <= 1 holds at the stated value.  Exact values:
+#   euler  : 2,       0 (|1 + ib| > 1 for every b != 0)
+#   ssprk3 : 2.5127,  sqrt(3) = 1.7321
+#   rk4    : 2.7853,  2*sqrt(2) = 2.8284
+#   dopri5 : 3.3066,  0.997 -- DOPRI5's region leaves the imaginary axis just
+#            below |z| = 1 (|R(iy)| - 1 is only ~3e-4 at y = 1.2 but grows
+#            quickly); the often-quoted 3.4 is not supported by its polynomial
+#            R(z) = sum_{k<=5} z^k/k! + z^6/600.  tests/test_integrators.py
+#            recomputes all of these from the tableaus.
+STABILITY = {
+    "euler": (2.0, 0.0),
+    "ssprk3": (2.51, 1.73),
+    "rk4": (2.78, 2.82),
+    "dopri5": (3.30, 0.99),
+}
+
+
+def _tableau(a, b, c):
+    """Freeze a Butcher tableau (strictly lower-triangular ``a``) as float arrays."""
+    a = np.array(a, dtype=float)
+    b = np.array(b, dtype=float)
+    c = np.array(c, dtype=float)
+    a.flags.writeable = b.flags.writeable = c.flags.writeable = False
+    return {"a": a, "b": b, "c": c}
+
+
+# Butcher tableaus of the fixed-step methods.  ssprk3 is the Shu–Osher
+# three-stage SSP scheme u1 = u + dt L(u), u2 = 3/4 u + 1/4 (u1 + dt L(u1)),
+# u^{n+1} = 1/3 u + 2/3 (u2 + dt L(u2)), rewritten in Butcher form so that one
+# stage loop serves every method (identical interior values in exact arithmetic;
+# every stage input is constrained either way, so pinned/ghost values agree too).
+TABLEAUS = {
+    "euler": _tableau([[0.0]], [1.0], [0.0]),
+    "ssprk3": _tableau(
+        [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.25, 0.25, 0.0]],
+        [1 / 6, 1 / 6, 2 / 3],
+        [0.0, 1.0, 0.5],
+    ),
+    "rk4": _tableau(
+        [[0.0, 0.0, 0.0, 0.0], [0.5, 0.0, 0.0, 0.0], [0.0, 0.5, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]],
+        [1 / 6, 1 / 3, 1 / 3, 1 / 6],
+        [0.0, 0.5, 0.5, 1.0],
+    ),
+}
+
+# Dormand–Prince 5(4) (Hairer, Nørsett & Wanner, "Solving ODEs I", table 5.2).
+# The 7th stage is evaluated at the 5th-order solution itself (a[6] == b), which
+# is what makes FSAL possible.  ``e`` = b - bhat gives the embedded error.
+DOPRI5 = dict(
+    _tableau(
+        [
+            [0, 0, 0, 0, 0, 0, 0],
+            [1 / 5, 0, 0, 0, 0, 0, 0],
+            [3 / 40, 9 / 40, 0, 0, 0, 0, 0],
+            [44 / 45, -56 / 15, 32 / 9, 0, 0, 0, 0],
+            [19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729, 0, 0, 0],
+            [9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656, 0, 0],
+            [35 / 384, 0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84, 0],
+        ],
+        [35 / 384, 0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84, 0],
+        [0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1, 1],
+    ),
+    e=np.array(
+        [71 / 57600, 0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40],
+        dtype=float,
+    ),
+)
+DOPRI5["e"].flags.writeable = False
+
+
+def stability_polynomial(method: str) -> Callable[[complex], complex]:
+    """Return R(z) = 1 + z b^T (I - zA)^{-1} 1 of ``method`` (Dahlquist test y' = λy, z = λ dt).
+
+        >>> R = stability_polynomial("rk4")
+        >>> abs(R(-2.78)) <= 1
+    """
+    tab = DOPRI5 if method == "dopri5" else _lookup(method)
+    a, b = tab["a"], tab["b"]
+    s = len(b)
+    ones = np.ones(s)
+
+    def R(z: complex) -> complex:
+        return complex(1 + z * (b @ np.linalg.solve(np.eye(s) - z * a, ones)))
+
+    return R
+
+
+def _lookup(method: str):
+    """Tableau of a fixed-step method, or a SolverError naming ``method`` and the valid ones."""
+    try:
+        return TABLEAUS[method]
+    except (KeyError, TypeError):
+        fixed = ", ".join(repr(m) for m in TABLEAUS)
+        if method == "dopri5":
+            msg = f"time integration method 'dopri5' is adaptive: use AdaptiveStepper, not a fixed-step one ({fixed})"
+        else:
+            msg = (
+                f"unknown time integration method {method!r}; valid methods are "
+                f"{', '.join(repr(m) for m in METHODS)} (fixed-step: {fixed})"
+            )
+        raise SolverError(msg) from None
+
+
+def _stage_terms(row):
+    """Nonzero (index, coefficient) pairs of a tableau row, so zero entries cost nothing."""
+    return tuple((j, float(x)) for j, x in enumerate(row) if x != 0.0)
+
+
+def _increment(acc, terms, dt, k, tmp):
+    """acc = dt * sum(coef * k[j] for j, coef in terms), in place (tmp is scratch).
+
+    The increment is summed on its own before being added to the state, as in
+    y + dt*sum(b_j k_j): small increments are not rounded one by one against a
+    large state.
+    """
+    j0, c0 = terms[0]
+    np.multiply(k[j0], dt * c0, out=acc)
+    for j, c in terms[1:]:
+        np.multiply(k[j], dt * c, out=tmp)
+        acc += tmp
+
+
+class FixedStepper:
+    """Fixed-step explicit Runge–Kutta (``euler``, ``ssprk3``, ``rk4``), in place, allocation-free.
+
+        >>> st = FixedStepper("ssprk3", rhs, constrain, y)
+        >>> for n in range(100): st.step(n * dt, y, dt)
+    """
+
+    def __init__(self, method: str, rhs: RhsFn, constrain: ConstrainFn, template: np.ndarray):
+        tab = _lookup(method)
+        self.method = method
+        self.order = ORDER[method]
+        self.rhs = rhs
+        self.constrain = constrain
+        self.shape = np.shape(template)
+        self._c = tuple(float(x) for x in tab["c"])
+        self._rows = tuple(_stage_terms(row) for row in tab["a"])
+        self._b = _stage_terms(tab["b"])
+        # every work array is allocated here, once; step() only writes into them
+        self._k = [np.empty(self.shape, dtype=float) for _ in tab["b"]]
+        self._stage = np.empty(self.shape, dtype=float)
+        self._tmp = np.empty(self.shape, dtype=float)
+        self.n_rhs = 0
+
+    def step(self, t: float, y: np.ndarray, dt: float) -> None:
+        """Advance ``y`` in place from ``t`` to ``t + dt`` (``y`` must satisfy constrain at ``t``)."""
+        if y.shape != self.shape:
+            raise SolverError(f"state has shape {y.shape}, but the stepper was built for {self.shape}")
+        k, stage, tmp = self._k, self._stage, self._tmp
+        for i, terms in enumerate(self._rows):
+            ti = t + self._c[i] * dt
+            if not terms:
+                # the stage input is y itself, already constrained at t: no copy needed
+                self.rhs(ti, y, k[i])
+            else:
+                _increment(stage, terms, dt, k, tmp)
+                stage += y
+                self.constrain(ti, stage)
+                self.rhs(ti, stage, k[i])
+            self.n_rhs += 1
+        # y is overwritten only now, after every stage has read it
+        _increment(stage, self._b, dt, k, tmp)
+        y += stage
+        self.constrain(t + dt, y)
+
+
+def _identity(a: np.ndarray) -> np.ndarray:
+    return a
+
+
+def _wrms(interior: InteriorFn, x: np.ndarray, y: np.ndarray, rtol: float, atol: float) -> float:
+    """RMS over interior points of x / (atol + rtol*|y|); allocates (used only for the initial guess)."""
+    xi = np.asarray(interior(x))
+    if xi.size == 0:
+        return 0.0
+    r = xi / (atol + rtol * np.abs(np.asarray(interior(y))))
+    return float(np.sqrt(np.mean(r * r)))
+
+
+def initial_step_guess(
+    rhs: RhsFn,
+    constrain: ConstrainFn,
+    t: float,
+    y: np.ndarray,
+    rtol: float,
+    atol: float,
+    interior: InteriorFn | None = None,
+    order: int = 5,
+    f0: np.ndarray | None = None,
+    t_end: float | None = None,
+) -> float:
+    """Hairer's starting-step heuristic (HNW I, sec. II.4): one Euler probe, two rhs calls.
+
+        >>> dt0 = initial_step_guess(rhs, constrain, 0.0, y, 1e-6, 1e-9)
+        >>> st.advance(0.0, y, 1.0, dt0)
+
+    ``f0`` may pass rhs(t, y) when already known (then only one rhs call is made);
+    ``t_end`` caps the guess at the length of the interval.
+    """
+    interior = interior or _identity
+    if f0 is None:
+        f0 = np.empty_like(y, dtype=float)
+        rhs(t, y, f0)
+    d0 = _wrms(interior, y, y, rtol, atol)
+    d1 = _wrms(interior, f0, y, rtol, atol)
+    # first guess: the step over which an Euler step changes y by 1% (relative)
+    h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
+    if t_end is not None:
+        h0 = min(h0, abs(t_end - t))
+    y1 = y + h0 * f0
+    constrain(t + h0, y1)
+    f1 = np.empty_like(y1)
+    rhs(t + h0, y1, f1)
+    # second derivative estimate decides how far the local error allows going
+    d2 = _wrms(interior, f1 - f0, y, rtol, atol) / h0 if h0 > 0 else 0.0
+    dmax = max(d1, d2)
+    if not math.isfinite(dmax):
+        h1 = h0 * 1e-3
+    elif dmax <= 1e-15:
+        h1 = max(1e-6, h0 * 1e-3)
+    else:
+        h1 = (0.01 / dmax) ** (1.0 / order)
+    h = min(100 * h0, h1)
+    if t_end is not None and t_end != t:
+        h = min(h, abs(t_end - t))
+    return float(h)
+
+
+class AdaptiveStepper:
+    """Adaptive Dormand–Prince 5(4) with FSAL, advancing ``y`` in place to an exact target time.
+
+        >>> st = AdaptiveStepper(rhs, constrain, y, rtol=1e-8, atol=1e-10)
+        >>> dt = st.advance(0.0, y, 1.0, dt=1e-3)   # y now at t=1.0; dt: suggested next step
+
+    FSAL: the 7th stage input *is* the new 5th-order state, and it is constrained
+    at ``t + dt`` before ``rhs`` is evaluated on it, so the last stage's rhs is
+    exactly rhs(t+dt, y_new) of the state handed back.  Reusing it as the next
+    step's first stage is therefore exact even when constrain rewrites ghost or
+    boundary values -- no extra evaluation is needed.  Between ``advance`` calls
+    the caller may change ``y`` (or parameters), so each call evaluates its first
+    stage afresh: one extra rhs per call, in exchange for never using a stale one.
+
+    Error norm: RMS over ``interior(...)`` of err / (atol + rtol*max(|y_old|, |y_new|));
+    a step is accepted when it is <= 1.  ``max_steps`` bounds the attempted steps
+    (accepted + rejected) of a single ``advance`` call.
+    """
+
+    SAFETY = 0.9
+    FAC_MIN = 0.2
+    FAC_MAX = 5.0
+
+    def __init__(
+        self,
+        rhs: RhsFn,
+        constrain: ConstrainFn,
+        template: np.ndarray,
+        rtol: float = 1e-6,
+        atol: float = 1e-9,
+        interior: InteriorFn | None = None,
+        max_steps: int = 10_000_000,
+    ):
+        if not (rtol >= 0 and atol >= 0 and rtol + atol > 0):
+            raise SolverError(f"tolerances must be >= 0 and not both zero, got rtol={rtol}, atol={atol}")
+        self.method = "dopri5"
+        self.order = ORDER["dopri5"]
+        self.rhs = rhs
+        self.constrain = constrain
+        self.rtol = float(rtol)
+        self.atol = float(atol)
+        self.interior = interior if interior is not None else _identity
+        self.max_steps = int(max_steps)
+        self.shape = np.shape(template)
+        self._c = tuple(float(x) for x in DOPRI5["c"])
+        self._rows = tuple(_stage_terms(row) for row in DOPRI5["a"])
+        self._e = _stage_terms(DOPRI5["e"])
+        self._k = [np.empty(self.shape, dtype=float) for _ in range(7)]
+        self._stage = np.empty(self.shape, dtype=float)
+        self._ynew = np.empty(self.shape, dtype=float)
+        self._tmp = np.empty(self.shape, dtype=float)
+        self.accepted = 0
+        self.rejected = 0
+        self.n_rhs = 0
+
+    def _error_norm(self, y_old: np.ndarray, y_new: np.ndarray, dt: float) -> float:
+        """Weighted RMS of the embedded error over interior points, without allocating arrays.
+
+        Scratch: the stage buffer (err), tmp (scale) and k[1] (|y_new|) -- k2 has
+        zero weight in both b and e, so it is free once the stages are done.
+        Each object ``interior`` returns is used as both output and later input,
+        so this works whether it returns views or copies.
+        """
+        err, scale, absnew = self._stage, self._tmp, self._k[1]
+        _increment(err, self._e, dt, self._k, scale)
+        interior = self.interior
+        e, s, a = interior(err), interior(scale), interior(absnew)
+        n = e.size
+        if n == 0:
+            return 0.0
+        np.abs(interior(y_old), out=s)
+        np.abs(interior(y_new), out=a)
+        np.maximum(s, a, out=s)
+        s *= self.rtol
+        s += self.atol
+        np.divide(e, s, out=e)
+        np.multiply(e, e, out=e)
+        return math.sqrt(float(e.sum()) / n)
+
+    def advance(self, t: float, y: np.ndarray, t_target: float, dt: float | None) -> float:
+        """Step adaptively from ``t`` to exactly ``t_target``, updating ``y`` in place.
+
+        Starts with trial step ``dt`` (``None``: :func:`initial_step_guess`) and
+        returns the suggested next trial step -- the unclamped one, so landing on
+        output times does not shrink the step for good.
+        """
+        if y.shape != self.shape:
+            raise SolverError(f"state has shape {y.shape}, but the stepper was built for {self.shape}")
+        t = float(t)
+        t_target = float(t_target)
+        if not (math.isfinite(t) and math.isfinite(t_target)) or t_target < t:
+            raise SolverError(f"cannot advance from t={t} to t_target={t_target}: the target must be a finite time >= t")
+        k, stage, ynew, tmp = self._k, self._stage, self._ynew, self._tmp
+        if t_target == t:
+            return dt if dt is not None else 0.0
+        self.rhs(t, y, k[0])
+        self.n_rhs += 1
+        if dt is None:
+            dt = initial_step_guess(
+                self.rhs, self.constrain, t, y, self.rtol, self.atol, self.interior,
+                order=self.order, f0=k[0], t_end=t_target,
+            )
+            self.n_rhs += 1
+        dt = float(dt)
+        if not (math.isfinite(dt) and dt > 0):
+            raise SolverError(f"initial step must be a finite positive number, got dt={dt} at t={t}")
+        rows, c = self._rows, self._c
+        after_reject = False
+        steps = 0
+        while True:
+            if steps >= self.max_steps:
+                raise SolverError(
+                    f"maximum number of steps ({self.max_steps}) exceeded at t={t} while advancing to "
+                    f"t={t_target} (dt={dt:.3g}); loosen rtol/atol or raise max_steps"
+                )
+            steps += 1
+            remaining = t_target - t
+            last = dt >= remaining
+            h = remaining if last else dt
+            # land exactly on t_target: the c == 1 stages and the new state use t_new itself
+            t_new = t_target if last else t + h
+            for i in range(1, 7):
+                target = ynew if i == 6 else stage  # stage 7 input is the 5th-order solution
+                _increment(target, rows[i], h, k, tmp)
+                target += y
+                ti = t_new if c[i] == 1.0 else t + c[i] * h
+                self.constrain(ti, target)
+                self.rhs(ti, target, k[i])
+                self.n_rhs += 1
+            err = self._error_norm(y, ynew, h)
+            if err <= 1.0:
+                fac = self.FAC_MAX if err == 0.0 else min(self.FAC_MAX, max(self.FAC_MIN, self.SAFETY * err**-0.2))
+                if after_reject:
+                    fac = min(1.0, fac)  # the step just had to shrink: do not grow again at once
+                after_reject = False
+                np.copyto(y, ynew)
+                k[0], k[6] = k[6], k[0]  # FSAL: rhs(t_new, y_new) becomes the next first stage
+                self.accepted += 1
+                t = t_new
+                if last:
+                    # h may have been clamped to hit t_target; keep the controller's unclamped step
+                    return max(dt, h * fac)
+                dt = h * fac
+            else:
+                if math.isfinite(err):
+                    fac = max(self.FAC_MIN, self.SAFETY * err**-0.2)
+                else:
+                    fac = self.FAC_MIN  # NaN/inf stages: shrink hard and retry
+                after_reject = True
+                self.rejected += 1
+                dt = h * fac
+                if dt < 1e-14 * max(1.0, abs(t)):
+                    raise SolverError(
+                        f"step size underflow at t={t:.17g}; the problem may be stiff or blowing up: "
+                        f"dt={dt:.3g} after {self.rejected} rejected steps (error norm {err:.3g}); "
+                        f"try a looser rtol/atol or check the model and its parameters"
+                    )

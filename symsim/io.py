@@ -1,0 +1,131 @@
+"""Atomic file and directory outputs.
+
+Every file symsim writes (results, pictures, generated sources) goes through
+these helpers, so that an interrupted or failing run never leaves a truncated
+file behind: the content is written to a temporary file next to the target and
+moved onto it with :func:`os.replace` only once it is complete.
+
+    >>> atomic_write_text("out/notes.txt", "hello\\n")   # doctest: +SKIP
+    PosixPath('out/notes.txt')
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator
+
+__all__ = ["atomic_write", "atomic_write_text", "atomic_directory"]
+
+
+def _umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Best effort: make a rename in ``directory`` durable (a no-op where unsupported)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path, write: Callable[[BinaryIO], None]) -> Path:
+    """Write a file atomically: ``write(fileobj)`` fills a temporary file that then replaces ``path``.
+
+    Missing parent directories are created. If ``write`` (or anything else)
+    raises, the temporary file is removed and an existing ``path`` is left
+    untouched; the exception propagates.
+    """
+    path = Path(path)
+    directory = path.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = tempfile.NamedTemporaryFile(
+        dir=directory, delete=False, prefix="." + path.name + ".", suffix=".tmp"
+    )
+    tmp_path = Path(tmp.name)
+    try:
+        # Temporary files are created 0600; give the result ordinary permissions
+        # (those of the file it replaces, else 0666 minus the umask).
+        try:
+            mode = path.stat().st_mode & 0o7777
+        except OSError:
+            mode = 0o666 & ~_umask()
+        os.chmod(tmp_path, mode)
+        with tmp:
+            write(tmp)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp_path.unlink()
+        raise
+    _fsync_dir(directory)
+    return path
+
+
+def atomic_write_text(path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically; see :func:`atomic_write`."""
+    data = text.encode("utf-8")
+    return atomic_write(path, lambda f: f.write(data))
+
+
+@contextlib.contextmanager
+def atomic_directory(path) -> Iterator[Path]:
+    """Build a directory atomically.
+
+    Yields a fresh temporary directory next to ``path``; fill it inside the
+    ``with`` block. On success it is renamed onto ``path`` (an existing
+    directory there is first renamed away, then removed once the new one is in
+    place). On failure the temporary directory is removed and ``path`` is left
+    as it was.
+
+        with atomic_directory("build/model") as d:
+            (d / "model.c").write_text(source)
+    """
+    path = Path(path)
+    parent = path.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=parent, prefix="." + path.name + ".", suffix=".tmp"))
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+    old = None
+    try:
+        if path.exists() or path.is_symlink():
+            if path.is_dir() and not path.is_symlink():
+                old = Path(tempfile.mkdtemp(dir=parent, prefix="." + path.name + ".", suffix=".old"))
+                old.rmdir()  # only reserve a unique name; os.rename needs it absent
+                os.rename(path, old)
+            else:
+                path.unlink()
+        os.rename(tmp, path)
+    except BaseException:
+        # Put the previous directory back if the new one could not be moved in.
+        if old is not None and not path.exists():
+            with contextlib.suppress(OSError):
+                os.rename(old, path)
+                old = None
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        if old is not None and path.exists():
+            shutil.rmtree(old, ignore_errors=True)
+    _fsync_dir(parent)

@@ -1,0 +1,280 @@
+"""The model-script vocabulary: ``Model``, ``Dt``, ``laplace``, ``grad``, ``div``.
+
+    >>> model = Model("heat", Grid(x=(0.0, 1.0, 65)))
+    >>> u = model.fields("u")
+    >>> D = model.params(D=0.1)
+    >>> model.equations(Eq(Dt(u), D * laplace(u)))
+
+A ``Model`` only records declarations (plain SymPy objects plus where in the
+script each was made); :func:`symsim.lowering.lower_to_stencils` checks them as a
+whole and discretizes them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field as dataclass_field
+
+import numpy as np
+import sympy
+from sympy.core.function import AppliedUndef
+
+from .errors import (BoundaryConditionError, ModelDefinitionError,
+                     UnknownSymbolError, UnsupportedOperatorError)
+from .grid import Grid, check_identifier
+
+#: the time symbol every field depends on first: u(t, x, y)
+t = sympy.Symbol("t")
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+RUN_DEFAULT_KEYS = ("t_end", "dt", "method", "saves", "space_order", "rtol", "atol")
+
+
+def caller_location() -> str:
+    """'file.py:LINE' of the first stack frame outside symsim (the user's script line)."""
+    frame = sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+    if frame is None:
+        return "<unknown>"
+    return f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+
+
+def is_field(expr) -> bool:
+    """True for an applied field u(t, ...) as created by ``Model.fields``."""
+    return isinstance(expr, AppliedUndef) and len(expr.args) >= 1 and expr.args[0] == t
+
+
+def Dt(field, order: int = 1) -> sympy.Derivative:
+    """Time derivative of a field: ``Dt(u)`` is du/dt, ``Dt(u, 2)`` is d2u/dt2."""
+    if not is_field(field):
+        raise ModelDefinitionError(f"Dt() takes a model field such as u, got {field}")
+    if order not in (1, 2):
+        raise UnsupportedOperatorError(f"Dt({field}, {order}): only first and second time derivatives are supported")
+    return sympy.Derivative(field, (t, order))
+
+
+def _spatial_coords(expr) -> tuple[sympy.Symbol, ...]:
+    fields = [f for f in sympy.sympify(expr).atoms(AppliedUndef) if is_field(f)]
+    coordinate_sets = {f.args[1:] for f in fields}
+    if not fields or coordinate_sets == {()}:
+        raise ModelDefinitionError(f"spatial operator applied to {expr}, which contains no field on a grid")
+    if len(coordinate_sets) > 1:
+        raise ModelDefinitionError(f"fields in {expr} live on different coordinates: {coordinate_sets}")
+    return coordinate_sets.pop()
+
+
+def laplace(expr) -> sympy.Expr:
+    """Sum of second derivatives along every grid axis: laplace(u) = u_xx + u_yy (+ u_zz)."""
+    return sympy.Add(*[sympy.diff(expr, c, 2) for c in _spatial_coords(expr)])
+
+
+def grad(expr) -> sympy.ImmutableMatrix:
+    """Column vector of first derivatives along every grid axis."""
+    return sympy.ImmutableMatrix([sympy.diff(expr, c) for c in _spatial_coords(expr)])
+
+
+def div(vector) -> sympy.Expr:
+    """Divergence of a vector with one component per grid axis: div(D * grad(u))."""
+    components = list(vector)
+    coords = _spatial_coords(sympy.Add(*components))
+    if len(components) != len(coords):
+        raise ModelDefinitionError(f"div() needs {len(coords)} components (one per axis), got {len(components)}")
+    return sympy.Add(*[sympy.diff(c, x) for c, x in zip(components, coords)])
+
+
+@dataclass
+class Equation:
+    """``Dt(field, order) = rhs``, declared at ``origin`` (file:line)."""
+
+    field: str
+    order: int
+    rhs: sympy.Expr
+    origin: str
+    source: sympy.Eq
+
+    def describe(self) -> str:
+        lhs = f"Dt({self.field})" if self.order == 1 else f"Dt({self.field}, 2)"
+        return f"{lhs} = {self.rhs}"
+
+
+@dataclass
+class WallDeclaration:
+    """A boundary condition on one wall: ``kind`` is 'dirichlet' or 'neumann'."""
+
+    field: str
+    axis: str
+    side: str
+    kind: str
+    value: sympy.Expr
+    origin: str
+
+
+@dataclass
+class InitialValue:
+    field: str
+    value: object          # SymPy expression, number or ndarray of the grid's shape
+    origin: str
+    velocity: bool = False  # True for Dt(u) at t=0 of a second-order-in-time field
+
+
+@dataclass
+class Model:
+    """A model under construction: fields, parameters, equations and conditions."""
+
+    name: str
+    grid: Grid | None = None
+    field_functions: dict = dataclass_field(default_factory=dict)   # name -> applied u(t, ...)
+    parameters: dict = dataclass_field(default_factory=dict)        # name -> (Symbol, default)
+    equation_list: list = dataclass_field(default_factory=list)
+    initial_values: list = dataclass_field(default_factory=list)
+    walls: list = dataclass_field(default_factory=list)
+    run_defaults: dict = dataclass_field(default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name.replace("-", "_").isidentifier():
+            raise ModelDefinitionError(f"model name {self.name!r} must be an identifier-like string")
+        if self.grid is not None and not isinstance(self.grid, Grid):
+            raise ModelDefinitionError(f"Model {self.name!r}: grid must be a symsim.Grid, got {type(self.grid).__name__}")
+
+    # -- declarations -------------------------------------------------------
+    @property
+    def t(self) -> sympy.Symbol:
+        return t
+
+    @property
+    def coords(self) -> tuple[sympy.Symbol, ...]:
+        return self.grid.coords if self.grid is not None else ()
+
+    def fields(self, names: str):
+        """Declare fields: ``u, v = model.fields("u v")``; one name returns one field."""
+        new = []
+        for name in names.replace(",", " ").split():
+            self._check_new_name(name, "field")
+            applied = sympy.Function(name)(t, *self.coords)
+            self.field_functions[name] = applied
+            new.append(applied)
+        if not new:
+            raise ModelDefinitionError("model.fields() needs at least one name")
+        return new[0] if len(new) == 1 else tuple(new)
+
+    def params(self, **defaults):
+        """Declare parameters with default values: ``D, k = model.params(D=0.1, k=2.0)``."""
+        new = []
+        for name, value in defaults.items():
+            self._check_new_name(name, "parameter")
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise ModelDefinitionError(f"parameter {name!r} needs a numeric default, got {value!r}") from None
+            symbol = sympy.Symbol(name)
+            self.parameters[name] = (symbol, value)
+            new.append(symbol)
+        if not new:
+            raise ModelDefinitionError("model.params() needs at least one NAME=default")
+        return new[0] if len(new) == 1 else tuple(new)
+
+    def equations(self, *equations):
+        """Declare evolution equations ``Eq(Dt(u), rhs)`` or ``Eq(Dt(u, 2), rhs)``."""
+        origin = caller_location()
+        for eq in equations:
+            if not isinstance(eq, sympy.Eq):
+                raise ModelDefinitionError(f"{origin}: model.equations() takes Eq(Dt(u), rhs) objects, got {eq!r}")
+            lhs = eq.lhs
+            if not (isinstance(lhs, sympy.Derivative) and is_field(lhs.expr)
+                    and lhs.variables and set(lhs.variables) == {t}):
+                raise ModelDefinitionError(
+                    f"{origin}: the left side of {eq} must be Dt(field) or Dt(field, 2)")
+            name = lhs.expr.func.__name__
+            if name not in self.field_functions:
+                raise UnknownSymbolError(f"{origin}: {eq} is for {name!r}, which is not a field of this model")
+            order = len(lhs.variables)
+            if order > 2:
+                raise UnsupportedOperatorError(f"{origin}: {eq}: time derivatives above second order are not supported")
+            if any(e.field == name for e in self.equation_list):
+                raise ModelDefinitionError(f"{origin}: field {name!r} already has an equation")
+            self.equation_list.append(Equation(name, order, sympy.sympify(eq.rhs), origin, eq))
+
+    def initial(self, values=None, /, **by_name):
+        """Initial values: ``model.initial(u=expr)`` or ``model.initial({u: expr, Dt(u): expr})``.
+
+        A value is a SymPy expression of the coordinates (and parameters), a number,
+        or an array of the grid's shape.
+        """
+        origin = caller_location()
+        items = list((values or {}).items()) + list(by_name.items())
+        for key, value in items:
+            velocity = False
+            if isinstance(key, str):
+                name = key
+            elif is_field(key):
+                name = key.func.__name__
+            elif isinstance(key, sympy.Derivative) and is_field(key.expr) and key.variables == (t,):
+                name, velocity = key.expr.func.__name__, True
+            else:
+                raise ModelDefinitionError(f"{origin}: initial condition key {key!r} is not a field or Dt(field)")
+            if name not in self.field_functions:
+                raise ModelDefinitionError(
+                    f"{origin}: initial condition for unknown field {name!r} (fields: {list(self.field_functions)})")
+            if not isinstance(value, np.ndarray):
+                try:
+                    value = sympy.sympify(value)
+                except (sympy.SympifyError, TypeError):
+                    raise ModelDefinitionError(
+                        f"{origin}: initial value of {name!r} must be an expression, number or array, got {value!r}"
+                    ) from None
+            self.initial_values = [iv for iv in self.initial_values
+                                   if not (iv.field == name and iv.velocity == velocity)]
+            self.initial_values.append(InitialValue(name, value, origin, velocity))
+
+    def dirichlet(self, field, value=0, **where):
+        """Prescribe the value of ``field`` on a wall: ``model.dirichlet(u, x=0.0, value=g)``."""
+        self._wall(field, "dirichlet", value, where, caller_location())
+
+    def neumann(self, field, value=0, **where):
+        """Prescribe du/d(axis) of ``field`` on a wall (derivative along the axis, not the outward normal)."""
+        self._wall(field, "neumann", value, where, caller_location())
+
+    def defaults(self, **run_defaults):
+        """Run defaults of this script, e.g. ``model.defaults(t_end=2000.0, saves=20)``."""
+        unknown = set(run_defaults) - set(RUN_DEFAULT_KEYS)
+        if unknown:
+            raise ModelDefinitionError(
+                f"{caller_location()}: unknown run default(s) {sorted(unknown)}; allowed: {list(RUN_DEFAULT_KEYS)}")
+        self.run_defaults.update(run_defaults)
+
+    # -- helpers ------------------------------------------------------------
+    def _check_new_name(self, name: str, what: str) -> None:
+        check_identifier(name, what)
+        taken = set(self.field_functions) | set(self.parameters) | {s.name for s in self.coords}
+        if name in taken:
+            raise ModelDefinitionError(f"{what} name {name!r} is already used in model {self.name!r}")
+
+    def _wall(self, field, kind, value, where, origin):
+        if not is_field(field) or field.func.__name__ not in self.field_functions:
+            raise BoundaryConditionError(f"{origin}: {kind}() needs a field of this model, got {field}")
+        name = field.func.__name__
+        if self.grid is None:
+            raise BoundaryConditionError(f"{origin}: {kind}({name}) on a model without a grid")
+        if len(where) != 1:
+            raise BoundaryConditionError(
+                f"{origin}: {kind}({name}, ...) needs exactly one wall position such as x=0.0, got {where}")
+        (axis_name, position), = where.items()
+        axis = self.grid.axis(axis_name) if axis_name in [a.name for a in self.grid.axes] else None
+        if axis is None:
+            raise BoundaryConditionError(
+                f"{origin}: {kind}({name}, {axis_name}=...): the grid has no axis {axis_name!r}")
+        if axis.periodic:
+            raise BoundaryConditionError(
+                f"{origin}: {kind}({name}, {axis_name}={position}): axis {axis_name!r} is periodic and has no walls")
+        side = axis.side_at(float(position))
+        if side is None:
+            raise BoundaryConditionError(
+                f"{origin}: {kind}({name}, {axis_name}={position}): not a wall; "
+                f"axis {axis_name!r} has walls at {axis.start} and {axis.stop}")
+        if any(w.field == name and w.axis == axis_name and w.side == side for w in self.walls):
+            raise BoundaryConditionError(f"{origin}: field {name!r} already has a condition at {axis_name}={position}")
+        self.walls.append(WallDeclaration(name, axis_name, side, kind, sympy.sympify(value), origin))
+

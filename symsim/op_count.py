@@ -1,0 +1,73 @@
+"""Operations per grid point of a kernel, and their weighted cost in CPU cycles.
+
+    >>> count_operations([D*(u[x-1] - 2*u[x] + u[x+1])/h_x**2])
+    {'add': 2, 'mul': 2, 'div': 0, 'pow': 0, 'call': 0, 'cost': 4}
+
+Loop-invariant subexpressions (no stencil access and no coordinate inside, such
+as ``D/h_x**2``) are evaluated once per kernel call, not per point, so they are
+not counted. Subtraction counts as an add; ``x**2`` and ``x**3`` count as
+multiplies, ``x**-1`` as a division, other powers as ``pow``.
+"""
+
+from __future__ import annotations
+
+import sympy
+
+from .ir import StencilAccess
+
+#: approximate cycles per operation (throughput on a modern x86 core)
+CYCLES = {"add": 1, "mul": 1, "div": 16, "pow": 50, "call": 50}
+
+
+def count_operations(expressions, temporaries=(), coordinates=()) -> dict:
+    """Counts for evaluating ``temporaries`` ((symbol, expr) pairs) then ``expressions`` at one point."""
+    counts = dict.fromkeys(CYCLES, 0)
+    varying = set(coordinates)
+    for symbol, expr in temporaries:
+        if _varies(expr, varying):
+            varying.add(symbol)
+            _count(expr, counts, varying)
+    for expr in expressions:
+        _count(expr, counts, varying)
+    counts["cost"] = sum(CYCLES[k] * counts[k] for k in CYCLES)
+    return counts
+
+
+def _varies(expr, varying: set) -> bool:
+    return any(isinstance(s, StencilAccess) or s in varying for s in expr.free_symbols)
+
+
+def _count(expr, counts: dict, varying: set) -> None:
+    if not expr.args or not _varies(expr, varying):
+        return
+    if isinstance(expr, sympy.Add):
+        counts["add"] += len(expr.args) - 1
+    elif isinstance(expr, sympy.Mul):
+        # invariant factors (D, 1/h**2, constants) fold into one hoisted coefficient
+        invariant = [a for a in expr.args if not _varies(a, varying)]
+        numerator = [a for a in expr.args if _varies(a, varying) and not (a.is_Pow and a.exp.is_negative)]
+        denominator = [a for a in expr.args if _varies(a, varying) and a.is_Pow and a.exp.is_negative]
+        coefficient = 1 if invariant and sympy.Mul(*invariant) not in (1, -1) else 0
+        counts["mul"] += max(len(numerator) + coefficient - 1, 0)
+        counts["div"] += 1 if denominator else 0
+        for d in denominator:
+            _count(sympy.Pow(d.base, -d.exp), counts, varying)
+        for a in numerator:
+            _count(a, counts, varying)
+        return
+    elif isinstance(expr, sympy.Pow):
+        exponent = expr.exp
+        if exponent.is_Integer and 2 <= exponent <= 4:
+            counts["mul"] += int(exponent) - 1 if exponent < 4 else 2
+        elif exponent == -1:
+            counts["div"] += 1
+        elif exponent == sympy.S.Half:
+            counts["call"] += 1
+        else:
+            counts["pow"] += 1
+        _count(expr.base, counts, varying)
+        return
+    elif isinstance(expr, sympy.Function) or isinstance(expr, sympy.Piecewise):
+        counts["call"] += 1
+    for arg in expr.args:
+        _count(arg, counts, varying)

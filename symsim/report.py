@@ -1,0 +1,43 @@
+"""``report.json`` of ``symsim compile``: what the lowered model is and what a point costs.
+
+    {"model": "heat_2d", "fields": [...], "stencils": {"u": {"points": 5, "halo": [1, 1]}},
+     "ops_per_point": {"lowered": {"add": 8, ...}, "cse": {...}}}
+"""
+
+from __future__ import annotations
+
+from codegen import plan_kernel
+
+from .ir import stencil_accesses
+from .op_count import count_operations
+
+
+def kernel_report(compiled, source_name: str) -> dict:
+    lowered = compiled.lowered
+    coordinates = lowered.coordinate_symbols
+    plan = plan_kernel(lowered)
+    stencils = {}
+    for field, expr in lowered.rhs.items():
+        accesses = stencil_accesses(expr)
+        reach = [max([abs(a.offsets[k]) for a in accesses] or [0]) for k in range(lowered.ndim)]
+        stencils[field] = {"points": len(accesses), "reach": reach,
+                           "reads": sorted({a.field for a in accesses})}
+    return {
+        "model": lowered.name,
+        "target": compiled.target,
+        "source": source_name,
+        "fields": list(lowered.fields),
+        "equations": lowered.equations,
+        "parameters": lowered.parameters,
+        "grid": [{"axis": a.name, "start": a.start, "stop": a.stop, "points": a.points,
+                  "periodic": a.periodic, "spacing": a.spacing} for a in lowered.axes],
+        "space_order": lowered.space_order,
+        "halo": list(lowered.halo),
+        "walls": [{"field": w.field, "axis": lowered.axes[w.axis].name, "side": w.side, "kind": w.kind,
+                   "value": str(w.value)} for w in lowered.walls],
+        "stencils": stencils,
+        "ops_per_point": {
+            "lowered": count_operations(lowered.rhs.values(), coordinates=coordinates),
+            "cse": count_operations(plan.outputs.values(), plan.temporaries, coordinates=coordinates),
+        },
+    }

@@ -1,0 +1,216 @@
+"""The outcome of a simulation run: saved states, coordinates, parameters and statistics.
+
+A :class:`Result` holds the solution at the saved times ``t`` (``t[0]`` is the
+initial state, ``t[-1]`` the end time). Grid fields have shape
+``(len(t), *grid_shape)``; fields of ODE systems have shape ``(len(t),)``.
+
+    >>> res["u"][-1]          # the final state of field u      # doctest: +SKIP
+    >>> res["x"], res["t"]    # a coordinate axis, the saved times  # doctest: +SKIP
+    >>> res.save("run.npz"); Result.load("run.npz")               # doctest: +SKIP
+
+Results are stored as plain ``.npz`` archives that load with
+``numpy.load(path, allow_pickle=False)``: one array per saved time vector,
+coordinate axis and field, plus ``_symsim_meta``, a 0-d unicode array holding
+JSON ``{"model", "params", "stats", "axes", "fields"}``.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import SymsimError
+from .io import atomic_write
+
+__all__ = ["Result", "META_KEY"]
+
+#: Name of the archive member that holds the JSON metadata.
+META_KEY = "_symsim_meta"
+#: Version of the archive layout, stored in the metadata.
+FORMAT_VERSION = 1
+
+
+def _jsonable(obj: Any) -> Any:
+    """Convert numpy scalars/arrays, tuples and paths to plain JSON-serialisable Python values."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return _jsonable(obj.item())
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, complex):
+        return [obj.real, obj.imag]
+    if isinstance(obj, Path):
+        return str(obj)
+    return str(obj)
+
+
+def _write_npz(fileobj, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` as a compressed ``.npz`` archive (what ``np.savez_compressed`` writes).
+
+    Done by hand so that any array name works (``np.savez_compressed`` takes
+    names as keyword arguments, which clash with its own ``file`` argument) and
+    so that object arrays are refused (``allow_pickle=False``).
+    """
+    with zipfile.ZipFile(fileobj, mode="w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+        for name, arr in arrays.items():
+            with zf.open(name + ".npy", mode="w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(arr), allow_pickle=False)
+
+
+@dataclass(eq=False)
+class Result:
+    """Saved solution of one simulation run.
+
+    Attributes:
+        model_name: name of the model that was run.
+        t: saved times, shape ``(saves + 1,)``, from 0 to ``t_end`` inclusive.
+        coords: axis name -> 1-D coordinate array, in axis order (``{}`` for ODE systems).
+        fields: field name -> array of shape ``(len(t), *grid_shape)``, or ``(len(t),)`` for ODE fields.
+        params: parameter values used for the run.
+        stats: solver statistics, e.g. ``{"method": "rk4", "dt": 0.1, "steps": 100, ...}``.
+    """
+
+    model_name: str
+    t: np.ndarray
+    coords: dict[str, np.ndarray] = field(default_factory=dict)
+    fields: dict[str, np.ndarray] = field(default_factory=dict)
+    params: dict[str, float] = field(default_factory=dict)
+    stats: dict = field(default_factory=dict)
+
+    # -- access ---------------------------------------------------------------
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        """A field, a coordinate axis, or ``"t"`` by name."""
+        if name in self.fields:
+            return self.fields[name]
+        if name in self.coords:
+            return self.coords[name]
+        if name == "t":
+            return self.t
+        available = ", ".join(["t", *self.coords, *self.fields])
+        raise KeyError(f"result of model {self.model_name!r} has no field or coordinate {name!r} "
+                       f"(available: {available})")
+
+    def __contains__(self, name: object) -> bool:
+        return name == "t" or name in self.fields or name in self.coords
+
+    @property
+    def axes(self) -> list[str]:
+        """Coordinate axis names, in axis order."""
+        return list(self.coords)
+
+    @property
+    def grid_shape(self) -> tuple[int, ...]:
+        """Number of grid points along each axis (``()`` for ODE systems)."""
+        return tuple(len(c) for c in self.coords.values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}{tuple(np.shape(v))}" for k, v in self.fields.items())
+        span = f"t=[{self.t[0]:g}, {self.t[-1]:g}] ({len(self.t)} saves)" if len(self.t) else "t=[]"
+        return (f"Result(model={self.model_name!r}, {span}, grid={self.grid_shape}, "
+                f"fields=[{fields}], params={self.params!r})")
+
+    # -- persistence ----------------------------------------------------------
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        """The archive members (without metadata); refuses clashing names."""
+        arrays: dict[str, np.ndarray] = {"t": np.asarray(self.t)}
+        for kind, group in (("coordinate", self.coords), ("field", self.fields)):
+            for name, values in group.items():
+                if name in arrays or name == META_KEY:
+                    raise SymsimError(f"cannot save result of model {self.model_name!r}: "
+                                      f"{kind} name {name!r} clashes with another array name")
+                arr = np.asarray(values)
+                if arr.dtype.hasobject:
+                    raise SymsimError(f"cannot save result of model {self.model_name!r}: "
+                                      f"{kind} {name!r} is an object array")
+                arrays[name] = arr
+        return arrays
+
+    def metadata(self) -> dict:
+        """The JSON-serialisable metadata stored next to the arrays."""
+        return {
+            "format": FORMAT_VERSION,
+            "model": str(self.model_name),
+            "params": _jsonable(self.params),
+            "stats": _jsonable(self.stats),
+            "axes": [str(a) for a in self.coords],
+            "fields": [str(f) for f in self.fields],
+        }
+
+    def save(self, path) -> Path:
+        """Write the result atomically to exactly ``path`` (a ``.npz`` archive; no suffix is added)."""
+        arrays = self._arrays()
+        meta = json.dumps(self.metadata(), allow_nan=True)
+        arrays[META_KEY] = np.array(meta)  # 0-d unicode array, no pickling needed
+        return atomic_write(path, lambda f: _write_npz(f, arrays))
+
+    @classmethod
+    def load(cls, path) -> "Result":
+        """Read a result written by :meth:`save`.
+
+        Raises :class:`~symsim.errors.SymsimError` naming the file if it is
+        missing, is not a symsim result archive, or lacks arrays.
+        """
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                if not isinstance(npz, np.lib.npyio.NpzFile):
+                    raise SymsimError(f"{path}: not a symsim result (.npz archive expected, "
+                                      "found a single .npy array)")
+                arrays = {key: npz[key] for key in npz.files}
+        except SymsimError:
+            raise
+        except FileNotFoundError:
+            raise SymsimError(f"{path}: result file not found") from None
+        except IsADirectoryError:
+            raise SymsimError(f"{path}: is a directory, not a result file") from None
+        except Exception as exc:  # BadZipFile, ValueError (pickled/unknown data), EOFError, OSError
+            raise SymsimError(f"{path}: cannot read result file ({type(exc).__name__}: {exc})") from None
+
+        if META_KEY not in arrays:
+            raise SymsimError(f"{path}: not a symsim result (no {META_KEY!r} entry)")
+        try:
+            meta = json.loads(str(arrays[META_KEY][()]))
+            model = str(meta["model"])
+            axes = [str(a) for a in meta["axes"]]
+            names = [str(f) for f in meta["fields"]]
+            params = dict(meta.get("params") or {})
+            stats = dict(meta.get("stats") or {})
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            raise SymsimError(f"{path}: corrupt symsim metadata ({type(exc).__name__}: {exc})") from None
+
+        missing = [k for k in ["t", *axes, *names] if k not in arrays]
+        if missing:
+            raise SymsimError(f"{path}: result file lacks array(s) {', '.join(map(repr, missing))}")
+        t = arrays["t"]
+        coords = {a: arrays[a] for a in axes}
+        fields = {f: arrays[f] for f in names}
+        for name, arr in fields.items():
+            if arr.ndim == 0 or arr.shape[0] != len(t):
+                raise SymsimError(f"{path}: field {name!r} has shape {arr.shape}, "
+                                  f"expected {len(t)} saved states")
+        return cls(model_name=model, t=t, coords=coords, fields=fields, params=params, stats=stats)
+
+    # -- pictures -------------------------------------------------------------
+
+    def plot(self, path=None, **kw):
+        """Draw the result; see :func:`symsim.plotting.plot_result`.
+
+        Returns the written :class:`~pathlib.Path`, or a matplotlib Figure when
+        ``path`` is None.
+        """
+        from .plotting import plot_result
+
+        return plot_result(self, path, **kw)
+

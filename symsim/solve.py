@@ -1,0 +1,167 @@
+"""Run a model: compile it, integrate in time, and collect saved states into a Result.
+
+    >>> result = simulate(model, t_end=1.0, method="rk4", saves=10, params={"D": 0.2})
+    >>> result["u"].shape          # (11, *grid shape)
+
+Fixed-step methods take ``dt`` (or a stable one suggested from the model) and
+shorten it slightly so that every save time is hit exactly; ``dopri5`` adapts
+its step to ``rtol``/``atol`` and reports accepted and rejected steps.
+"""
+
+from __future__ import annotations
+
+import math
+import time as clock
+
+import numpy as np
+
+from .compiler import CompiledModel, compile_model
+from .errors import OptionError, SolverError
+from .integrators import METHODS, AdaptiveStepper, FixedStepper
+from .model import Model
+from .result import Result
+from .stability import suggest_dt
+
+BUILTIN_DEFAULTS = {"t_end": None, "dt": None, "method": "rk4", "saves": 20,
+                    "space_order": 2, "rtol": 1e-6, "atol": 1e-9}
+
+#: steps between checks for NaN/Inf (each check reads the state once)
+FINITE_CHECK_INTERVAL = 50
+
+
+def run_options(model: Model, **given) -> dict:
+    """Run options: explicit values (not None) over the script's defaults over symsim's."""
+    options = dict(BUILTIN_DEFAULTS)
+    options.update(getattr(model, "run_defaults", {}) or {})
+    options.update({k: v for k, v in given.items() if v is not None})
+    if options["t_end"] is None:
+        raise OptionError(f"model {model.name!r} has no t_end: pass t_end (--t-end) or set model.defaults(t_end=...)")
+    try:
+        options["t_end"] = float(options["t_end"])
+        options["saves"] = int(options["saves"])
+        options["space_order"] = int(options["space_order"])
+        options["rtol"], options["atol"] = float(options["rtol"]), float(options["atol"])
+        options["dt"] = None if options["dt"] is None else float(options["dt"])
+    except (TypeError, ValueError) as error:
+        raise OptionError(f"invalid run option: {error}") from None
+    if not (options["t_end"] > 0 and math.isfinite(options["t_end"])):
+        raise OptionError(f"t_end must be a positive number, got {options['t_end']}")
+    if options["saves"] < 1:
+        raise OptionError(f"saves must be at least 1, got {options['saves']}")
+    if options["dt"] is not None and not (options["dt"] > 0 and math.isfinite(options["dt"])):
+        raise OptionError(f"dt must be a positive number, got {options['dt']}")
+    if options["method"] not in METHODS:
+        raise OptionError(f"unknown method {options['method']!r}; choose one of {', '.join(METHODS)}")
+    return options
+
+
+def simulate(model: Model, t_end: float | None = None, dt: float | None = None, method: str | None = None,
+             saves: int | None = None, params: dict | None = None, target: str = "numpy",
+             space_order: int | None = None, rtol: float | None = None, atol: float | None = None,
+             progress: bool = False) -> Result:
+    """Integrate ``model`` from t=0 to ``t_end`` and return ``saves + 1`` evenly spaced states."""
+    if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
+        from .loader import load_model
+        model = load_model(model)
+    options = run_options(model, t_end=t_end, dt=dt, method=method, saves=saves,
+                          space_order=space_order, rtol=rtol, atol=atol)
+    compiled = compile_model(model, target=target, space_order=options["space_order"])
+    return integrate(compiled, options, params, progress)
+
+
+def integrate(compiled: CompiledModel, options: dict, params: dict | None = None, progress: bool = False) -> Result:
+    """Time loop over a compiled model (see :func:`simulate` for the options)."""
+    lowered = compiled.lowered
+    values = compiled.resolve_params(params)
+    state = compiled.initial_state(values)
+    method, t_end, saves = options["method"], options["t_end"], options["saves"]
+    save_times = np.linspace(0.0, t_end, saves + 1)
+
+    dt = options["dt"]
+    suggested = suggest_dt(compiled, state, values, method)
+    if dt is None:
+        dt = suggested if suggested is not None else t_end / saves / 10
+
+    def rhs(t, y, out):
+        compiled.rhs(t, y, out, values)
+
+    def constrain(t, y):
+        compiled.apply_boundaries(t, y, values)
+
+    if method == "dopri5":
+        stepper = AdaptiveStepper(rhs, constrain, state, rtol=options["rtol"], atol=options["atol"],
+                                  interior=compiled.interior)
+    else:
+        stepper = FixedStepper(method, rhs, constrain, state)
+
+    saved = np.empty((saves + 1, len(lowered.fields)) + lowered.shape)
+    saved[0] = compiled.interior(state)
+    steps = 0
+    started = clock.perf_counter()
+    bar = _Progress(lowered.name, method, t_end, progress)
+    try:
+        t = 0.0
+        for i in range(1, saves + 1):
+            target_time = save_times[i]
+            if method == "dopri5":
+                dt = stepper.advance(t, state, target_time, dt)
+                _check_finite(compiled, state, target_time, dt, method, suggested)
+            else:
+                count = max(1, math.ceil((target_time - t) / dt - 1e-9))
+                step = (target_time - t) / count
+                for n in range(count):
+                    stepper.step(t + n * step, state, step)
+                    if (n + 1) % FINITE_CHECK_INTERVAL == 0:
+                        _check_finite(compiled, state, t + (n + 1) * step, step, method, suggested)
+                        bar.move_to(t + (n + 1) * step)
+                steps += count
+                _check_finite(compiled, state, target_time, step, method, suggested)
+            bar.move_to(target_time)
+            t = target_time
+            saved[i] = compiled.interior(state)
+    finally:
+        bar.close()
+    elapsed = clock.perf_counter() - started
+
+    stats = {"method": method, "target": compiled.target, "space_order": lowered.space_order,
+             "rhs_evaluations": stepper.n_rhs, "wall_seconds": elapsed,
+             "suggested_dt": suggested}
+    if method == "dopri5":
+        stats.update(accepted=stepper.accepted, rejected=stepper.rejected, rtol=options["rtol"], atol=options["atol"])
+    else:
+        stats.update(dt=t_end / saves / max(1, math.ceil(t_end / saves / dt - 1e-9)), steps=steps)
+    coords = {a.name: a.coordinates for a in lowered.axes}
+    fields = {f: saved[:, k] for k, f in enumerate(lowered.fields)}
+    return Result(model_name=lowered.name, t=save_times, coords=coords, fields=fields, params=values, stats=stats)
+
+
+def _check_finite(compiled: CompiledModel, state, t, dt, method, suggested) -> None:
+    interior = compiled.interior(state)
+    if np.isfinite(interior).all():
+        return
+    for k, field in enumerate(compiled.lowered.fields):
+        if not np.isfinite(interior[k]).all():
+            hint = f"the suggested stable dt is {suggested:.3g}" if suggested else "try a smaller --dt"
+            raise SolverError(
+                f"field {field!r} became NaN/Inf at t≈{t:.6g} (dt={dt:.3g}, method {method}); "
+                f"the run is unstable: use a smaller --dt ({hint}), or --method dopri5")
+
+
+class _Progress:
+    """Progress over simulated time (tqdm on stderr), or nothing when disabled."""
+
+    def __init__(self, name: str, method: str, t_end: float, enabled: bool):
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+            self.bar = tqdm(total=t_end, desc=f"{name} ({method})",
+                            bar_format="{desc}: {percentage:3.0f}%|{bar}| t={n:.4g}/{total:.4g} "
+                                       "[{elapsed}<{remaining}]")
+
+    def move_to(self, t: float) -> None:
+        if self.bar is not None:
+            self.bar.update(min(t, self.bar.total) - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -117,21 +117,22 @@ DOPRI5 = dict(
 DOPRI5["e"].flags.writeable = False
 
 
-def stability_polynomial(method: str) -> Callable[[complex], complex]:
-    """Return R(z) = 1 + z b^T (I - zA)^{-1} 1 of ``method`` (Dahlquist test y' = λy, z = λ dt).
+def stability_polynomial(method: str) -> np.polynomial.Polynomial:
+    """R(z) with y_{n+1} = R(z) y_n on the Dahlquist test y' = λy, z = λ dt (vectorized).
 
         >>> R = stability_polynomial("rk4")
         >>> abs(R(-2.78)) <= 1
     """
     tab = DOPRI5 if method == "dopri5" else _lookup(method)
     a, b = tab["a"], tab["b"]
-    s = len(b)
-    ones = np.ones(s)
-
-    def R(z: complex) -> complex:
-        return complex(1 + z * (b @ np.linalg.solve(np.eye(s) - z * a, ones)))
-
-    return R
+    # R(z) = 1 + z b^T (I - zA)^{-1} 1 = 1 + sum_k z^{k+1} b^T A^k 1: a polynomial,
+    # since an explicit method's A is strictly lower triangular (nilpotent)
+    coef = [1.0]
+    v = np.ones(len(b))
+    for _ in range(len(b)):
+        coef.append(float(b @ v))
+        v = a @ v
+    return np.polynomial.Polynomial(coef)
 
 
 def _lookup(method: str):
@@ -186,10 +187,12 @@ class FixedStepper:
         self._c = tuple(float(x) for x in tab["c"])
         self._rows = tuple(_stage_terms(row) for row in tab["a"])
         self._b = _stage_terms(tab["b"])
-        # every work array is allocated here, once; step() only writes into them
-        self._k = [np.empty(self.shape, dtype=float) for _ in tab["b"]]
-        self._stage = np.empty(self.shape, dtype=float)
-        self._tmp = np.empty(self.shape, dtype=float)
+        # every work array is allocated here, once; step() only writes into them.
+        # Zeroed, not empty: an rhs may leave halo cells unwritten, and those must
+        # stay finite when stage combinations sweep over them.
+        self._k = [np.zeros(self.shape, dtype=float) for _ in tab["b"]]
+        self._stage = np.zeros(self.shape, dtype=float)
+        self._tmp = np.zeros(self.shape, dtype=float)
         self.n_rhs = 0
 
     def step(self, t: float, y: np.ndarray, dt: float) -> None:
@@ -323,10 +326,10 @@ class AdaptiveStepper:
         self._c = tuple(float(x) for x in DOPRI5["c"])
         self._rows = tuple(_stage_terms(row) for row in DOPRI5["a"])
         self._e = _stage_terms(DOPRI5["e"])
-        self._k = [np.empty(self.shape, dtype=float) for _ in range(7)]
-        self._stage = np.empty(self.shape, dtype=float)
-        self._ynew = np.empty(self.shape, dtype=float)
-        self._tmp = np.empty(self.shape, dtype=float)
+        self._k = [np.zeros(self.shape, dtype=float) for _ in range(7)]   # zeroed: see FixedStepper
+        self._stage = np.zeros(self.shape, dtype=float)
+        self._ynew = np.zeros(self.shape, dtype=float)
+        self._tmp = np.zeros(self.shape, dtype=float)
         self.accepted = 0
         self.rejected = 0
         self.n_rhs = 0
@@ -370,7 +373,7 @@ class AdaptiveStepper:
             raise SolverError(f"cannot advance from t={t} to t_target={t_target}: the target must be a finite time >= t")
         k, stage, ynew, tmp = self._k, self._stage, self._ynew, self._tmp
         if t_target == t:
-            return dt if dt is not None else 0.0
+            return dt  # nothing to do; a None trial step stays None for the next call
         self.rhs(t, y, k[0])
         self.n_rhs += 1
         if dt is None:

@@ -16,7 +16,8 @@ from pathlib import Path
 from .errors import ModelScriptError, SymsimError
 from .model import Model
 
-EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+#: shipped examples: inside the installed package, or beside it in a source checkout
+EXAMPLE_DIRS = (Path(__file__).resolve().parent / "examples", Path(__file__).resolve().parent.parent / "examples")
 
 
 def resolve_script(path) -> Path:
@@ -24,9 +25,11 @@ def resolve_script(path) -> Path:
     path = Path(path)
     if path.is_file():
         return path
-    for candidate in (EXAMPLES_DIR / path.name, EXAMPLES_DIR / f"{path.name}.py"):
-        if not path.parent.parts and candidate.is_file():
-            return candidate
+    if not path.parent.parts:
+        for directory in EXAMPLE_DIRS:
+            for candidate in (directory / path.name, directory / f"{path.name}.py"):
+                if candidate.is_file():
+                    return candidate
     raise ModelScriptError(f"{path}: no such model script")
 
 

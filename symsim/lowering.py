@@ -201,6 +201,7 @@ def _discretize(expr, model: Model, axes, space_order: int, eq):
         stencil = {zero: sympy.Integer(1)}
         scale = sympy.Integer(1)
         for variable, count in derivative.variable_count:
+            count = int(count)
             if variable not in axis_index:
                 raise UnsupportedOperatorError(
                     f"{eq.origin}: equation {eq.describe()}: derivative with respect to {variable}, "

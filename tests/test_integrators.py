@@ -75,7 +75,7 @@ NS = {"euler": [160, 320, 640, 1280], "ssprk3": [40, 80, 160, 320], "rk4": [20, 
 
 @pytest.mark.parametrize("method", FIXED)
 def test_fixed_step_methods_reach_their_order_on_a_forced_scalar_ode(method):
-    orders = observed_orders(method, forced_decay_rhs, [1.0], forced_decay_exact(2.0), 2.0, NS[method])
+    orders = observed_orders(method, forced_decay_rhs, [1.0], forced_decay_exact(1.0), 1.0, NS[method])
     assert all(abs(p - ORDER[method]) < 0.25 for p in orders), orders
 
 
@@ -229,18 +229,44 @@ def test_dopri5_raises_when_max_steps_is_exceeded():
         st.advance(0.0, y, 5.0, 0.01)
 
 
-def test_dopri5_error_norm_ignores_points_outside_interior():
-    # element 0 is a "ghost" whose rhs is garbage-sized; only interior points count
-    def rhs(t, y, out):
-        out[0] = 1e12 * math.cos(1e6 * t)
-        out[1:] = -y[1:]
+def ghost_problem():
+    """Element 0 is a ghost cell: its derivative is garbage (NaN), constrain resets it to 0."""
 
+    def rhs(t, y, out):
+        out[0] = np.nan
+        np.negative(y[1:], out=out[1:])
+
+    def constrain(t, y):
+        y[0] = 0.0
+
+    return rhs, constrain
+
+
+def test_dopri5_error_norm_only_looks_at_interior_points():
+    rhs, constrain = ghost_problem()
     y = np.array([0.0, 1.0, 2.0])
-    with_interior = AdaptiveStepper(rhs, no_constraint, y, rtol=1e-6, interior=lambda a: a[1:])
-    with_interior.advance(0.0, y.copy(), 1.0, 0.1)
-    everything = AdaptiveStepper(rhs, no_constraint, y, rtol=1e-6)
-    everything.advance(0.0, y.copy(), 1.0, 0.1)
-    assert with_interior.accepted + with_interior.rejected < everything.accepted + everything.rejected
+    st = AdaptiveStepper(rhs, constrain, y, rtol=1e-9, atol=1e-12, interior=lambda a: a[1:])
+    st.advance(0.0, y, 1.0, 0.1)
+    np.testing.assert_allclose(y, [0.0, math.exp(-1), 2 * math.exp(-1)], rtol=1e-8)
+
+
+def test_dopri5_accepts_an_interior_that_returns_copies():
+    results = []
+    for interior in (lambda a: a[1:], lambda a: a[[1, 2]]):  # view, then fancy-index copy
+        rhs, constrain = ghost_problem()
+        y = np.array([0.0, 1.0, 2.0])
+        st = AdaptiveStepper(rhs, constrain, y, rtol=1e-9, atol=1e-12, interior=interior)
+        st.advance(0.0, y, 1.0, 0.1)
+        results.append((y.tolist(), st.accepted, st.rejected))
+    assert results[0] == results[1]
+
+
+def test_dopri5_error_norm_defaults_to_every_point():
+    rhs, constrain = ghost_problem()
+    y = np.array([0.0, 1.0, 2.0])
+    st = AdaptiveStepper(rhs, constrain, y)
+    with np.errstate(invalid="ignore"), pytest.raises(SolverError, match="step size underflow"):
+        st.advance(0.0, y, 1.0, 0.1)
 
 
 def test_dopri5_without_initial_step_uses_the_starting_step_heuristic():
@@ -276,13 +302,13 @@ def test_fixed_stepper_constrains_every_stage_input_and_the_final_state(method):
     rhs, constrain, bad_inputs = pinned_problem()
     y = np.array([0.0, 0.0])
     st = FixedStepper(method, rhs, constrain, y)
-    n, t_end = 50, 1.3
-    dt = t_end / n
-    for i in range(n):
-        st.step(i * dt, y, dt)
-    assert y[0] == math.sin((n - 1) * dt + dt)
+    t, dt = 0.0, 0.026
+    for _ in range(50):
+        st.step(t, y, dt)
+        t += dt  # the stepper constrained y at exactly this t + dt
+    assert y[0] == math.sin(t)
     assert bad_inputs == []
-    assert abs(y[1] - (1 - math.cos(t_end))) < 1e-2 if method == "euler" else 1e-5
+    assert abs(y[1] - (1 - math.cos(t))) < (2e-2 if method == "euler" else 1e-5)
 
 
 def test_adaptive_stepper_constrains_every_stage_input_and_the_final_state():
@@ -340,7 +366,7 @@ def test_adaptive_advance_does_not_allocate_arrays():
         t[0] += 0.05
 
     assert peak_growth(some_steps) < y.nbytes / 50
-    assert st.accepted >= 20
+    assert st.accepted >= 10
 
 
 # --- stability extents ----------------------------------------------------------------
@@ -376,8 +402,7 @@ def test_dopri5_stability_polynomial_is_the_known_one():
 def first_exit(R, direction, upto=6.0, n=60_001):
     """Smallest |z| along ``direction`` where |R(z)| > 1 (scan, then bisect)."""
     xs = np.linspace(0.0, upto, n)[1:]
-    outside = [x for x in xs if abs(R(direction * x)) > 1 + 1e-13]
-    hi = outside[0]
+    hi = xs[np.argmax(np.abs(R(direction * xs)) > 1 + 1e-13)]
     lo = hi - upto / (n - 1)
     for _ in range(60):
         mid = 0.5 * (lo + hi)

@@ -56,6 +56,10 @@ def plan_kernel(lowered: LoweredModel, common_subexpressions: bool = True) -> Ke
     temporaries = ()
     if common_subexpressions:
         symbols = sympy.numbered_symbols("tmp")
+        # canonical (re-evaluated) forms first: SymPy's cse mis-handles an unevaluated
+        # Rational*Add (which diff() itself produces, e.g. cos((5*t - 12*y + 2)/10))
+        # when the distributed form also occurs, and rewrites that Add as a Mul
+        expressions = [_evaluated(e, {}) for e in expressions]
         replacements, reduced = sympy.cse(expressions, symbols=symbols, order="none")
         temporaries = tuple(replacements)
         expressions = reduced
@@ -66,6 +70,15 @@ def plan_kernel(lowered: LoweredModel, common_subexpressions: bool = True) -> Ke
         boundary_steps=boundary_steps(lowered),
         frozen_nodes=tuple((w.field, w.axis, w.side) for w in lowered.walls),
     )
+
+
+def _evaluated(expr, cache: dict):
+    """``expr`` rebuilt bottom-up with SymPy's automatic evaluation (same value, canonical form)."""
+    if expr.is_Atom or not expr.args:
+        return expr
+    if expr not in cache:
+        cache[expr] = expr.func(*[_evaluated(a, cache) for a in expr.args])
+    return cache[expr]
 
 
 def boundary_steps(lowered: LoweredModel) -> tuple:

@@ -76,6 +76,7 @@ def _fail(message: str, error, status: int = 1) -> int:
     if error is not None and os.environ.get("SYMSIM_DEBUG"):
         import traceback
         traceback.print_exception(error)
+    message = " ".join(line.strip() for line in str(message).splitlines() if line.strip())  # always one line
     print(f"symsim: error: {message}", file=sys.stderr)
     return status
 
@@ -119,6 +120,8 @@ def _compile(args) -> int:
     from .report import kernel_report
     from .solve import BUILTIN_DEFAULTS
 
+    if Path(args.output).exists() and not Path(args.output).is_dir():
+        raise OptionError(f"-o {args.output}: exists and is not a directory")
     model = load_model(args.model)
     space_order = args.space_order or model.run_defaults.get("space_order", BUILTIN_DEFAULTS["space_order"])
     compiled = compile_model(model, target=args.target, space_order=space_order)

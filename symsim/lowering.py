@@ -68,6 +68,7 @@ def lower_to_stencils(model: Model, space_order: int = 2) -> LoweredModel:
                       for (f, a), m in derivative_orders.items() if a == k] or [0])
                  for k in range(len(axes)))
     walls = _wall_conditions(model, axes, halo, space_order, derivative_orders, rhs, known)
+    walls += _velocity_wall_conditions(walls, velocity_of)
     _check_grid_size(model, axes, halo, walls)
     return LoweredModel(
         name=model.name,
@@ -246,10 +247,10 @@ def _wall_conditions(model: Model, axes, halo, space_order, derivative_orders, r
                     continue
                 value = declared.value.subs(axis.symbol, position)
                 where = f"{declared.origin}: {declared.kind} condition of {name!r} at {axis.name}={position}"
+                if any(f.func.__name__ in model.field_functions for f in value.atoms(AppliedUndef)):
+                    raise UnsupportedOperatorError(f"{where}: a boundary value may not depend on fields")
                 _check_symbols(value, model.field_functions, known, where)
                 _check_operators(value, where)
-                if any(is_field(f) for f in value.atoms(AppliedUndef)):
-                    raise UnsupportedOperatorError(f"{where}: a boundary value may not depend on fields")
                 inward = 1 if side == "low" else -1
                 points = space_order + derivative_orders.get((name, k), 0)
                 ghosts = tuple(tuple(extrapolation_weights(-layer, range(points)))
@@ -259,6 +260,17 @@ def _wall_conditions(model: Model, axes, halo, space_order, derivative_orders, r
                     neumann = tuple(fornberg_weights(1, 0, [inward * j for j in range(space_order + 1)]))
                 walls.append(WallCondition(name, k, side, declared.kind, value, neumann, ghosts, declared.origin))
     return tuple(walls)
+
+
+def _velocity_wall_conditions(walls, velocity_of: dict) -> tuple:
+    """A second-order field's velocity obeys the time derivative of the field's wall condition.
+
+    Without this, u_t on a wall node would drift with extrapolated values (it never
+    feeds back into u, but it is part of the saved result).
+    """
+    return tuple(WallCondition(velocity_of[w.field], w.axis, w.side, w.kind, sympy.diff(w.value, t),
+                               w.neumann_weights, (), w.origin)
+                 for w in walls if w.field in velocity_of)
 
 
 def _check_grid_size(model: Model, axes, halo, walls) -> None:
@@ -288,9 +300,9 @@ def _initial_values(model: Model, velocity_of: dict, known: dict) -> dict:
             values[target] = iv.value.astype(float)
             continue
         value = iv.value.subs(t, 0)
-        _check_symbols(value, model.field_functions, known, where)
-        if any(is_field(f) for f in value.atoms(AppliedUndef)):
+        if any(f.func.__name__ in model.field_functions for f in value.atoms(AppliedUndef)):
             raise UnsupportedOperatorError(f"{where}: an initial value may not depend on fields")
+        _check_symbols(value, model.field_functions, known, where)
         _check_operators(value, where)
         values[target] = value
     return values

@@ -28,6 +28,8 @@ from .grid import Grid, check_identifier
 t = sympy.Symbol("t")
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# shipped example scripts live inside the installed package but are user code
+_EXAMPLES_DIR = os.path.join(_PACKAGE_DIR, "examples")
 
 RUN_DEFAULT_KEYS = ("t_end", "dt", "method", "saves", "space_order", "rtol", "atol")
 
@@ -35,7 +37,10 @@ RUN_DEFAULT_KEYS = ("t_end", "dt", "method", "saves", "space_order", "rtol", "at
 def caller_location() -> str:
     """'file.py:LINE' of the first stack frame outside symsim (the user's script line)."""
     frame = sys._getframe(1)
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+    while frame is not None:
+        filename = os.path.abspath(frame.f_code.co_filename)
+        if not filename.startswith(_PACKAGE_DIR + os.sep) or filename.startswith(_EXAMPLES_DIR + os.sep):
+            break
         frame = frame.f_back
     if frame is None:
         return "<unknown>"
@@ -180,6 +185,10 @@ class Model:
         """Declare evolution equations ``Eq(Dt(u), rhs)`` or ``Eq(Dt(u, 2), rhs)``."""
         origin = caller_location()
         for eq in equations:
+            if isinstance(eq, sympy.logic.boolalg.BooleanAtom):
+                raise ModelDefinitionError(
+                    f"{origin}: an equation passed to model.equations() evaluated to {eq}; SymPy compares "
+                    "identical sides such as Eq(Dt(u), u.diff(t)) instead of keeping an equation")
             if not isinstance(eq, sympy.Eq):
                 raise ModelDefinitionError(f"{origin}: model.equations() takes Eq(Dt(u), rhs) objects, got {eq!r}")
             lhs = eq.lhs
@@ -248,9 +257,10 @@ class Model:
     # -- helpers ------------------------------------------------------------
     def _check_new_name(self, name: str, what: str) -> None:
         check_identifier(name, what)
-        taken = set(self.field_functions) | set(self.parameters) | {s.name for s in self.coords}
-        if name in taken:
-            raise ModelDefinitionError(f"{what} name {name!r} is already used in model {self.name!r}")
+        for kind, names in (("a field", self.field_functions), ("a parameter", self.parameters),
+                            ("a grid axis", [s.name for s in self.coords])):
+            if name in names:
+                raise ModelDefinitionError(f"{what} name {name!r} is already used as {kind} of model {self.name!r}")
 
     def _wall(self, field, kind, value, where, origin):
         if not is_field(field) or field.func.__name__ not in self.field_functions:

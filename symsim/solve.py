@@ -99,6 +99,9 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
     steps = 0
     started = clock.perf_counter()
     bar = _Progress(lowered.name, method, t_end, progress)
+    # a blow-up is reported once, as the SolverError of _check_finite, not as NumPy warnings on stderr
+    saved_errstate = np.seterr(over="ignore", invalid="ignore", divide="ignore")
+    failed = True
     try:
         t = 0.0
         for i in range(1, saves + 1):
@@ -119,8 +122,10 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
             bar.move_to(target_time)
             t = target_time
             saved[i] = compiled.interior(state)
+        failed = False
     finally:
-        bar.close()
+        np.seterr(**saved_errstate)
+        bar.close(clear=failed)
     elapsed = clock.perf_counter() - started
 
     stats = {"method": method, "target": compiled.target, "space_order": lowered.space_order,
@@ -162,6 +167,9 @@ class _Progress:
         if self.bar is not None:
             self.bar.update(min(t, self.bar.total) - self.bar.n)
 
-    def close(self) -> None:
+    def close(self, clear: bool = False) -> None:
+        """Finish the bar; ``clear`` erases it (a failed run then shows only its one error line)."""
         if self.bar is not None:
+            if clear:
+                self.bar.leave = False
             self.bar.close()

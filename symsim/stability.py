@@ -92,4 +92,4 @@ def suggest_dt(compiled, state: np.ndarray, params: dict, method: str, t: float 
     dt *= SAFETY
     if not compiled.lowered.axes:
         dt = min(dt, 0.05 / max(real_bound, imaginary_bound))
-    return dt
+    return float(dt)

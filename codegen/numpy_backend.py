@@ -90,7 +90,8 @@ def _header(lowered: LoweredModel) -> list[str]:
         "Equations:",
     ]
     lines += [f"    {lowered.equations[f]}" for f in lowered.user_fields]
-    lines += ['"""', "", "import numpy", "", ""]
+    # functools: SymPy prints Min/Max of several arguments as functools.reduce(numpy.fmin, ...)
+    lines += ['"""', "", "import functools", "", "import numpy", "", ""]
     lines.append(f"FIELDS = {tuple(lowered.fields)!r}")
     lines.append(f"AXES = {tuple(a.name for a in lowered.axes)!r}")
     lines.append(f"SHAPE = {lowered.shape!r}")

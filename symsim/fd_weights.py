@@ -22,6 +22,8 @@ def fornberg_weights(derivative: int, at, nodes) -> list[sympy.Rational]:
     spaced grids"; exact arithmetic, so symmetric stencils come out symmetric.
     """
     nodes = tuple(Fraction(n) for n in nodes)
+    if len(set(nodes)) != len(nodes):
+        raise ValueError(f"stencil nodes must be distinct, got {[str(n) for n in nodes]}")
     return [sympy.Rational(w.numerator, w.denominator)
             for w in _fornberg(derivative, Fraction(at), nodes)]
 

@@ -34,7 +34,8 @@ class StencilAccess(sympy.Symbol):
 
     def __new__(cls, field: str, offsets: tuple[int, ...] = (), axis_names: tuple[str, ...] = ()):
         offsets = tuple(int(o) for o in offsets)
-        obj = sympy.Symbol.__xnew__(cls, _access_name(field, offsets, axis_names))
+        # real: fields hold real numbers, so d|u|/du is sign(u), not a derivative of re(u)
+        obj = sympy.Symbol.__xnew__(cls, _access_name(field, offsets, axis_names), real=True)
         obj.field = field
         obj.offsets = offsets
         obj.axis_names = tuple(axis_names)

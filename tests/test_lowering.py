@@ -132,3 +132,17 @@ def test_three_dimensional_heat_mode_decays_at_the_discrete_rate():
     dt, steps = result.stats["dt"], result.stats["steps"]
     expected = stability_polynomial("rk4")(discrete_eigenvalue * dt) ** steps
     assert np.nanmax(np.abs(ratio - expected)) < 1e-12
+
+
+@pytest.mark.parametrize("term", ["abs", "max", "min", "piecewise", "atan2"])
+def test_nonsmooth_and_multi_argument_functions_compile_and_run(term):
+    grid = Grid(x=(0.0, 1.0, 16), periodic=True)
+    model = Model("nonsmooth", grid)
+    u = model.fields("u")
+    (x,) = grid.coords
+    extra = {"abs": sympy.Abs(u), "max": sympy.Max(u, 0), "min": sympy.Min(u, 0, x),
+             "piecewise": sympy.Piecewise((u, u > 0), (0, True)), "atan2": sympy.atan2(u, 1 + x)}[term]
+    model.equations(Eq(Dt(u), u.diff(x, 2) / 100 - extra))
+    model.initial(u=sin(2 * sympy.pi * x))
+    result = simulate(model, t_end=0.01, saves=1)
+    assert np.isfinite(result["u"]).all() and not np.array_equal(result["u"][0], result["u"][1])

@@ -158,7 +158,7 @@ def _plot_1d(result, times=None) -> Figure:
         ax.set_xlabel(xname)
         ax.set_ylabel("t")
         ax.set_title(f"{name}({xname}, t)")
-        fig.colorbar(im, ax=ax, label=name)
+        fig.colorbar(im, ax=ax)   # unlabelled: the title names the field, and a label would crowd the next panel
         ax = fig.add_subplot(rows, 2, 2 * r + 2)
         for i in idx:
             ax.plot(x, u[i], label=f"t={t[i]:.4g}")

@@ -17,6 +17,8 @@ import pytest
 
 from symsim.cli import main
 
+from scripts import DECAY
+
 REPO = Path(__file__).resolve().parent.parent
 
 HEAT = """
@@ -36,16 +38,7 @@ model.dirichlet(u, x=1.0)
 
 HEAT_WITH_DEFAULTS = HEAT + "model.defaults(t_end=0.05, saves=4)\n"
 
-DECAY = """
-from sympy import Eq
-from symsim import Model, Dt
 
-model = Model("decay")
-u = model.fields("u")
-k = model.params(k=1.0)
-model.equations(Eq(Dt(u), -k * u))
-model.initial(u=1.0)
-"""
 
 # bad model scripts: name -> (source, fragments the one error line must contain)
 BAD_SCRIPTS = {

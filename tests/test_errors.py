@@ -18,6 +18,8 @@ from symsim import (BoundaryConditionError, Dt, Grid, MissingEquationError, Mode
                     UnknownSymbolError, UnsupportedOperatorError, compile_model, laplace, load_model,
                     lower_to_stencils, simulate)
 
+from scripts import DECAY
+
 THIS_FILE = "test_errors.py"
 
 
@@ -522,15 +524,8 @@ def test_unstable_run_is_a_solver_error_naming_the_field():
 
 # -- model scripts ---------------------------------------------------------------------
 
-GOOD_SCRIPT = """
-from sympy import Eq
-from symsim import Model, Dt
-model = Model("decay")
-u = model.fields("u")
-k = model.params(k=1.0)
-model.equations(Eq(Dt(u), -k * u))
-model.initial(u=1.0)
-"""
+GOOD_SCRIPT = DECAY
+
 
 
 def test_a_good_script_loads(tmp_path):

@@ -10,6 +10,7 @@ its step to ``rtol``/``atol`` and reports accepted and rejected steps.
 
 from __future__ import annotations
 
+import ctypes
 import math
 import time as clock
 
@@ -69,8 +70,28 @@ def simulate(model: Model, t_end: float | None = None, dt: float | None = None, 
     return integrate(compiled, options, params, progress)
 
 
+def keep_freed_arrays_mapped() -> bool:
+    """Ask glibc to reuse freed grid-sized blocks instead of returning them to the OS.
+
+    Every NumPy operation of the reference kernels allocates a grid-sized temporary.
+    By default glibc serves those from fresh mmaps (or trims the heap after each
+    free), so every operation page-faults its memory in again: gray_scott, 980 RK4
+    steps at 256^2, spent 9.1 s of 19 s in the kernel; with these settings 0.2 s of
+    7.2 s. Returns False (and changes nothing) where the C library is not glibc.
+    """
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    return bool(mallopt(M_MMAP_THRESHOLD, 32 * 2**20) and mallopt(M_TRIM_THRESHOLD, 256 * 2**20))
+
+
 def integrate(compiled: CompiledModel, options: dict, params: dict | None = None, progress: bool = False) -> Result:
     """Time loop over a compiled model (see :func:`simulate` for the options)."""
+    if compiled.target == "numpy":
+        keep_freed_arrays_mapped()
     lowered = compiled.lowered
     values = compiled.resolve_params(params)
     state = compiled.initial_state(values)

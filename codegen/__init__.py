@@ -10,7 +10,7 @@ TARGETS = ("numpy",)
 
 
 def renderer_for(target: str):
-    """The render function of a backend: LoweredModel -> Python source."""
+    """The render function of a backend: KernelPlan -> Python source."""
     if target == "numpy":
         from .numpy_backend import render_numpy_module
         return render_numpy_module

@@ -1,12 +1,13 @@
 """What every backend renders: kernel statements and boundary steps, as plain data.
 
-    >>> plan = plan_kernel(lowered)
-    >>> plan.temporaries      # [(x0, u[x, y]*v[x, y]**2)]  shared by both equations
+    >>> plan = plan_kernel(lowered, egraph_kernel(lowered)[0])
+    >>> plan.invariants       # ((c0, Du/h_x**2), ...)  once per call
+    >>> plan.temporaries      # ((tmp0, u[x, y]*v[x, y]**2),)  shared by both equations
     >>> plan.outputs["u"]     # -x0 + Du*(...) + F*(1 - u[x, y])
     >>> plan.boundary_steps   # (PeriodicWrap(axis=0), PeriodicWrap(axis=1))
 
-``plan_kernel`` applies SymPy's common-subexpression elimination across all
-fields of the kernel; boundary steps are ordered axis by axis, each covering the
+The per-point computation comes from an optimization pass (:mod:`symsim.simplify`:
+SymPy's cse alone, or the e-graph pass); boundary steps are ordered axis by axis, each covering the
 full (padded) extent of the other axes so that corners come out right.
 """
 
@@ -14,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sympy
 
-from symsim.ir import LoweredModel, WallCondition
+from symsim.ir import Kernel, LoweredModel, WallCondition
+from symsim.simplify import cse_kernel
 
 
 @dataclass(frozen=True)
@@ -44,41 +45,24 @@ class GhostExtrapolation:
 @dataclass(frozen=True)
 class KernelPlan:
     lowered: LoweredModel
-    temporaries: tuple        # ((symbol, expression), ...) in evaluation order
-    outputs: dict             # field -> expression in accesses and temporaries
+    invariants: tuple         # ((symbol, expression), ...) evaluated once per call
+    temporaries: tuple        # ((symbol, expression), ...) per point, in evaluation order
+    outputs: dict             # field -> expression in accesses, invariants and temporaries
     boundary_steps: tuple     # PeriodicWrap | WallValue | GhostExtrapolation, in order
     frozen_nodes: tuple       # ((field, axis, side), ...): boundary nodes whose d/dt is zero
 
 
-def plan_kernel(lowered: LoweredModel, common_subexpressions: bool = True) -> KernelPlan:
-    fields = list(lowered.fields)
-    expressions = [lowered.rhs[f] for f in fields]
-    temporaries = ()
-    if common_subexpressions:
-        symbols = sympy.numbered_symbols("tmp")
-        # canonical (re-evaluated) forms first: SymPy's cse mis-handles an unevaluated
-        # Rational*Add (which diff() itself produces, e.g. cos((5*t - 12*y + 2)/10))
-        # when the distributed form also occurs, and rewrites that Add as a Mul
-        expressions = [_evaluated(e, {}) for e in expressions]
-        replacements, reduced = sympy.cse(expressions, symbols=symbols, order="none")
-        temporaries = tuple(replacements)
-        expressions = reduced
+def plan_kernel(lowered: LoweredModel, kernel: Kernel | None = None) -> KernelPlan:
+    """Combine an optimized kernel (default: SymPy cse of the lowered IR) with the boundary steps."""
+    kernel = kernel if kernel is not None else cse_kernel(lowered)
     return KernelPlan(
         lowered=lowered,
-        temporaries=temporaries,
-        outputs=dict(zip(fields, expressions)),
+        invariants=kernel.invariants,
+        temporaries=kernel.temporaries,
+        outputs={f: kernel.outputs[f] for f in lowered.fields},
         boundary_steps=boundary_steps(lowered),
         frozen_nodes=tuple((w.field, w.axis, w.side) for w in lowered.walls),
     )
-
-
-def _evaluated(expr, cache: dict):
-    """``expr`` rebuilt bottom-up with SymPy's automatic evaluation (same value, canonical form)."""
-    if expr.is_Atom or not expr.args:
-        return expr
-    if expr not in cache:
-        cache[expr] = expr.func(*[_evaluated(a, cache) for a in expr.args])
-    return cache[expr]
 
 
 def boundary_steps(lowered: LoweredModel) -> tuple:

@@ -1,6 +1,6 @@
 """NumPy reference backend: a :class:`KernelPlan` rendered as vectorized NumPy source.
 
-    >>> print(render_numpy_module(lowered))      # a module a person can read:
+    >>> print(render_numpy_module(plan_kernel(lowered)))      # a module a person can read:
     def rhs(t, state, out, p):
         u = state[0]
         out[0, 1:65] = D*(u[0:64] - 2*u[1:65] + u[2:66])/h_x**2
@@ -18,7 +18,7 @@ from sympy.printing.numpy import NumPyPrinter
 import symsim
 from symsim.ir import LoweredModel, StencilAccess
 
-from .kernel_plan import GhostExtrapolation, KernelPlan, PeriodicWrap, WallValue, plan_kernel
+from .kernel_plan import GhostExtrapolation, KernelPlan, PeriodicWrap, WallValue
 
 
 class NumpyPrinter(NumPyPrinter):
@@ -71,9 +71,9 @@ class NumpyPrinter(NumPyPrinter):
         return super()._print_Pow(power, rational)
 
 
-def render_numpy_module(lowered: LoweredModel, plan: KernelPlan | None = None) -> str:
+def render_numpy_module(plan: KernelPlan) -> str:
     """Python source of a module with ``rhs(t, state, out, p)`` and ``apply_boundaries(t, state, p)``."""
-    plan = plan or plan_kernel(lowered)
+    lowered = plan.lowered
     lines = _header(lowered)
     lines += _rhs_function(plan)
     lines += _boundary_function(plan)
@@ -134,7 +134,11 @@ def _rhs_function(plan: KernelPlan) -> list[str]:
     expressions = [e for _, e in plan.temporaries] + list(plan.outputs.values())
     lines = ["def rhs(t, state, out, p):",
              '    """Write d(state)/dt at every grid point into out (halo layers of out are not touched)."""']
-    lines += _unpack(lowered, expressions)
+    lines += _unpack(lowered, expressions + [e for _, e in plan.invariants])
+    if plan.invariants:
+        lines.append("    # loop invariants, once per call")
+    for symbol, expression in plan.invariants:
+        lines.append(f"    {symbol} = {printer.doprint(expression)}")
     used_fields = {a.field for e in expressions for a in e.atoms(StencilAccess)}
     lines += [f"    {f} = state[{i}]" for i, f in enumerate(lowered.fields) if f in used_fields]
     for symbol, expression in plan.temporaries:

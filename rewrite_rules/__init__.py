@@ -1,6 +1,19 @@
-"""E-graph rewrite rule sets (egglog) that simplify the lowered IR before code generation.
+"""E-graph rewrite rules (egglog) that factor the polynomials of a lowered kernel.
 
-This stage sits between ``symsim.lowering`` and ``codegen``; its rule files and
-schedule arrive with the e-graph issue. Until then kernels are rendered from the
-lowered IR after SymPy's common-subexpression elimination (``codegen.kernel_plan``).
+    c0*a1 + c0*a2 + c1*a0   ->   c0*(a1 + a2) + c1*a0
+
+- ``polynomial_egraph``: the encoding (a sum of monomials as one ``Poly`` node
+  over multisets, so associativity and commutativity are free) and the engine,
+  :func:`factor_polynomials`, which returns a few factored variants per polynomial;
+- ``factoring``: the rules, as a table (factor a shared factor out of a sum);
+- ``schedule``: the order the rules run in and the node, iteration and time limits.
+
+``symsim.simplify`` hoists loop invariants into named coefficients, hands the
+resulting polynomials here, and scores the variants after SymPy's ``cse``.
 """
+
+from rewrite_rules.polynomial_egraph import FactoringResult, Monomial, Polynomial, factor_polynomials, operation_cost
+from rewrite_rules.schedule import DEFAULT_LIMITS, Limits
+
+__all__ = ["DEFAULT_LIMITS", "FactoringResult", "Limits", "Monomial", "Polynomial", "factor_polynomials",
+           "operation_cost"]

@@ -2,6 +2,7 @@
 
     symsim run examples/gray_scott.py --t-end 500 --param F=0.05 -o gs.npz --plot gs.png
     symsim compile examples/heat_2d.py --target numpy -o build/heat
+    symsim simplify "c*a + c*b"
 
 Errors print one line (``symsim: error: ...``) and exit with status 1 (2 for
 bad command-line usage); set SYMSIM_DEBUG=1 to see tracebacks.
@@ -49,21 +50,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--plot", help="picture of the result (default: MODEL_NAME.png)")
     run.add_argument("--no-plot", action="store_true", help="do not draw a picture")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--no-egraph", action="store_true", help="skip the e-graph pass (SymPy cse alone)")
 
     compile_ = commands.add_parser("compile", help="write the generated kernel source and report.json")
     compile_.add_argument("model", help="model script or shipped example name")
     compile_.add_argument("--target", choices=TARGETS, default="numpy", help="backend (default numpy)")
     compile_.add_argument("--space-order", type=int, choices=(2, 4, 6, 8), help="finite-difference accuracy")
     compile_.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
+    compile_.add_argument("--no-egraph", action="store_true", help="skip the e-graph pass (SymPy cse alone)")
+
+    simplify = commands.add_parser("simplify", help="simplify an expression with the e-graph pass; print its cost")
+    simplify.add_argument("expression", help='e.g. "c*a + c*b" (numbers, names, + - * / **, elementary functions)')
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "run":
-            return _run(args)
-        return _compile(args)
+        return {"run": _run, "compile": _compile, "simplify": _simplify}[args.command](args)
     except SymsimError as error:
         return _fail(str(error), error)
     except KeyboardInterrupt:
@@ -101,7 +105,7 @@ def _run(args) -> int:
     model = load_model(args.model)
     result = simulate(model, t_end=args.t_end, dt=args.dt, method=args.method, saves=args.saves,
                       params=_parse_params(args.param), target=args.target, space_order=args.space_order,
-                      rtol=args.rtol, atol=args.atol, progress=not args.quiet)
+                      rtol=args.rtol, atol=args.atol, progress=not args.quiet, egraph=not args.no_egraph)
     output = Path(args.output or f"{model.name}.npz")
     written = [str(result.save(output))]
     if not args.no_plot:
@@ -124,13 +128,27 @@ def _compile(args) -> int:
         raise OptionError(f"-o {args.output}: exists and is not a directory")
     model = load_model(args.model)
     space_order = args.space_order or model.run_defaults.get("space_order", BUILTIN_DEFAULTS["space_order"])
-    compiled = compile_model(model, target=args.target, space_order=space_order)
+    compiled = compile_model(model, target=args.target, space_order=space_order, egraph=not args.no_egraph)
     source_name = f"{model.name}_{args.target}.py"
     with atomic_directory(args.output) as directory:
         atomic_write_text(Path(directory) / source_name, compiled.source)
         atomic_write_text(Path(directory) / "report.json",
                           json.dumps(kernel_report(compiled, source_name), indent=2) + "\n")
     print(f"{model.name}: wrote {Path(args.output) / source_name} and {Path(args.output) / 'report.json'}")
+    return 0
+
+
+def _simplify(args) -> int:
+    from .expression_parser import parse_expression
+    from .simplify import simplify_expression
+
+    expression = parse_expression(args.expression)
+    simplified, before, after = simplify_expression(expression)
+    print(simplified)
+    print(f"cost {before['cost']} -> {after['cost']} cycles "
+          f"(add {before['add']}->{after['add']}, mul {before['mul']}->{after['mul']}, "
+          f"div {before['div']}->{after['div']}, pow {before['pow']}->{after['pow']}, "
+          f"call {before['call']}->{after['call']})")
     return 0
 
 

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 
-from codegen import plan_kernel, renderer_for
+from codegen import KernelPlan, plan_kernel, renderer_for
 
 from .errors import ModelDefinitionError, ParameterError
 from .ir import LoweredModel
 from .lowering import lower_to_stencils
 from .model import Model
+from .simplify import cse_kernel, egraph_kernel
 
 
 @dataclass
@@ -30,6 +31,8 @@ class CompiledModel:
     target: str
     source: str
     module: types.ModuleType
+    plan: KernelPlan
+    egraph_report: dict | None = None   # what the e-graph pass did (None with egraph=False)
 
     @property
     def rhs(self):
@@ -84,12 +87,18 @@ class CompiledModel:
         return state
 
 
-def compile_model(model: Model | LoweredModel, target: str = "numpy", space_order: int = 2) -> CompiledModel:
-    """Lower ``model`` (unless already lowered), render it for ``target`` and load the result."""
+def compile_model(model: Model | LoweredModel, target: str = "numpy", space_order: int = 2,
+                  egraph: bool = True) -> CompiledModel:
+    """Lower ``model`` (unless already lowered), optimize, render for ``target`` and load the result.
+
+    ``egraph=False`` renders the lowered IR after SymPy's cse alone (``--no-egraph``).
+    """
     lowered = model if isinstance(model, LoweredModel) else lower_to_stencils(model, space_order)
-    source = renderer_for(target)(lowered, plan_kernel(lowered))
+    kernel, report = egraph_kernel(lowered) if egraph else (cse_kernel(lowered), None)
+    plan = plan_kernel(lowered, kernel)
+    source = renderer_for(target)(plan)
     module = load_generated_module(source, f"symsim_generated_{lowered.name}_{target}")
-    return CompiledModel(lowered, target, source, module)
+    return CompiledModel(lowered, target, source, module, plan, report)
 
 
 def load_generated_module(source: str, name: str) -> types.ModuleType:

@@ -50,3 +50,7 @@ class BackendError(SymsimError):
 
 class OptionError(SymsimError):
     """A run or compile option (space order, method, t_end, saves, ...) has an invalid value."""
+
+
+class ExpressionSyntaxError(SymsimError):
+    """An expression string (``symsim simplify "EXPR"``) uses syntax or names outside the safe subset."""

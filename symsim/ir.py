@@ -132,3 +132,17 @@ class LoweredModel:
             if (w.field, w.axis, w.side) == (field, axis, side):
                 return w
         return None
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """The per-point computation a backend renders, after optimization passes.
+
+    ``invariants`` are evaluated once per kernel call (they depend only on
+    parameters, spacings and ``t``); ``temporaries`` once per grid point, in
+    order; ``outputs`` give d(field)/dt in terms of both.
+    """
+
+    invariants: tuple        # ((symbol, expression), ...)
+    temporaries: tuple       # ((symbol, expression), ...)
+    outputs: dict            # field -> expression

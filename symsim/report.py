@@ -1,21 +1,18 @@
 """``report.json`` of ``symsim compile``: what the lowered model is and what a point costs.
 
     {"model": "heat_2d", "fields": [...], "stencils": {"u": {"points": 5, "halo": [1, 1]}},
-     "ops_per_point": {"lowered": {"add": 8, ...}, "cse": {...}}}
+     "ops_per_point": {"lowered": {"add": 8, ...}, "cse": {...}, "egraph": {...}}}
 """
 
 from __future__ import annotations
 
-from codegen import plan_kernel
-
-from .ir import stencil_accesses
-from .op_count import count_operations
+from .ir import Kernel, stencil_accesses
+from .simplify import cse_kernel, kernel_cost, lowered_kernel
 
 
 def kernel_report(compiled, source_name: str) -> dict:
     lowered = compiled.lowered
-    coordinates = lowered.coordinate_symbols
-    plan = plan_kernel(lowered)
+    plan = compiled.plan
     stencils = {}
     for field, expr in lowered.rhs.items():
         accesses = stencil_accesses(expr)
@@ -37,7 +34,11 @@ def kernel_report(compiled, source_name: str) -> dict:
                    "value": str(w.value)} for w in lowered.walls],
         "stencils": stencils,
         "ops_per_point": {
-            "lowered": count_operations(lowered.rhs.values(), coordinates=coordinates),
-            "cse": count_operations(plan.outputs.values(), plan.temporaries, coordinates=coordinates),
+            "lowered": kernel_cost(lowered_kernel(lowered), lowered),
+            "cse": kernel_cost(cse_kernel(lowered), lowered),
+            # the kernel actually rendered; absent (null) with --no-egraph, which renders the cse one
+            "egraph": kernel_cost(Kernel(plan.invariants, plan.temporaries, plan.outputs), lowered)
+            if compiled.egraph_report is not None else None,
         },
+        "egraph": compiled.egraph_report,
     }

@@ -59,14 +59,17 @@ def run_options(model: Model, **given) -> dict:
 def simulate(model: Model, t_end: float | None = None, dt: float | None = None, method: str | None = None,
              saves: int | None = None, params: dict | None = None, target: str = "numpy",
              space_order: int | None = None, rtol: float | None = None, atol: float | None = None,
-             progress: bool = False) -> Result:
-    """Integrate ``model`` from t=0 to ``t_end`` and return ``saves + 1`` evenly spaced states."""
+             progress: bool = False, egraph: bool = True) -> Result:
+    """Integrate ``model`` from t=0 to ``t_end`` and return ``saves + 1`` evenly spaced states.
+
+    ``egraph=False`` skips the e-graph pass (kernels from SymPy's cse alone), for comparison.
+    """
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
         from .loader import load_model
         model = load_model(model)
     options = run_options(model, t_end=t_end, dt=dt, method=method, saves=saves,
                           space_order=space_order, rtol=rtol, atol=atol)
-    compiled = compile_model(model, target=target, space_order=options["space_order"])
+    compiled = compile_model(model, target=target, space_order=options["space_order"], egraph=egraph)
     return integrate(compiled, options, params, progress)
 
 

@@ -1,0 +1,359 @@
+"""Factor polynomials of opaque atoms with an e-graph: the encoding and the engine.
+
+Running example (5-point Laplacian, coefficients hoisted by the front end)::
+
+    c1*a1 + c1*a2 + c1*a3 + c1*a4 + c0*a0   ->   c1*(a1 + a2 + a3 + a4) + c0*a0
+    (4 mul + 4 add)                               (2 mul + 4 add)
+
+Encoding (one e-node per sum of products, so associativity and commutativity
+cost nothing -- the measured reason is in shared/notes/egraph-findings.md):
+
+    Poly(MultiSet[MultiSet[Ex]])   a sum of monomials, each monomial a multiset of factors
+    Atom(i)                        the i-th opaque atom (a stencil access, a coordinate, ...)
+    Coef(i)                        the i-th distinct coefficient (hoisted symbol or number)
+    NegOne()                       the factor -1 (free: it becomes a subtraction)
+
+A power is a repeated factor (``a0**2`` is ``{Atom(0), Atom(0)}``), a coefficient
+1 is no factor at all, and a factored sum is a factor ``Poly(...)`` inside a
+monomial. The rules are in :mod:`rewrite_rules.factoring`, the schedule and its
+limits in :mod:`rewrite_rules.schedule`.
+
+Before the e-graph sees a polynomial, its monomials are split into connected
+components (two monomials are connected when they share a factor other than
+-1). Components cannot share a factor, so factoring one never changes another;
+giving each its own ``Poly`` avoids the 2**k orderings in which k independent
+groups (``c1*(...)``, ``c2*(...)``, ...) could otherwise be factored one by one.
+
+egglog 13.2 notes (measured here, see also the findings note):
+- extraction is by tree cost; egglog adds 1 per i64 literal, so its reported
+  cost is operations + leaf occurrences (the ranking is the same: in this
+  encoding operations = leaf occurrences - 1). Variants are ranked in Python
+  with :func:`symsim.op_count.count_operations`, the cost the lead scores with.
+- ``EGraph.extract_multiple`` returns the cheapest choices at the root e-class
+  only (children at their best), so variants are taken per component and
+  combined here.
+- egglog-python numbers the subterms of one registered expression in an order
+  that depends on PYTHONHASHSEED, and extraction breaks cost ties by those
+  numbers; :func:`_register` adds terms one by one so every process gets the
+  same output. Equal-cost nestings (``a*(b*X)`` vs ``b*(a*X)``) are also
+  flattened when read back. Only ``time_limit`` can make two runs differ.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+import sympy
+from egglog import EGraph, Expr, MultiSet, function, i64Like
+from egglog.deconstruct import get_callable_args, get_callable_fn, get_literal_value
+
+Monomial = tuple[tuple[int, int], ...]  # ((atom, power), ...) sorted by atom, powers >= 1; () is the constant monomial
+Polynomial = dict[Monomial, object]     # monomial -> coefficient: a SymPy Symbol or number, never 0
+
+
+# -- the encoding ---------------------------------------------------------------------
+
+class Ex(Expr):
+    """A factor or a sum: anything that can appear in a monomial."""
+
+
+@function(cost=0)
+def Atom(index: i64Like) -> Ex: ...
+
+
+@function(cost=0)
+def Coef(index: i64Like) -> Ex: ...
+
+
+@function(cost=0)
+def NegOne() -> Ex: ...
+
+
+@function
+def Poly(monomials: MultiSet[MultiSet[Ex]]) -> Ex:
+    """Sum of products; its operation cost is set by ``factoring.operation_costs``."""
+
+
+# The rules and the schedule are written over the encoding above, so they are
+# imported only once it exists.
+from rewrite_rules.schedule import DEFAULT_LIMITS, Limits, run_schedule  # noqa: E402
+
+
+@dataclass
+class FactoringResult:
+    """Factored variants of each polynomial and what the e-graph run cost.
+
+    ``variants[i]`` are a few forms of ``polynomials[i]``, cheapest first, over
+    ``Symbol(f"a{atom}")`` and the coefficients, built with ``evaluate=False``.
+    ``enodes`` counts rows in all egglog tables (sums, leaves and the candidate
+    bookkeeping of ``factoring``); ``iterations`` counts factoring steps run.
+    """
+
+    variants: list[list[sympy.Expr]]
+    enodes: int
+    iterations: int
+    seconds: float
+    saturated: bool
+
+
+def factor_polynomials(
+    polynomials: list[Polynomial],
+    *,
+    max_iterations: int = DEFAULT_LIMITS.max_iterations,
+    node_limit: int = DEFAULT_LIMITS.node_limit,
+    time_limit: float = DEFAULT_LIMITS.time_limit,
+    variants_per_polynomial: int = 3,
+) -> FactoringResult:
+    """Cheap factored forms of ``polynomials``, found together in one e-graph.
+
+        >>> c0, c1 = sympy.symbols("c0 c1")
+        >>> factor_polynomials([{((1, 1),): c0, ((2, 1),): c0, ((0, 1),): c1}]).variants[0][0]
+        a0*c1 + c0*(a1 + a2)
+    """
+    started = time.perf_counter()
+    coefficients = _CoefficientTable()
+    components = [_components(p) for p in polynomials]
+    searched = {id(part): _encode(part, coefficients) for parts in components for part in parts if len(part) > 1}
+    factors_per_sum = max((_factor_count(part) for parts in components for part in parts), default=0) // 2
+
+    egraph = EGraph()
+    _register(egraph, components, coefficients, searched.values())
+    limits = Limits(max_iterations, node_limit, time_limit)
+    stats = run_schedule(egraph, limits, started, factors_per_sum)
+
+    def alternatives(part: Polynomial) -> list[sympy.Expr]:
+        if id(part) not in searched:  # a lone monomial: nothing to factor
+            ((monomial, coefficient),) = part.items()
+            return [_monomial_form(monomial, coefficient)]
+        return _alternatives(egraph, searched[id(part)], coefficients, variants_per_polynomial)
+
+    variants = [_combine([alternatives(part) for part in parts], variants_per_polynomial) for parts in components]
+    return FactoringResult(variants, stats.enodes, stats.iterations, time.perf_counter() - started, stats.saturated)
+
+
+def _register(egraph: EGraph, components, coefficients: _CoefficientTable, sums) -> None:
+    """Add the leaves in a fixed order, then one sum per call.
+
+    egglog-python numbers the subterms of one registered expression in an order
+    that varies with PYTHONHASHSEED, and extraction breaks cost ties by those
+    numbers; registering term by term keeps the output the same in every process.
+    NegOne goes in even when unused: a rule that tests against a term the graph
+    lacks never fires.
+    """
+    atoms = sorted({atom for parts in components for part in parts for monomial in part for atom, _ in monomial})
+    for leaf in [NegOne(), *map(_atom, atoms), *map(Coef, range(len(coefficients.values)))]:
+        egraph.register(leaf)
+    for poly in sums:
+        egraph.register(poly)
+
+
+# -- Python -> egglog -----------------------------------------------------------------
+
+class _CoefficientTable:
+    """Distinct coefficients, numbered in order of first appearance (so runs are repeatable)."""
+
+    def __init__(self):
+        self.values: list = []
+        self._index: dict[str, int] = {}
+
+    def factor(self, value) -> Ex:
+        key = sympy.srepr(value)  # exact: Float(0.5) and Rational(1, 2) stay distinct
+        if key not in self._index:
+            self._index[key] = len(self.values)
+            self.values.append(value)
+        return Coef(self._index[key])
+
+
+def _components(polynomial: Polynomial) -> list[Polynomial]:
+    """Split into groups of monomials linked by shared factors (atoms or coefficients)."""
+    monomials = list(polynomial)
+    parent = list(range(len(monomials)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict = {}
+    for i, monomial in enumerate(monomials):
+        keys = [("atom", atom) for atom, _ in monomial]
+        _, magnitude = _split_sign(polynomial[monomial])
+        if magnitude is not None:
+            keys.append(("coef", sympy.srepr(magnitude)))
+        for key in keys:
+            j = owner.setdefault(key, i)
+            parent[root(i)] = root(j)
+    groups: dict[int, Polynomial] = {}
+    for i, monomial in enumerate(monomials):
+        groups.setdefault(root(i), {})[monomial] = polynomial[monomial]
+    return list(groups.values())
+
+
+def _split_sign(coefficient) -> tuple[bool, sympy.Expr | None]:
+    """-c -> (True, c), so c*a1 - c*a2 can factor to c*(a1 - a2); a magnitude of exactly 1 is None."""
+    coefficient = sympy.sympify(coefficient)
+    negative = coefficient.could_extract_minus_sign()
+    magnitude = -coefficient if negative else coefficient
+    return negative, None if magnitude == 1 and magnitude.is_Integer else magnitude
+
+
+@lru_cache(maxsize=None)
+def _atom(index: int) -> Ex:
+    return Atom(index)  # building egglog terms is slow in Python; atoms repeat, so reuse them
+
+
+def _encode(polynomial: Polynomial, coefficients: _CoefficientTable) -> Ex:
+    monomials = []
+    for monomial, coefficient in polynomial.items():
+        factors = [_atom(atom) for atom, power in monomial for _ in range(power)]
+        negative, magnitude = _split_sign(coefficient)
+        if negative:
+            factors.append(NegOne())
+        if magnitude is not None:
+            factors.append(coefficients.factor(magnitude))
+        monomials.append(MultiSet(*factors) if factors else MultiSet[Ex]())
+    return Poly(MultiSet(*monomials))
+
+
+def _factor_count(polynomial: Polynomial) -> int:
+    """Factor occurrences in the encoded sum: powers, plus the coefficient and its sign."""
+    count = 0
+    for monomial, coefficient in polynomial.items():
+        negative, magnitude = _split_sign(coefficient)
+        count += sum(power for _, power in monomial) + negative + (magnitude is not None)
+    return count
+
+
+# -- egglog -> SymPy ------------------------------------------------------------------
+
+def _keyed_sympy(term: Ex, coefficients: _CoefficientTable) -> tuple[tuple, sympy.Expr]:
+    """(order key, SymPy form): one small case per constructor, the inverse of ``_encode``.
+
+    The key orders terms and factors cheaply (coefficients, then atoms, then
+    sums), where SymPy's own sort key would cost more than the e-graph run.
+    """
+    kind, args = get_callable_fn(term), get_callable_args(term)
+    if kind == Coef:
+        index = get_literal_value(args[0])
+        return (0, index), coefficients.values[index]
+    if kind == Atom:
+        index = get_literal_value(args[0])
+        return (1, index), sympy.Symbol(f"a{index}")
+    if kind == NegOne:
+        return (-1,), sympy.S.NegativeOne
+    (monomials,) = args
+    terms = sorted((_keyed_monomial(m, coefficients) for m in get_callable_args(monomials)), key=lambda keyed: keyed[0])
+    return (2, tuple(key for key, _ in terms)), _sum([form for _, form in terms])
+
+
+def _keyed_monomial(monomial: MultiSet[Ex], coefficients: _CoefficientTable) -> tuple[tuple, sympy.Expr]:
+    powers: dict = {}
+    negative = _collect_factors(monomial, coefficients, powers) % 2 == 1
+    return _keyed_product(powers, negative)
+
+
+def _collect_factors(monomial: MultiSet[Ex], coefficients: _CoefficientTable, powers: dict) -> int:
+    """Count the factors of ``monomial`` into ``powers``; returns how many were -1.
+
+    A sum of one product is spliced in, so ``a*(b*(c + d))`` and ``b*(a*(c + d))``
+    (equal cost; egglog breaks such ties by e-class ids, which vary between
+    processes) both read ``a*b*(c + d)``.
+    """
+    signs = 0
+    for factor in get_callable_args(monomial):  # the elements of MultiSet(...); faster than .value
+        kind, args = get_callable_fn(factor), get_callable_args(factor)
+        if kind == NegOne:
+            signs += 1
+        elif kind == Poly and len(products := get_callable_args(args[0])) == 1:
+            signs += _collect_factors(products[0], coefficients, powers)
+        else:
+            keyed = _keyed_sympy(factor, coefficients)
+            powers[keyed] = powers.get(keyed, 0) + 1
+    return signs
+
+
+def _monomial_form(monomial: Monomial, coefficient) -> sympy.Expr:
+    """The SymPy form of one monomial that never went through the e-graph (same layout)."""
+    negative, magnitude = _split_sign(coefficient)
+    powers = {((1, atom), sympy.Symbol(f"a{atom}")): power for atom, power in monomial}
+    if magnitude is not None:
+        powers[(0, -1), magnitude] = 1
+    return _keyed_product(powers, negative)[1]
+
+
+def _keyed_product(powers: dict, negative: bool) -> tuple[tuple, sympy.Expr]:
+    """(key, unevaluated product) of {(key, base): power}, coefficients first, sign in front."""
+    ordered = sorted(powers.items(), key=lambda item: item[0][0])
+    factors = []
+    for (_, base), power in ordered:
+        if isinstance(base, sympy.Add) and all(_is_negated(t) for t in base.args):
+            base = sympy.Add(*[_negated(t) for t in base.args], evaluate=False)  # c*(-a - b) reads -c*(a + b)
+            negative ^= power % 2 == 1
+        factors.append(base if power == 1 else sympy.Pow(base, power, evaluate=False))
+    key = tuple((factor_key, power) for (factor_key, _), power in ordered) + (((-1,), 1),) * negative
+    if negative and factors and factors[0].is_Number:
+        factors[0], negative = -factors[0], False  # -(1/12)*a3 reads -1/12*a3
+    if negative:
+        factors.insert(0, sympy.S.NegativeOne)
+    if not factors:
+        return key, sympy.S.One
+    return key, factors[0] if len(factors) == 1 else sympy.Mul(*factors, evaluate=False)
+
+
+# -- variants -------------------------------------------------------------------------
+
+@lru_cache(maxsize=4096)
+def operation_cost(expr: sympy.Expr) -> int:
+    """Adds and multiplies per point, the atoms ``a<i>`` varying and everything else invariant."""
+    from symsim.op_count import count_operations
+
+    atoms = [s for s in expr.free_symbols if s.name.startswith("a") and s.name[1:].isdigit()]
+    return count_operations([expr], coordinates=atoms)["cost"]
+
+
+def _alternatives(egraph: EGraph, poly: Ex, coefficients: _CoefficientTable, count: int) -> list[sympy.Expr]:
+    """Cheapest forms of one component: the root e-class's cheapest choices (the best among them),
+    ordered by operation cost, then by structure (not by egglog's order, which varies between runs)."""
+    keyed = dict(_keyed_sympy(term, coefficients) for term in egraph.extract_multiple(poly, 2 * count))
+    ranked = sorted(keyed.items(), key=lambda item: (operation_cost(item[1]), item[0]))
+    return [form for _, form in ranked[:count]]
+
+
+def _combine(alternatives: list[list[sympy.Expr]], count: int) -> list[sympy.Expr]:
+    """Variant 0 takes every component's best form; each further variant swaps one
+    component for an alternative, the least costly swaps first."""
+    if not alternatives:
+        return [sympy.S.Zero]
+    best = [forms[0] for forms in alternatives]
+    costs = [[operation_cost(form) for form in forms] for forms in alternatives]
+    swaps = sorted((cost[k] - cost[0], part, k) for part, cost in enumerate(costs) for k in range(1, len(cost)))
+    choices = [best] + [best[:part] + [alternatives[part][k]] + best[part + 1:] for _, part, k in swaps]
+    sums = _unique(_sum(choice) for choice in choices)
+    return sums[:count]
+
+
+def _is_negated(term: sympy.Expr) -> bool:
+    leading = term.args[0] if isinstance(term, sympy.Mul) else term
+    return leading.is_Number and leading.is_negative
+
+
+def _negated(term: sympy.Expr) -> sympy.Expr:
+    """-term for a term built by ``_keyed_monomial`` (a leading -1 or negative number)."""
+    if not isinstance(term, sympy.Mul):
+        return -term
+    leading, rest = term.args[0], list(term.args[1:])
+    factors = rest if leading == -1 else [-leading, *rest]
+    return factors[0] if len(factors) == 1 else sympy.Mul(*factors, evaluate=False)
+
+
+def _sum(terms: list[sympy.Expr]) -> sympy.Expr:
+    """Unevaluated flat sum, in the given order (nested sums are spliced in)."""
+    flat = [t for term in terms for t in sympy.Add.make_args(term)]
+    return flat[0] if len(flat) == 1 else sympy.Add(*flat, evaluate=False)
+
+
+def _unique(exprs) -> list[sympy.Expr]:
+    return list(dict.fromkeys(exprs))  # structural equality, first occurrence kept

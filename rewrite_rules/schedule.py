@@ -1,0 +1,82 @@
+"""The schedule of the polynomial e-graph and its limits, stated in one place.
+
+One iteration is two single steps, then costs once at the end::
+
+    repeat until saturated or a limit is reached:
+        run factor_candidates once      # list the factors of the newest sums
+        run factor_out_shared once      # factor each listed factor out of its sum
+    run operation_costs to saturation   # last: set_cost only costs nodes that exist
+
+Limits are checked between steps, because egglog checks nothing inside one.
+Before a step runs, its worst-case growth is compared with ``node_limit`` and the
+step is skipped if it could cross it, so the e-graph never overshoots:
+
+- ``factor_out_shared`` adds at most 2 sums per new candidate (the factored
+  sum and the quotient);
+- ``factor_candidates`` adds at most ``factors_per_sum`` candidates per new sum
+  (half its factor occurrences: a shared factor occurs in two monomials or more,
+  and factoring replaces k >= 2 monomials by the two factors of ``f*(...)``, so
+  no derived sum has more occurrences than the input it came from).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from egglog import EGraph
+
+from rewrite_rules.factoring import Candidate, factor_candidates, factor_out_shared, operation_costs
+from rewrite_rules.polynomial_egraph import Poly
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_iterations: int = 30     # the largest test case (3D order 8) saturates in a few
+    node_limit: int = 20_000     # rows in all tables (sums, candidates, leaves)
+    time_limit: float = 1.0      # seconds, checked between steps
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class RunStats:
+    enodes: int
+    iterations: int
+    saturated: bool
+
+
+def run_schedule(egraph: EGraph, limits: Limits, started: float, factors_per_sum: int) -> RunStats:
+    """Run the factoring schedule on ``egraph`` (sums already registered) within ``limits``.
+
+    ``started`` is the ``time.perf_counter()`` the time limit counts from.
+    """
+    iterations, saturated = 0, False
+    sums, candidates = egraph.function_size(Poly), 0
+    new_sums = sums
+    while iterations < limits.max_iterations:
+        if time.perf_counter() - started > limits.time_limit:
+            break
+        if _size(egraph) + new_sums * factors_per_sum > limits.node_limit:
+            break
+        egraph.run(1, ruleset=factor_candidates)
+        new_candidates = egraph.function_size(Candidate) - candidates
+        candidates += new_candidates
+        if new_candidates == 0:
+            saturated = True
+            break
+        if time.perf_counter() - started > limits.time_limit:
+            break
+        if _size(egraph) + 2 * new_candidates > limits.node_limit:
+            break
+        egraph.run(1, ruleset=factor_out_shared)
+        iterations += 1
+        new_sums = max(egraph.function_size(Poly) - sums, 0)
+        sums += new_sums
+    egraph.run(operation_costs.saturate())
+    return RunStats(_size(egraph), iterations, saturated)
+
+
+def _size(egraph: EGraph) -> int:
+    return sum(size for _, size in egraph.all_function_sizes())

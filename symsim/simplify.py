@@ -1,0 +1,242 @@
+"""The e-graph pass: rewrite a lowered kernel to its cheapest equivalent form.
+
+Running example (Gray-Scott, order 2)::
+
+    lowered   Du*((u[x+1,y] + u[x-1,y] - 2*u[x,y])/h_x**2 + (...)/h_y**2) - u*v**2 + F*(1 - u)
+    hoisted   c0 = Du/h_x**2, c1 = Du/h_y**2, c2 = -2*Du/h_x**2 - 2*Du/h_y**2 - F, ...  (once per call)
+    factored  c0*(u[x+1,y] + u[x-1,y]) + c1*(u[x,y+1] + u[x,y-1]) + u*(c2 - v*v) + F
+
+Three steps, each a small function:
+
+1. :func:`hoist_invariants` (the front end) expands each right-hand side into
+   terms, splits every term into a loop-invariant coefficient (parameters,
+   spacings, ``t``, numbers) and a varying monomial of atoms (stencil accesses,
+   coordinates, calls and reciprocals of varying arguments), and names each
+   distinct coefficient once for the whole kernel -- divisions by invariants
+   become multiplications by hoisted reciprocals.
+2. ``rewrite_rules.factor_polynomials`` runs the e-graph over the polynomials of
+   all equations at once and returns a few cheap factored variants of each.
+3. :func:`egraph_kernel` scores combinations of variants after SymPy's ``cse``
+   (so sharing across equations is paid once) with the cycle cost model of
+   :mod:`symsim.op_count`, and keeps the cheapest -- never worse than ``cse``
+   alone, which is always a candidate.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass
+
+import sympy
+
+from .ir import Kernel, LoweredModel, StencilAccess
+from .op_count import count_operations
+
+#: a right-hand side whose expansion has more terms than this keeps its factored form
+MAX_EXPANDED_TERMS = 400
+#: most variant combinations scored with cse before falling back to per-equation choice
+MAX_COMBINATIONS = 243
+
+
+def cse_kernel(lowered: LoweredModel) -> Kernel:
+    """The lowered right-hand sides after SymPy's common-subexpression elimination alone."""
+    return _cse(lowered.fields, [_evaluated(lowered.rhs[f], {}) for f in lowered.fields], ())
+
+
+def lowered_kernel(lowered: LoweredModel) -> Kernel:
+    """The lowered right-hand sides as they are (for cost reports)."""
+    return Kernel(invariants=(), temporaries=(), outputs=dict(lowered.rhs))
+
+
+def kernel_cost(kernel: Kernel, lowered: LoweredModel) -> dict:
+    """Operation counts per grid point (hoisted invariants excluded), see :mod:`symsim.op_count`."""
+    return count_operations(kernel.outputs.values(), kernel.temporaries, coordinates=lowered.coordinate_symbols)
+
+
+@dataclass(frozen=True)
+class Hoisted:
+    """Right-hand sides as polynomials over atoms with hoisted invariant coefficients."""
+
+    polynomials: list           # per field: {monomial: number}, monomial = ((atom index, power), ...)
+    atoms: list                 # atom index -> SymPy expression (varying values and named invariants)
+    invariants: tuple           # ((symbol, expression), ...)
+    opaque: dict                # field -> expression kept as is (too large to expand)
+
+
+def egraph_kernel(lowered: LoweredModel, time_limit: float = 1.5) -> tuple[Kernel, dict]:
+    """The cheapest kernel found by the e-graph pass, and a report of what it did."""
+    from rewrite_rules import factor_polynomials
+
+    started = time.perf_counter()
+    baseline = cse_kernel(lowered)
+    hoisted = hoist_invariants(lowered)
+    expandable = [f for f in lowered.fields if f not in hoisted.opaque]
+    polynomials = [hoisted.polynomials[lowered.fields.index(f)] for f in expandable]
+    result = factor_polynomials(polynomials, time_limit=time_limit)
+    placeholders = {sympy.Symbol(f"a{i}"): atom for i, atom in enumerate(hoisted.atoms)}
+    variants = [[v.xreplace(placeholders) for v in options] for options in result.variants]
+
+    candidates = [("cse", baseline)]
+    for choice in _combinations(variants):
+        outputs = dict(zip(expandable, choice))
+        outputs.update(hoisted.opaque)
+        expressions = [outputs[f] for f in lowered.fields]
+        candidates.append(("egraph", _cse(lowered.fields, expressions, hoisted.invariants)))
+    costs = [kernel_cost(k, lowered)["cost"] for _, k in candidates]
+    best = min(range(len(candidates)), key=lambda i: (costs[i], i))
+    report = {"enodes": result.enodes, "iterations": result.iterations, "saturated": result.saturated,
+              "candidates": len(candidates), "chosen": candidates[best][0],
+              "seconds": time.perf_counter() - started}
+    return candidates[best][1], report
+
+
+def _combinations(variants: list[list]):
+    """All combinations of per-equation variants, or the first-choice ones when there are too many."""
+    total = 1
+    for options in variants:
+        total *= max(len(options), 1)
+    if total <= MAX_COMBINATIONS:
+        yield from itertools.product(*variants)
+        return
+    for k in range(max(len(v) for v in variants)):
+        yield tuple(options[min(k, len(options) - 1)] for options in variants)
+
+
+def _cse(fields, expressions, invariants) -> Kernel:
+    replacements, reduced = sympy.cse(list(expressions), symbols=sympy.numbered_symbols("tmp"), order="none")
+    return Kernel(invariants=tuple(invariants), temporaries=tuple(replacements), outputs=dict(zip(fields, reduced)))
+
+
+def simplify_expression(expr, time_limit: float = 1.5) -> tuple[sympy.Expr, dict, dict]:
+    """(cheapest form, cost before, cost after) of a standalone expression.
+
+    Every symbol counts as a per-point value; only numbers are invariant.
+        >>> simplify_expression(parse_expression("c*a + c*b"))[0]
+        c*(a + b)
+    """
+    from rewrite_rules import factor_polynomials
+
+    varying = set(expr.free_symbols)
+    atoms: dict = {}
+    terms = sympy.Add.make_args(sympy.expand(expr, power_base=False, power_exp=False, log=False))
+    polynomial: dict = {}
+    if len(terms) <= MAX_EXPANDED_TERMS:
+        for term in terms:
+            number, monomial = _split_term(term, varying, lambda a: atoms.setdefault(a, len(atoms)))
+            polynomial[monomial] = polynomial.get(monomial, 0) + number
+    polynomial = {m: c for m, c in polynomial.items() if c != 0}
+    candidates = [expr]
+    if polynomial:
+        placeholders = {sympy.Symbol(f"a{i}"): atom for atom, i in atoms.items()}
+        result = factor_polynomials([polynomial], time_limit=time_limit)
+        candidates += [v.xreplace(placeholders) for v in result.variants[0]]
+    costs = [_expression_cost(c, varying) for c in candidates]
+    best = min(range(len(candidates)), key=lambda i: (costs[i]["cost"], i))
+    return candidates[best], costs[0], costs[best]
+
+
+def _expression_cost(expr, varying: set) -> dict:
+    """Cost of evaluating ``expr`` once, a repeated subterm paid once (after cse)."""
+    replacements, reduced = sympy.cse([expr], symbols=sympy.numbered_symbols("tmp"), order="none")
+    return count_operations(reduced, replacements, coordinates=varying)
+
+
+# -- front end: hoist loop invariants -----------------------------------------------
+
+def hoist_invariants(lowered: LoweredModel) -> Hoisted:
+    """Polynomials over varying atoms with named invariant coefficients shared by all equations."""
+    varying = set(lowered.coordinate_symbols)
+    atoms: dict = {}
+    coefficient_names: dict = {}
+    invariants = []
+    polynomials, opaque = [], {}
+
+    def atom_index(expr) -> int:
+        if expr not in atoms:
+            atoms[expr] = len(atoms)
+        return atoms[expr]
+
+    spacing = lowered.spacing
+
+    def coefficient(expr):
+        """invariant expression -> (sign or number, named invariant or None).
+
+        One name per distinct magnitude: a stencil then costs one multiply per
+        distinct weight, and c*a - c*b can become c*(a - b). (Sharing a name up to
+        any numeric factor was measured worse: every weight then needs its own
+        multiply by a number.)"""
+        if expr.is_number:
+            return expr, None
+        number, rest = sympy.Integer(1), sympy.cancel(expr)
+        if rest.could_extract_minus_sign():
+            number, rest = -number, -rest
+        # equal values share a name: D/h_x**2 and D/h_y**2 on a square grid are one invariant
+        key = sympy.cancel(rest.subs(spacing))
+        if key not in coefficient_names:
+            symbol = sympy.Symbol(f"c{len(coefficient_names)}")
+            coefficient_names[key] = symbol
+            invariants.append((symbol, rest))
+        return number, coefficient_names[key]
+
+    for field in lowered.fields:
+        expr = _evaluated(lowered.rhs[field], {})
+        expanded = sympy.expand(expr, power_base=False, power_exp=False, log=False)
+        terms = sympy.Add.make_args(expanded)
+        if len(terms) > MAX_EXPANDED_TERMS:
+            opaque[field] = expr
+            polynomials.append({})
+            continue
+        grouped: dict = {}
+        for term in terms:
+            invariant_part, monomial = _split_term(term, varying, atom_index)
+            grouped[monomial] = grouped.get(monomial, 0) + invariant_part
+        polynomial = {}
+        for monomial, invariant_part in grouped.items():
+            invariant_part = sympy.expand(invariant_part)
+            if invariant_part == 0:
+                continue
+            number, name = coefficient(invariant_part)
+            if name is not None:
+                # the named invariant is a factor like any other, open to factoring
+                monomial = tuple(sorted(monomial + ((atom_index(name), 1),)))
+            polynomial[monomial] = polynomial.get(monomial, 0) + number
+        polynomials.append({m: c for m, c in polynomial.items() if c != 0})
+    ordered_atoms = sorted(atoms, key=atoms.get)
+    return Hoisted(polynomials, ordered_atoms, tuple(invariants), opaque)
+
+
+def _varies(expr, varying: set) -> bool:
+    return any(isinstance(s, StencilAccess) or s in varying for s in expr.free_symbols)
+
+
+def _split_term(term, varying: set, atom_index):
+    """term -> (invariant factor, monomial ((atom, power), ...)) with positive integer powers."""
+    invariant, powers = [], {}
+    for factor in sympy.Mul.make_args(term):
+        if not _varies(factor, varying):
+            invariant.append(factor)
+            continue
+        base, exponent = factor.as_base_exp()
+        if exponent.is_Integer and exponent > 0 and (base.is_Symbol or not base.is_Pow):
+            index, power = atom_index(base), int(exponent)
+        elif exponent.is_Integer and exponent < 0:
+            # a reciprocal is its own atom: one division per point, then multiplications
+            index, power = atom_index(sympy.Pow(base, -1)), int(-exponent)
+        else:
+            index, power = atom_index(factor), 1
+        powers[index] = powers.get(index, 0) + power
+    return sympy.Mul(*invariant), tuple(sorted(powers.items()))
+
+
+def _evaluated(expr, cache: dict):
+    """``expr`` rebuilt bottom-up with SymPy's automatic evaluation (same value, canonical form).
+
+    SymPy's cse mis-handles an unevaluated Rational*Add (which diff() itself
+    produces, e.g. cos((5*t - 12*y + 2)/10)) when the distributed form also occurs.
+    """
+    if expr.is_Atom or not expr.args:
+        return expr
+    if expr not in cache:
+        cache[expr] = expr.func(*[_evaluated(a, cache) for a in expr.args])
+    return cache[expr]

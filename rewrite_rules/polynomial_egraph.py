@@ -37,11 +37,17 @@ egglog 13.2 notes (measured here, see also the findings note):
   numbers; :func:`_register` adds terms one by one so every process gets the
   same output. Equal-cost nestings (``a*(b*X)`` vs ``b*(a*X)``) are also
   flattened when read back. Only ``time_limit`` can make two runs differ.
+- egglog 13.2 sometimes stores a MultiSet with its counts on the wrong
+  elements: ``(multiset-of A0 A0 A1 C6)`` read back as ``A0 A1 C6 C6``. It
+  depends on hash values (renaming the constructors hides one reproducer), so
+  it cannot be ruled out by construction: every extracted form is expanded and
+  compared with its input, and dropped if it differs (``FactoringResult.rejected``).
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -88,7 +94,9 @@ class FactoringResult:
     ``variants[i]`` are a few forms of ``polynomials[i]``, cheapest first, over
     ``Symbol(f"a{atom}")`` and the coefficients, built with ``evaluate=False``.
     ``enodes`` counts rows in all egglog tables (sums, leaves and the candidate
-    bookkeeping of ``factoring``); ``iterations`` counts factoring steps run.
+    bookkeeping of ``factoring``); ``iterations`` counts factoring steps run;
+    ``rejected`` counts extracted forms that did not expand back to their input
+    (an egglog defect, see the module notes) and were dropped.
     """
 
     variants: list[list[sympy.Expr]]
@@ -96,6 +104,7 @@ class FactoringResult:
     iterations: int
     seconds: float
     saturated: bool
+    rejected: int = 0
 
 
 def factor_polynomials(
@@ -123,14 +132,20 @@ def factor_polynomials(
     limits = Limits(max_iterations, node_limit, time_limit)
     stats = run_schedule(egraph, limits, started, factors_per_sum)
 
+    rejected = 0
+
     def alternatives(part: Polynomial) -> list[sympy.Expr]:
+        nonlocal rejected
         if id(part) not in searched:  # a lone monomial: nothing to factor
             ((monomial, coefficient),) = part.items()
             return [_monomial_form(monomial, coefficient)]
-        return _alternatives(egraph, searched[id(part)], coefficients, variants_per_polynomial)
+        forms, wrong = _alternatives(egraph, searched[id(part)], part, coefficients, variants_per_polynomial)
+        rejected += wrong
+        return forms
 
     variants = [_combine([alternatives(part) for part in parts], variants_per_polynomial) for parts in components]
-    return FactoringResult(variants, stats.enodes, stats.iterations, time.perf_counter() - started, stats.saturated)
+    seconds = time.perf_counter() - started
+    return FactoringResult(variants, stats.enodes, stats.iterations, seconds, stats.saturated, rejected)
 
 
 def _register(egraph: EGraph, components, coefficients: _CoefficientTable, sums) -> None:
@@ -139,11 +154,13 @@ def _register(egraph: EGraph, components, coefficients: _CoefficientTable, sums)
     egglog-python numbers the subterms of one registered expression in an order
     that varies with PYTHONHASHSEED, and extraction breaks cost ties by those
     numbers; registering term by term keeps the output the same in every process.
-    NegOne goes in even when unused: a rule that tests against a term the graph
-    lacks never fires.
+    Coefficients go before atoms: with atoms first, egglog's MultiSet defect (see
+    the module notes) showed up in about one run in ten on random polynomials,
+    with coefficients first in none of thousands. NegOne goes in even when
+    unused: a rule that tests against a term the graph lacks never fires.
     """
     atoms = sorted({atom for parts in components for part in parts for monomial in part for atom, _ in monomial})
-    for leaf in [NegOne(), *map(_atom, atoms), *map(Coef, range(len(coefficients.values)))]:
+    for leaf in [NegOne(), *map(Coef, range(len(coefficients.values))), *map(_atom, atoms)]:
         egraph.register(leaf)
     for poly in sums:
         egraph.register(poly)
@@ -158,12 +175,12 @@ class _CoefficientTable:
         self.values: list = []
         self._index: dict[str, int] = {}
 
-    def factor(self, value) -> Ex:
+    def index(self, value) -> int:
         key = sympy.srepr(value)  # exact: Float(0.5) and Rational(1, 2) stay distinct
         if key not in self._index:
             self._index[key] = len(self.values)
             self.values.append(value)
-        return Coef(self._index[key])
+        return self._index[key]
 
 
 def _components(polynomial: Polynomial) -> list[Polynomial]:
@@ -213,7 +230,7 @@ def _encode(polynomial: Polynomial, coefficients: _CoefficientTable) -> Ex:
         if negative:
             factors.append(NegOne())
         if magnitude is not None:
-            factors.append(coefficients.factor(magnitude))
+            factors.append(Coef(coefficients.index(magnitude)))
         monomials.append(MultiSet(*factors) if factors else MultiSet[Ex]())
     return Poly(MultiSet(*monomials))
 
@@ -228,34 +245,84 @@ def _factor_count(polynomial: Polynomial) -> int:
 
 
 # -- egglog -> SymPy ------------------------------------------------------------------
+#
+# An extracted term is first read into plain tuples, once (egglog's deconstruction
+# is the slow part), then turned into SymPy and into its expansion over the leaves.
+#   ("coef", k) | ("atom", i) | ("neg",) | ("sum", ((factor, ...), ...))
 
-def _keyed_sympy(term: Ex, coefficients: _CoefficientTable) -> tuple[tuple, sympy.Expr]:
-    """(order key, SymPy form): one small case per constructor, the inverse of ``_encode``.
+def _plain(term: Ex) -> tuple:
+    """One small case per constructor; the inverse of ``_encode``."""
+    kind, args = get_callable_fn(term), get_callable_args(term)
+    if kind == Coef:
+        return ("coef", get_literal_value(args[0]))
+    if kind == Atom:
+        return ("atom", get_literal_value(args[0]))
+    if kind == NegOne:
+        return ("neg",)
+    (monomials,) = args  # MultiSet(...) elements: get_callable_args is much faster than .value
+    return ("sum", tuple(tuple(_plain(f) for f in get_callable_args(m)) for m in get_callable_args(monomials)))
+
+
+def _leaf_key(plain: tuple) -> tuple:
+    return (0, plain[1]) if plain[0] == "coef" else (1, plain[1])
+
+
+def _expansion(plain: tuple) -> Counter:
+    """The polynomial a term stands for: {sorted leaf keys: integer coefficient}."""
+    if plain[0] == "neg":
+        return Counter({(): -1})
+    if plain[0] != "sum":
+        return Counter({(_leaf_key(plain),): 1})
+    total: Counter = Counter()
+    for monomial in plain[1]:
+        product = Counter({(): 1})
+        for factor in monomial:
+            product = _multiply(product, _expansion(factor))
+        total.update(product)
+    return Counter({k: v for k, v in total.items() if v})
+
+
+def _multiply(left: Counter, right: Counter) -> Counter:
+    product: Counter = Counter()
+    for lk, lv in left.items():
+        for rk, rv in right.items():
+            product[tuple(sorted(lk + rk))] += lv * rv
+    return product
+
+
+def _expected_expansion(polynomial: Polynomial, coefficients: _CoefficientTable) -> Counter:
+    """``_expansion`` of the encoded input, computed from the Python side."""
+    expected: Counter = Counter()
+    for monomial, coefficient in polynomial.items():
+        negative, magnitude = _split_sign(coefficient)
+        leaves = [(1, atom) for atom, power in monomial for _ in range(power)]
+        if magnitude is not None:
+            leaves.append((0, coefficients.index(magnitude)))
+        expected[tuple(sorted(leaves))] += -1 if negative else 1
+    return expected
+
+
+def _keyed_sympy(plain: tuple, coefficients: _CoefficientTable) -> tuple[tuple, sympy.Expr]:
+    """(order key, SymPy form) of a plain term.
 
     The key orders terms and factors cheaply (coefficients, then atoms, then
     sums), where SymPy's own sort key would cost more than the e-graph run.
     """
-    kind, args = get_callable_fn(term), get_callable_args(term)
-    if kind == Coef:
-        index = get_literal_value(args[0])
-        return (0, index), coefficients.values[index]
-    if kind == Atom:
-        index = get_literal_value(args[0])
-        return (1, index), sympy.Symbol(f"a{index}")
-    if kind == NegOne:
-        return (-1,), sympy.S.NegativeOne
-    (monomials,) = args
-    terms = sorted((_keyed_monomial(m, coefficients) for m in get_callable_args(monomials)), key=lambda keyed: keyed[0])
+    if plain[0] == "coef":
+        return (0, plain[1]), coefficients.values[plain[1]]
+    if plain[0] == "atom":
+        return (1, plain[1]), sympy.Symbol(f"a{plain[1]}")
+    terms = sorted((_keyed_monomial(m, coefficients) for m in plain[1]), key=lambda keyed: keyed[0])
     return (2, tuple(key for key, _ in terms)), _sum([form for _, form in terms])
 
 
-def _keyed_monomial(monomial: MultiSet[Ex], coefficients: _CoefficientTable) -> tuple[tuple, sympy.Expr]:
+def _keyed_monomial(monomial: tuple, coefficients: _CoefficientTable) -> tuple[tuple, sympy.Expr]:
     powers: dict = {}
     negative = _collect_factors(monomial, coefficients, powers) % 2 == 1
     return _keyed_product(powers, negative)
 
 
-def _collect_factors(monomial: MultiSet[Ex], coefficients: _CoefficientTable, powers: dict) -> int:
+def _collect_factors(monomial: tuple, coefficients: _CoefficientTable, powers: dict) -> int:
     """Count the factors of ``monomial`` into ``powers``; returns how many were -1.
 
     A sum of one product is spliced in, so ``a*(b*(c + d))`` and ``b*(a*(c + d))``
@@ -263,12 +330,11 @@ def _collect_factors(monomial: MultiSet[Ex], coefficients: _CoefficientTable, po
     processes) both read ``a*b*(c + d)``.
     """
     signs = 0
-    for factor in get_callable_args(monomial):  # the elements of MultiSet(...); faster than .value
-        kind, args = get_callable_fn(factor), get_callable_args(factor)
-        if kind == NegOne:
+    for factor in monomial:
+        if factor[0] == "neg":
             signs += 1
-        elif kind == Poly and len(products := get_callable_args(args[0])) == 1:
-            signs += _collect_factors(products[0], coefficients, powers)
+        elif factor[0] == "sum" and len(factor[1]) == 1:
+            signs += _collect_factors(factor[1][0], coefficients, powers)
         else:
             keyed = _keyed_sympy(factor, coefficients)
             powers[keyed] = powers.get(keyed, 0) + 1
@@ -314,12 +380,29 @@ def operation_cost(expr: sympy.Expr) -> int:
     return count_operations([expr], coordinates=atoms)["cost"]
 
 
-def _alternatives(egraph: EGraph, poly: Ex, coefficients: _CoefficientTable, count: int) -> list[sympy.Expr]:
-    """Cheapest forms of one component: the root e-class's cheapest choices (the best among them),
-    ordered by operation cost, then by structure (not by egglog's order, which varies between runs)."""
-    keyed = dict(_keyed_sympy(term, coefficients) for term in egraph.extract_multiple(poly, 2 * count))
+def _alternatives(egraph: EGraph, poly: Ex, part: Polynomial, coefficients: _CoefficientTable,
+                  count: int) -> tuple[list[sympy.Expr], int]:
+    """Cheapest forms of one component and how many extracted forms were rejected.
+
+    The forms are the root e-class's cheapest choices (the best among them),
+    ordered by operation cost, then by structure (not by egglog's order, which
+    varies between runs). Each is checked against the input by expanding it:
+    egglog 13.2 can store a wrong MultiSet (see the module notes), and a wrong
+    form must never reach the lead. The unfactored input is the fallback.
+    """
+    expected = _expected_expansion(part, coefficients)
+    keyed, rejected = {}, 0
+    for term in egraph.extract_multiple(poly, 2 * count):
+        plain = _plain(term)
+        if _expansion(plain) != expected:
+            rejected += 1
+            continue
+        key, form = _keyed_sympy(plain, coefficients)
+        keyed[key] = form
+    if not keyed:
+        return [_sum([_monomial_form(m, c) for m, c in part.items()])], rejected
     ranked = sorted(keyed.items(), key=lambda item: (operation_cost(item[1]), item[0]))
-    return [form for _, form in ranked[:count]]
+    return [form for _, form in ranked[:count]], rejected
 
 
 def _combine(alternatives: list[list[sympy.Expr]], count: int) -> list[sympy.Expr]:

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import sympy
 
+from rewrite_rules.transcendental import combine_exponentials
+
 from .ir import Kernel, LoweredModel, StencilAccess
 from .op_count import count_operations
 
@@ -213,7 +215,7 @@ def _varies(expr, varying: set) -> bool:
 def _split_term(term, varying: set, atom_index):
     """term -> (invariant factor, monomial ((atom, power), ...)) with positive integer powers."""
     invariant, powers = [], {}
-    for factor in sympy.Mul.make_args(term):
+    for factor in sympy.Mul.make_args(combine_exponentials(term)):
         if not _varies(factor, varying):
             invariant.append(factor)
             continue

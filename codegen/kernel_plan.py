@@ -3,18 +3,17 @@
     >>> plan = plan_kernel(lowered, egraph_kernel(lowered)[0])
     >>> plan.invariants       # ((c0, Du/h_x**2), ...)  once per call
     >>> plan.temporaries      # ((tmp0, u[x, y]*v[x, y]**2),)  shared by both equations
-    >>> plan.outputs["u"]     # -x0 + Du*(...) + F*(1 - u[x, y])
+    >>> plan.outputs["u"]     # c2*(u[x+1, y] + u[x-1, y] + u[x, y+1] + u[x, y-1]) + u[x, y]*(c3 - ...) + F
     >>> plan.boundary_steps   # (PeriodicWrap(axis=0), PeriodicWrap(axis=1))
 
 The per-point computation comes from an optimization pass (:mod:`symsim.simplify`:
-SymPy's cse alone, or the e-graph pass); boundary steps are ordered axis by axis, each covering the
-full (padded) extent of the other axes so that corners come out right.
+SymPy's cse alone, or the e-graph pass); boundary steps are ordered axis by axis,
+each covering the full (padded) extent of the other axes so that corners come out right.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 
 from symsim.ir import Kernel, LoweredModel, WallCondition
 from symsim.simplify import cse_kernel

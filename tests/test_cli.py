@@ -17,7 +17,7 @@ import pytest
 
 from symsim.cli import main
 
-from scripts import DECAY
+from scripts import DECAY, WAVE_WITHOUT_VELOCITY
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -50,17 +50,7 @@ BAD_SCRIPTS = {
                     ["'v'", "no equation"]),
     "no_initial": (DECAY.replace("model.initial(u=1.0)\n", "") + "model.defaults(t_end=1.0)\n",
                    ["'u'", "initial condition"]),
-    "no_velocity": ("""
-from sympy import Eq, sin, pi
-from symsim import Model, Grid, Dt
-grid = Grid(x=(0.0, 1.0, 16), periodic=True)
-model = Model("wave", grid)
-u = model.fields("u")
-(x,) = grid.coords
-model.equations(Eq(Dt(u, 2), u.diff(x, 2)))
-model.initial(u=sin(2 * pi * x))
-model.defaults(t_end=0.1)
-""", ["'u'", "initial velocity"]),
+    "no_velocity": (WAVE_WITHOUT_VELOCITY, ["'u'", "initial velocity"]),
     "open_wall": (HEAT.replace("model.dirichlet(u, x=1.0)\n", "") + "model.defaults(t_end=0.1)\n",
                   ["'u'", "x=1.0", "boundary condition"]),
     "periodic_wall": ("""

@@ -18,7 +18,7 @@ from symsim import (BoundaryConditionError, Dt, Grid, MissingEquationError, Mode
                     UnknownSymbolError, UnsupportedOperatorError, compile_model, laplace, load_model,
                     lower_to_stencils, simulate)
 
-from scripts import DECAY
+from scripts import DECAY, WAVE_WITHOUT_VELOCITY
 
 THIS_FILE = "test_errors.py"
 
@@ -638,17 +638,7 @@ def test_script_errors_found_at_lowering_name_the_equation_line(tmp_path):
 
 
 def test_missing_initial_velocity_in_a_script(tmp_path):
-    body = """
-    from sympy import Eq, sin, pi
-    from symsim import Model, Grid, Dt
-    grid = Grid(x=(0.0, 1.0, 16), periodic=True)
-    model = Model("wave", grid)
-    u = model.fields("u")
-    (x,) = grid.coords
-    model.equations(Eq(Dt(u, 2), u.diff(x, 2)))
-    model.initial(u=sin(2 * pi * x))
-    model.defaults(t_end=0.1)
-    """
+    body = WAVE_WITHOUT_VELOCITY
     model = load_model(write_script(tmp_path, body))
     with raises(MissingEquationError, "'u'", "initial velocity"):
         simulate(model)

@@ -24,7 +24,7 @@ def count_operations(expressions, temporaries=(), coordinates=()) -> dict:
     counts = dict.fromkeys(CYCLES, 0)
     varying = set(coordinates)
     for symbol, expr in temporaries:
-        if _varies(expr, varying):
+        if varies(expr, varying):
             varying.add(symbol)
             _count(expr, counts, varying)
     for expr in expressions:
@@ -33,20 +33,21 @@ def count_operations(expressions, temporaries=(), coordinates=()) -> dict:
     return counts
 
 
-def _varies(expr, varying: set) -> bool:
+def varies(expr, varying: set) -> bool:
+    """True when ``expr`` changes from grid point to grid point (a stencil access or a ``varying`` symbol)."""
     return any(isinstance(s, StencilAccess) or s in varying for s in expr.free_symbols)
 
 
 def _count(expr, counts: dict, varying: set) -> None:
-    if not expr.args or not _varies(expr, varying):
+    if not expr.args or not varies(expr, varying):
         return
     if isinstance(expr, sympy.Add):
         counts["add"] += len(expr.args) - 1
     elif isinstance(expr, sympy.Mul):
         # invariant factors (D, 1/h**2, constants) fold into one hoisted coefficient
-        invariant = [a for a in expr.args if not _varies(a, varying)]
-        numerator = [a for a in expr.args if _varies(a, varying) and not (a.is_Pow and a.exp.is_negative)]
-        denominator = [a for a in expr.args if _varies(a, varying) and a.is_Pow and a.exp.is_negative]
+        invariant = [a for a in expr.args if not varies(a, varying)]
+        numerator = [a for a in expr.args if varies(a, varying) and not (a.is_Pow and a.exp.is_negative)]
+        denominator = [a for a in expr.args if varies(a, varying) and a.is_Pow and a.exp.is_negative]
         coefficient = 1 if invariant and sympy.Mul(*invariant) not in (1, -1) else 0
         counts["mul"] += max(len(numerator) + coefficient - 1, 0)
         counts["div"] += 1 if denominator else 0

@@ -32,8 +32,8 @@ import sympy
 
 from rewrite_rules.transcendental import combine_exponentials
 
-from .ir import Kernel, LoweredModel, StencilAccess
-from .op_count import count_operations
+from .ir import Kernel, LoweredModel
+from .op_count import count_operations, varies
 
 #: a right-hand side whose expansion has more terms than this keeps its factored form
 MAX_EXPANDED_TERMS = 400
@@ -121,13 +121,8 @@ def simplify_expression(expr, time_limit: float = 1.5) -> tuple[sympy.Expr, dict
 
     varying = set(expr.free_symbols)
     atoms: dict = {}
-    terms = sympy.Add.make_args(sympy.expand(expr, power_base=False, power_exp=False, log=False))
-    polynomial: dict = {}
-    if len(terms) <= MAX_EXPANDED_TERMS:
-        for term in terms:
-            number, monomial = _split_term(term, varying, lambda a: atoms.setdefault(a, len(atoms)))
-            polynomial[monomial] = polynomial.get(monomial, 0) + number
-    polynomial = {m: c for m, c in polynomial.items() if c != 0}
+    grouped = _group_terms(expr, varying, lambda a: atoms.setdefault(a, len(atoms))) or {}
+    polynomial = {m: c for m, c in grouped.items() if c != 0}
     candidates = [expr]
     if polynomial:
         placeholders = {sympy.Symbol(f"a{i}"): atom for atom, i in atoms.items()}
@@ -183,16 +178,11 @@ def hoist_invariants(lowered: LoweredModel) -> Hoisted:
 
     for field in lowered.fields:
         expr = _evaluated(lowered.rhs[field], {})
-        expanded = sympy.expand(expr, power_base=False, power_exp=False, log=False)
-        terms = sympy.Add.make_args(expanded)
-        if len(terms) > MAX_EXPANDED_TERMS:
+        grouped = _group_terms(expr, varying, atom_index)
+        if grouped is None:
             opaque[field] = expr
             polynomials.append({})
             continue
-        grouped: dict = {}
-        for term in terms:
-            invariant_part, monomial = _split_term(term, varying, atom_index)
-            grouped[monomial] = grouped.get(monomial, 0) + invariant_part
         polynomial = {}
         for monomial, invariant_part in grouped.items():
             invariant_part = sympy.expand(invariant_part)
@@ -208,15 +198,23 @@ def hoist_invariants(lowered: LoweredModel) -> Hoisted:
     return Hoisted(polynomials, ordered_atoms, tuple(invariants), opaque)
 
 
-def _varies(expr, varying: set) -> bool:
-    return any(isinstance(s, StencilAccess) or s in varying for s in expr.free_symbols)
+def _group_terms(expr, varying: set, atom_index) -> dict | None:
+    """Expanded ``expr`` as {monomial: sum of the invariant parts of its terms}; None if too large to expand."""
+    terms = sympy.Add.make_args(sympy.expand(expr, power_base=False, power_exp=False, log=False))
+    if len(terms) > MAX_EXPANDED_TERMS:
+        return None
+    grouped: dict = {}
+    for term in terms:
+        invariant_part, monomial = _split_term(term, varying, atom_index)
+        grouped[monomial] = grouped.get(monomial, 0) + invariant_part
+    return grouped
 
 
 def _split_term(term, varying: set, atom_index):
     """term -> (invariant factor, monomial ((atom, power), ...)) with positive integer powers."""
     invariant, powers = [], {}
     for factor in sympy.Mul.make_args(combine_exponentials(term)):
-        if not _varies(factor, varying):
+        if not varies(factor, varying):
             invariant.append(factor)
             continue
         base, exponent = factor.as_base_exp()

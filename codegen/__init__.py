@@ -6,7 +6,7 @@ boundary steps as plain data); a backend module only renders them.
 
 from .kernel_plan import KernelPlan, plan_kernel  # noqa: F401
 
-TARGETS = ("numpy",)
+TARGETS = ("numpy", "numba")
 
 
 def renderer_for(target: str):
@@ -14,5 +14,8 @@ def renderer_for(target: str):
     if target == "numpy":
         from .numpy_backend import render_numpy_module
         return render_numpy_module
+    if target == "numba":
+        from .numba_backend import render_numba_module
+        return render_numba_module
     from symsim.errors import BackendError
     raise BackendError(f"unknown target {target!r}; available targets: {', '.join(TARGETS)}")

@@ -16,6 +16,7 @@ import sympy
 
 from codegen import KernelPlan, plan_kernel, renderer_for
 
+from . import kernel_cache
 from .errors import ModelDefinitionError, ParameterError
 from .ir import LoweredModel
 from .lowering import lower_to_stencils
@@ -31,8 +32,21 @@ class CompiledModel:
     target: str
     source: str
     module: types.ModuleType
-    plan: KernelPlan
     egraph_report: dict | None = None   # what the e-graph pass did (None with egraph=False)
+    egraph: bool = True
+    from_cache: bool = False            # the module came from the kernel cache (no pass, no rendering)
+    _plan: KernelPlan | None = None
+
+    @property
+    def plan(self) -> KernelPlan:
+        """What the source was rendered from (recomputed on demand for a module from the cache)."""
+        if self._plan is None:
+            self._plan = optimized_plan(self.lowered, self.egraph)[0]
+        return self._plan
+
+    def stepper_function(self, method: str):
+        """The backend's fused ``<method>_step`` function, or None when it has none."""
+        return getattr(self.module, f"{method}_step", None)
 
     @property
     def rhs(self):
@@ -87,18 +101,58 @@ class CompiledModel:
         return state
 
 
+#: backends whose modules are compiled to machine code: loaded through the on-disk kernel cache
+CACHED_TARGETS = ("numba",)
+
+
 def compile_model(model: Model | LoweredModel, target: str = "numpy", space_order: int = 2,
-                  egraph: bool = True) -> CompiledModel:
+                  egraph: bool = True, cache: bool = True) -> CompiledModel:
     """Lower ``model`` (unless already lowered), optimize, render for ``target`` and load the result.
 
     ``egraph=False`` renders the lowered IR after SymPy's cse alone (``--no-egraph``).
+    For compiled backends ``cache=True`` reuses the module (and Numba's machine code)
+    of an earlier compilation of the same IR, see :mod:`symsim.kernel_cache`.
     """
     lowered = model if isinstance(model, LoweredModel) else lower_to_stencils(model, space_order)
+    render = renderer_for(target)
+    if target in CACHED_TARGETS and cache:
+        built = {}
+
+        def build():
+            built["plan"], built["report"] = optimized_plan(lowered, egraph)
+            return render(built["plan"]), {"egraph_report": built["report"]}
+
+        key = kernel_cache.cache_key(lowered, target, {"egraph": egraph})
+        entry = kernel_cache.load_or_build(f"{lowered.name}_{target}", key, build)
+        return CompiledModel(lowered, target, entry.source, entry.module, entry.metadata["egraph_report"],
+                             egraph, entry.hit, built.get("plan"))
+    plan, report = optimized_plan(lowered, egraph)
+    source = render(plan)
+    if target in CACHED_TARGETS:
+        module = _load_uncached(source, f"symsim_generated_{lowered.name}_{target}")
+    else:
+        module = load_generated_module(source, f"symsim_generated_{lowered.name}_{target}")
+    return CompiledModel(lowered, target, source, module, report, egraph, False, plan)
+
+
+def optimized_plan(lowered: LoweredModel, egraph: bool = True) -> tuple[KernelPlan, dict | None]:
+    """The kernel plan after the e-graph pass (or SymPy's cse alone), and the pass's report."""
     kernel, report = egraph_kernel(lowered) if egraph else (cse_kernel(lowered), None)
-    plan = plan_kernel(lowered, kernel)
-    source = renderer_for(target)(plan)
-    module = load_generated_module(source, f"symsim_generated_{lowered.name}_{target}")
-    return CompiledModel(lowered, target, source, module, plan, report)
+    return plan_kernel(lowered, kernel), report
+
+
+def _load_uncached(source: str, name: str) -> types.ModuleType:
+    """A compiled backend's module without the kernel cache: from a private temporary file (Numba
+    caches machine code next to it, so nothing outlives the directory's owner)."""
+    import atexit
+    import shutil
+    import tempfile
+    from pathlib import Path
+    directory = Path(tempfile.mkdtemp(prefix="symsim-uncached-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    path = directory / f"{name}.py"
+    path.write_text(source, encoding="utf-8")
+    return kernel_cache.load_module_file(path, f"{name}_{id(path):x}")
 
 
 def load_generated_module(source: str, name: str) -> types.ModuleType:

@@ -33,6 +33,7 @@ __all__ = [
     "TABLEAUS",
     "DOPRI5",
     "FixedStepper",
+    "CompiledStepper",
     "AdaptiveStepper",
     "initial_step_guess",
     "stability_polynomial",
@@ -195,8 +196,8 @@ class FixedStepper:
         self._tmp = np.zeros(self.shape, dtype=float)
         self.n_rhs = 0
 
-    def step(self, t: float, y: np.ndarray, dt: float) -> None:
-        """Advance ``y`` in place from ``t`` to ``t + dt`` (``y`` must satisfy constrain at ``t``)."""
+    def step(self, t: float, y: np.ndarray, dt: float) -> np.ndarray:
+        """Advance ``y`` in place from ``t`` to ``t + dt`` (``y`` must satisfy constrain at ``t``); returns ``y``."""
         if y.shape != self.shape:
             raise SolverError(f"state has shape {y.shape}, but the stepper was built for {self.shape}")
         k, stage, tmp = self._k, self._stage, self._tmp
@@ -215,6 +216,30 @@ class FixedStepper:
         _increment(stage, self._b, dt, k, tmp)
         y += stage
         self.constrain(t + dt, y)
+        return y
+
+
+class CompiledStepper:
+    """A backend's fused step function (``rk4_step`` of a Numba module, ...) behind the stepper interface.
+
+        >>> st = CompiledStepper(module.rk4_step, module.new_work(y, "rk4"), "rk4", params)
+        >>> y = st.step(t, y, dt)     # the returned array holds the new state (Euler swaps buffers)
+
+    The work arrays are allocated once, by the caller; a step allocates nothing.
+    """
+
+    def __init__(self, step_function, work: dict, method: str, params: dict):
+        self.method = method
+        self.order = ORDER[method]
+        self._step = step_function
+        self._work = work
+        self._params = params
+        self._stages = len(TABLEAUS[method]["b"])
+        self.n_rhs = 0
+
+    def step(self, t: float, y: np.ndarray, dt: float) -> np.ndarray:
+        self.n_rhs += self._stages
+        return self._step(t, y, dt, self._params, self._work)
 
 
 def _identity(a: np.ndarray) -> np.ndarray:

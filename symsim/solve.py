@@ -18,7 +18,7 @@ import numpy as np
 
 from .compiler import CompiledModel, compile_model
 from .errors import OptionError, SolverError
-from .integrators import METHODS, AdaptiveStepper, FixedStepper
+from .integrators import METHODS, AdaptiveStepper, CompiledStepper, FixedStepper
 from .model import Model
 from .result import Result
 from .stability import suggest_dt
@@ -115,6 +115,10 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
     if method == "dopri5":
         stepper = AdaptiveStepper(rhs, constrain, state, rtol=options["rtol"], atol=options["atol"],
                                   interior=compiled.interior)
+    elif compiled.stepper_function(method) is not None:
+        # fused stage passes of a compiled backend (allocated once, here)
+        stepper = CompiledStepper(compiled.stepper_function(method), compiled.module.new_work(state, method),
+                                  method, values)
     else:
         stepper = FixedStepper(method, rhs, constrain, state)
 
@@ -137,7 +141,7 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
                 count = max(1, math.ceil((target_time - t) / dt - 1e-9))
                 step = (target_time - t) / count
                 for n in range(count):
-                    stepper.step(t + n * step, state, step)
+                    state = stepper.step(t + n * step, state, step)
                     if (n + 1) % FINITE_CHECK_INTERVAL == 0:
                         _check_finite(compiled, state, t + (n + 1) * step, step, method, suggested)
                         bar.move_to(t + (n + 1) * step)

@@ -18,34 +18,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from sympy import Eq, exp
+from models import gray_scott_model, heat_model
 
-from symsim import Dt, Grid, Model, compile_model, laplace
+from symsim import compile_model
 from symsim.solve import keep_freed_arrays_mapped
-
-
-def heat_model(n: int) -> Model:
-    grid = Grid(x=(0.0, 1.0, n), y=(0.0, 1.0, n), periodic=True)
-    model = Model("heat_2d", grid)
-    u = model.fields("u")
-    D = model.params(D=1.0)
-    x, y = grid.coords
-    model.equations(Eq(Dt(u), D * laplace(u)))
-    model.initial(u=exp(-100 * ((x - 0.5) ** 2 + (y - 0.5) ** 2)))
-    return model
-
-
-def gray_scott_model(n: int) -> Model:
-    grid = Grid(x=(0.0, 1.0, n), y=(0.0, 1.0, n), periodic=True)
-    model = Model("gray_scott", grid)
-    u, v = model.fields("u v")
-    Du, Dv, F, k = model.params(Du=2e-5, Dv=1e-5, F=0.04, k=0.06)
-    x, y = grid.coords
-    bump = exp(-400 * ((x - 0.5) ** 2 + (y - 0.5) ** 2))
-    model.equations(Eq(Dt(u), Du * laplace(u) - u * v ** 2 + F * (1 - u)),
-                    Eq(Dt(v), Dv * laplace(v) + u * v ** 2 - (F + k) * v))
-    model.initial(u=1 - bump / 2, v=bump / 4)
-    return model
 
 
 def hand_heat(state, out, D, h):

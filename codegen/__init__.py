@@ -6,7 +6,7 @@ boundary steps as plain data); a backend module only renders them.
 
 from .kernel_plan import KernelPlan, plan_kernel  # noqa: F401
 
-TARGETS = ("numpy", "numba")
+TARGETS = ("numpy", "numba", "cuda")
 
 
 def renderer_for(target: str):
@@ -17,5 +17,8 @@ def renderer_for(target: str):
     if target == "numba":
         from .numba_backend import render_numba_module
         return render_numba_module
+    if target == "cuda":
+        from .cuda_backend import render_cuda_module
+        return render_cuda_module
     from symsim.errors import BackendError
     raise BackendError(f"unknown target {target!r}; available targets: {', '.join(TARGETS)}")

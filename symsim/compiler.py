@@ -102,7 +102,7 @@ class CompiledModel:
 
 
 #: backends whose modules are compiled to machine code: loaded through the on-disk kernel cache
-CACHED_TARGETS = ("numba",)
+CACHED_TARGETS = ("numba", "cuda")
 
 
 def compile_model(model: Model | LoweredModel, target: str = "numpy", space_order: int = 2,
@@ -115,6 +115,8 @@ def compile_model(model: Model | LoweredModel, target: str = "numpy", space_orde
     """
     lowered = model if isinstance(model, LoweredModel) else lower_to_stencils(model, space_order)
     render = renderer_for(target)
+    if target == "cuda":
+        _check_cuda_device()
     if target in CACHED_TARGETS and cache:
         built = {}
 
@@ -133,6 +135,18 @@ def compile_model(model: Model | LoweredModel, target: str = "numpy", space_orde
     else:
         module = load_generated_module(source, f"symsim_generated_{lowered.name}_{target}")
     return CompiledModel(lowered, target, source, module, report, egraph, False, plan)
+
+
+def _check_cuda_device() -> None:
+    """A clear error before any kernel runs when there is neither a GPU nor the simulator."""
+    from numba import cuda
+    from numba.core import config
+    if config.ENABLE_CUDASIM or cuda.is_available():
+        return
+    from .errors import BackendError
+    raise BackendError("the cuda target found no usable NVIDIA GPU (numba.cuda.is_available() is False); "
+                       "install symsim[cuda] with a CUDA driver, set NUMBA_ENABLE_CUDASIM=1 to run the kernels "
+                       "in Numba's simulator (slow), or use --target numba")
 
 
 def optimized_plan(lowered: LoweredModel, egraph: bool = True) -> tuple[KernelPlan, dict | None]:

@@ -19,6 +19,7 @@ and marks the entry complete. Numba's own cache files are written the same way
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -53,10 +54,27 @@ def ir_fingerprint(lowered: LoweredModel) -> str:
     return "\n".join(parts)
 
 
+@functools.lru_cache(maxsize=1)
+def compiler_fingerprint() -> str:
+    """Hash of the code between the IR and the rendered source (optimization passes, backends).
+
+    A changed renderer must not be served an old module under the same IR, even
+    before the version number moves.
+    """
+    root = Path(__file__).resolve().parent.parent
+    files = sorted((root / "codegen").glob("*.py")) + sorted((root / "rewrite_rules").glob("*.py"))
+    files += [root / "symsim" / name for name in ("simplify.py", "op_count.py", "ir.py", "kernel_cache.py")]
+    digest = hashlib.sha256()
+    for path in files:
+        if path.exists():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def cache_key(lowered: LoweredModel, target: str, options: dict) -> str:
     """Hash of the IR, the backend, its options and the versions of what renders and compiles it."""
     from . import __version__
-    versions = {"symsim": __version__, "python": sys.version.split()[0]}
+    versions = {"symsim": __version__, "python": sys.version.split()[0], "compiler": compiler_fingerprint()}
     try:
         import numba
         versions["numba"] = numba.__version__

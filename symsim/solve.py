@@ -112,6 +112,15 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
     def constrain(t, y):
         compiled.apply_boundaries(t, y, values)
 
+    # a GPU backend keeps the state on the device for the whole run; copies happen at save points
+    on_device = hasattr(compiled.module, "to_device")
+    if on_device and method == "dopri5":
+        raise OptionError(f"method dopri5 is not available on the {compiled.target} target (its error control "
+                          "runs on the host); use rk4, ssprk3 or euler, or --target numba")
+    to_host = compiled.module.to_host if on_device else (lambda y: y)
+    if on_device:
+        state = compiled.module.to_device(state)
+
     if method == "dopri5":
         stepper = AdaptiveStepper(rhs, constrain, state, rtol=options["rtol"], atol=options["atol"],
                                   interior=compiled.interior)
@@ -123,7 +132,7 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
         stepper = FixedStepper(method, rhs, constrain, state)
 
     saved = np.empty((saves + 1, len(lowered.fields)) + lowered.shape)
-    saved[0] = compiled.interior(state)
+    saved[0] = compiled.interior(to_host(state))
     steps = 0
     started = clock.perf_counter()
     bar = _Progress(lowered.name, method, t_end, progress)
@@ -143,13 +152,14 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
                 for n in range(count):
                     state = stepper.step(t + n * step, state, step)
                     if (n + 1) % FINITE_CHECK_INTERVAL == 0:
-                        _check_finite(compiled, state, t + (n + 1) * step, step, method, suggested)
+                        if not on_device:   # a device state is checked where it is copied anyway
+                            _check_finite(compiled, state, t + (n + 1) * step, step, method, suggested)
                         bar.move_to(t + (n + 1) * step)
                 steps += count
-                _check_finite(compiled, state, target_time, step, method, suggested)
+                _check_finite(compiled, to_host(state), target_time, step, method, suggested)
             bar.move_to(target_time)
             t = target_time
-            saved[i] = compiled.interior(state)
+            saved[i] = compiled.interior(to_host(state))
         failed = False
     finally:
         np.seterr(**saved_errstate)

@@ -6,3 +6,8 @@ import tempfile
 # Compiled kernels of a test session go to a private cache (a developer may point
 # SYMSIM_CACHE_DIR at a persistent one to skip recompiling between sessions).
 os.environ.setdefault("SYMSIM_CACHE_DIR", tempfile.mkdtemp(prefix="symsim-test-cache-"))
+
+# CUDA kernels run in Numba's simulator unless the caller chose otherwise (on a machine
+# with a GPU: NUMBA_ENABLE_CUDASIM=0 python -m pytest tests/test_cuda_backend.py). Numba
+# reads this when it is first imported, which is after this file.
+os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")

@@ -1,0 +1,353 @@
+"""Stencil kernels: generated Numba vs hand-written Numba vs NumPy vs the memory bandwidth.
+
+    python benchmarks/stencil.py [--quick] [--json benchmarks/stencil.json]
+
+Heat 2D (5-point Laplacian, 2048^2) and Gray-Scott (1024^2), periodic, float64,
+one forward-Euler step and one RK4 step, all in one run:
+
+- ``symsim numpy``: the NumPy backend with the reference steppers;
+- ``symsim numba``: the Numba backend's fused steps (``euler_step``, ``rk4_step``);
+- ``hand numba``: what an expert writes with ``@njit(parallel=True)``: the same
+  stencil in plain loops, Euler ping-ponging two arrays, RK4 with the stage
+  combinations fused into the stencil passes and the last pass writing the state
+  in place (the fastest hand variant in shared/notes/kernel-findings.md);
+- ``devito``: Devito's operator for the same stencil, when Devito is installed;
+- a STREAM-style triad ``a = b + s*c`` with ``prange`` (the physical limit).
+
+Effective bandwidth uses the minimum bytes per point-update per field: Euler
+reads the state and writes the new one (16 B); the fused RK4 step moves 128 B
+(passes read/write y,s1,acc | s1,y,acc,s2,acc | s2,y,acc,s1,acc | s1,acc,y),
+write-allocate traffic not counted. Start-up: a fresh process compiles the model
+into an empty kernel cache and takes one RK4 step (first run), then a second fresh
+process does the same from the warm cache (cached start-up, from ``compile_model``
+to the end of the first step; importing symsim is reported separately).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+from models import gray_scott_model, heat_model
+from numba import njit, prange
+
+from symsim import compile_model
+from symsim.integrators import CompiledStepper, FixedStepper
+from symsim.solve import keep_freed_arrays_mapped
+
+BYTES_PER_FIELD = {"euler": 16, "rk4": 128}
+
+
+# -- hand-written Numba (the expert baseline) ------------------------------------------------
+
+@njit(inline="always")
+def heat_rate(s, i, j, c):
+    u = s[0]
+    return c * (u[i - 1, j] + u[i + 1, j] + u[i, j - 1] + u[i, j + 1] - 4.0 * u[i, j])
+
+
+@njit(inline="always")
+def gray_scott_rates(s, i, j, cu, cv, F, Fk):
+    u, v = s[0], s[1]
+    uc, vc = u[i, j], v[i, j]
+    uvv = uc * vc * vc
+    ru = cu * (u[i - 1, j] + u[i + 1, j] + u[i, j - 1] + u[i, j + 1] - 4.0 * uc) - uvv + F * (1.0 - uc)
+    rv = cv * (v[i - 1, j] + v[i + 1, j] + v[i, j - 1] + v[i, j + 1] - 4.0 * vc) + uvv - Fk * vc
+    return ru, rv
+
+
+@njit
+def wrap(s):
+    """Periodic halo of width 1 on every field."""
+    s[:, 0, :] = s[:, -2, :]
+    s[:, -1, :] = s[:, 1, :]
+    s[:, :, 0] = s[:, :, -2]
+    s[:, :, -1] = s[:, :, 1]
+
+
+@njit(parallel=True)
+def heat_euler(src, dst, c, dt):
+    n0, n1 = src.shape[1], src.shape[2]
+    for i in prange(1, n0 - 1):
+        for j in range(1, n1 - 1):
+            dst[0, i, j] = src[0, i, j] + dt * heat_rate(src, i, j, c)
+
+
+@njit(parallel=True)
+def heat_rk_first(y, s1, acc, c, w1, w2):
+    for i in prange(1, y.shape[1] - 1):
+        for j in range(1, y.shape[2] - 1):
+            k = heat_rate(y, i, j, c)
+            s1[0, i, j] = y[0, i, j] + w1 * k
+            acc[0, i, j] = y[0, i, j] + w2 * k
+
+
+@njit(parallel=True)
+def heat_rk_middle(src, y, dst, acc, c, w1, w2):
+    for i in prange(1, y.shape[1] - 1):
+        for j in range(1, y.shape[2] - 1):
+            k = heat_rate(src, i, j, c)
+            dst[0, i, j] = y[0, i, j] + w1 * k
+            acc[0, i, j] += w2 * k
+
+
+@njit(parallel=True)
+def heat_rk_last(src, acc, y, c, w):
+    for i in prange(1, y.shape[1] - 1):
+        for j in range(1, y.shape[2] - 1):
+            y[0, i, j] = acc[0, i, j] + w * heat_rate(src, i, j, c)
+
+
+@njit(parallel=True)
+def gray_scott_euler(src, dst, cu, cv, F, Fk, dt):
+    for i in prange(1, src.shape[1] - 1):
+        for j in range(1, src.shape[2] - 1):
+            ru, rv = gray_scott_rates(src, i, j, cu, cv, F, Fk)
+            dst[0, i, j] = src[0, i, j] + dt * ru
+            dst[1, i, j] = src[1, i, j] + dt * rv
+
+
+@njit(parallel=True)
+def gray_scott_rk_first(y, s1, acc, cu, cv, F, Fk, w1, w2):
+    for i in prange(1, y.shape[1] - 1):
+        for j in range(1, y.shape[2] - 1):
+            ru, rv = gray_scott_rates(y, i, j, cu, cv, F, Fk)
+            s1[0, i, j] = y[0, i, j] + w1 * ru
+            s1[1, i, j] = y[1, i, j] + w1 * rv
+            acc[0, i, j] = y[0, i, j] + w2 * ru
+            acc[1, i, j] = y[1, i, j] + w2 * rv
+
+
+@njit(parallel=True)
+def gray_scott_rk_middle(src, y, dst, acc, cu, cv, F, Fk, w1, w2):
+    for i in prange(1, y.shape[1] - 1):
+        for j in range(1, y.shape[2] - 1):
+            ru, rv = gray_scott_rates(src, i, j, cu, cv, F, Fk)
+            dst[0, i, j] = y[0, i, j] + w1 * ru
+            dst[1, i, j] = y[1, i, j] + w1 * rv
+            acc[0, i, j] += w2 * ru
+            acc[1, i, j] += w2 * rv
+
+
+@njit(parallel=True)
+def gray_scott_rk_last(src, acc, y, cu, cv, F, Fk, w):
+    for i in prange(1, y.shape[1] - 1):
+        for j in range(1, y.shape[2] - 1):
+            ru, rv = gray_scott_rates(src, i, j, cu, cv, F, Fk)
+            y[0, i, j] = acc[0, i, j] + w * ru
+            y[1, i, j] = acc[1, i, j] + w * rv
+
+
+class HandStepper:
+    """Euler (ping-pong) and fused in-place RK4 with the hand-written kernels."""
+
+    def __init__(self, case: str, state: np.ndarray, params: dict, h: float):
+        self.case = case
+        if case == "heat_2d":
+            self.constants = (params["D"] / h ** 2,)
+            self.euler, self.first, self.middle, self.last = heat_euler, heat_rk_first, heat_rk_middle, heat_rk_last
+        else:
+            self.constants = (params["Du"] / h ** 2, params["Dv"] / h ** 2, params["F"], params["F"] + params["k"])
+            self.euler, self.first = gray_scott_euler, gray_scott_rk_first
+            self.middle, self.last = gray_scott_rk_middle, gray_scott_rk_last
+        self.s1, self.s2, self.acc = state.copy(), state.copy(), state.copy()
+
+    def euler_step(self, y, dt):
+        self.euler(y, self.s1, *self.constants, dt)
+        wrap(self.s1)
+        y, self.s1 = self.s1, y
+        return y
+
+    def rk4_step(self, y, dt):
+        c, s1, s2, acc = self.constants, self.s1, self.s2, self.acc
+        self.first(y, s1, acc, *c, 0.5 * dt, dt / 6)
+        wrap(s1)
+        self.middle(s1, y, s2, acc, *c, 0.5 * dt, dt / 3)
+        wrap(s2)
+        self.middle(s2, y, s1, acc, *c, dt, dt / 3)
+        wrap(s1)
+        self.last(s1, acc, y, *c, dt / 6)
+        wrap(y)
+        return y
+
+
+@njit(parallel=True)
+def triad(a, b, c, s):
+    for i in prange(a.shape[0]):
+        a[i] = b[i] + s * c[i]
+
+
+def triad_bandwidth(n: int, repeats: int) -> float:
+    b, c = np.random.rand(n), np.random.rand(n)
+    a = np.empty_like(b)
+    seconds = median_time(lambda: triad(a, b, c, 3.0), repeats)
+    return 3 * 8 * n / seconds / 1e9     # read b, c; write a (write-allocate not counted)
+
+
+def median_time(step, repeats: int) -> float:
+    step()
+    step()  # warm-up: compilation, thread pool, first touch
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+# -- the cases ---------------------------------------------------------------------------
+
+def bench_case(case: str, model, repeats: int, numpy_repeats: int) -> dict:
+    reference = compile_model(model, target="numpy")
+    compiled = compile_model(model, target="numba")
+    params = compiled.resolve_params()
+    start = compiled.initial_state(params)
+    points = int(np.prod(compiled.lowered.shape))
+    fields = len(compiled.lowered.fields)
+    dt = 1e-7
+    rows = {}
+    for method in ("euler", "rk4"):
+        numpy_state = start.copy()
+        numpy_stepper = FixedStepper(method, lambda t, y, out: reference.rhs(t, y, out, params),
+                                     lambda t, y: reference.apply_boundaries(t, y, params), numpy_state)
+        numba_state = [start.copy()]
+        numba_stepper = CompiledStepper(compiled.stepper_function(method),
+                                        compiled.module.new_work(numba_state[0], method), method, params)
+        hand_state = [start.copy()]
+        hand = HandStepper(case, hand_state[0], params, compiled.lowered.axes[0].spacing)
+        hand_step = hand.euler_step if method == "euler" else hand.rk4_step
+
+        def run_numba():
+            numba_state[0] = numba_stepper.step(0.0, numba_state[0], dt)
+
+        def run_hand():
+            hand_state[0] = hand_step(hand_state[0], dt)
+
+        variants = {"symsim numpy": (lambda: numpy_stepper.step(0.0, numpy_state, dt), numpy_repeats),
+                    "symsim numba": (run_numba, repeats), "hand numba": (run_hand, repeats)}
+        devito = devito_step(case, compiled, params, method, dt)
+        if devito is not None:
+            variants["devito"] = (devito, repeats)
+        for label, (step, count) in variants.items():
+            seconds = median_time(step, count)
+            rows[f"{method}/{label}"] = {
+                "method": method, "variant": label, "seconds_per_step": seconds,
+                "mpts_per_s": points / seconds / 1e6,
+                "effective_gb_per_s": BYTES_PER_FIELD[method] * fields * points / seconds / 1e9}
+        # the variants must compute the same thing (a benchmark of wrong code is worthless)
+        assert np.allclose(compiled.interior(numba_state[0]), compiled.interior(hand_state[0]), rtol=1e-9, atol=1e-12)
+    return {"grid": list(compiled.lowered.shape), "fields": fields, "runs": rows}
+
+
+def devito_step(case, compiled, params, method, dt):
+    """Devito's operator for the same stencil (forward Euler only), or None without Devito."""
+    try:
+        import devito  # noqa: F401
+    except ImportError:
+        return None
+    if method != "euler":
+        return None
+    from devito import Eq, Grid, Operator, TimeFunction, solve  # noqa: F401
+    n = compiled.lowered.shape[0]
+    grid = Grid(shape=(n, n), extent=(1.0, 1.0))
+    if case == "heat_2d":
+        u = TimeFunction(name="u", grid=grid, space_order=2)
+        equation = Eq(u.forward, u + dt * params["D"] * u.laplace)
+        fields = [u]
+    else:
+        u = TimeFunction(name="u", grid=grid, space_order=2)
+        v = TimeFunction(name="v", grid=grid, space_order=2)
+        equation = [Eq(u.forward, u + dt * (params["Du"] * u.laplace - u * v * v + params["F"] * (1 - u))),
+                    Eq(v.forward, v + dt * (params["Dv"] * v.laplace + u * v * v - (params["F"] + params["k"]) * v))]
+        fields = [u, v]
+    operator = Operator(equation if isinstance(equation, list) else [equation])
+    for f in fields:
+        f.data[:] = 1.0
+    return lambda: operator.apply(time_M=0)
+
+
+def startup_times(model_name: str, n: int) -> dict:
+    """First-run compile and cached start-up, each in a fresh process sharing one empty cache."""
+    script = textwrap.dedent(f"""
+        import json, sys, time
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        began = time.perf_counter()
+        import symsim
+        from models import {model_name}_model
+        imported = time.perf_counter()
+        model = {model_name}_model({n})
+        started = time.perf_counter()
+        compiled = symsim.compile_model(model, target="numba")
+        compiled_at = time.perf_counter()
+        params = compiled.resolve_params()
+        y = compiled.initial_state(params)
+        work = compiled.module.new_work(y, "rk4")
+        y = compiled.module.rk4_step(0.0, y, 1e-7, params, work)
+        done = time.perf_counter()
+        print(json.dumps({{"import_seconds": imported - began, "compile_model_seconds": compiled_at - started,
+                          "to_first_step_seconds": done - started, "from_cache": compiled.from_cache}}))
+    """)
+    with tempfile.TemporaryDirectory() as cache:
+        environment = dict(os.environ, SYMSIM_CACHE_DIR=cache)
+        runs = []
+        for _ in range(2):
+            output = subprocess.run([sys.executable, "-c", script], env=environment, check=True,
+                                    capture_output=True, text=True).stdout
+            runs.append(json.loads(output.strip().splitlines()[-1]))
+    return {"first_run": runs[0], "cached": runs[1]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small grids, few repeats (a smoke run)")
+    parser.add_argument("--json", default="benchmarks/stencil.json")
+    args = parser.parse_args()
+    heat_n, gs_n, repeats, numpy_repeats = (256, 128, 5, 3) if args.quick else (2048, 1024, 30, 5)
+    keep_freed_arrays_mapped()   # what symsim.simulate does for the NumPy backend
+
+    results = {"machine": platform.platform(), "cpus": os.cpu_count(), "numba": numba.__version__,
+               "numba_threads": numba.get_num_threads(), "numpy": np.__version__,
+               "triad_gb_per_s": triad_bandwidth(2 ** 25 if not args.quick else 2 ** 20, repeats)}
+    results["heat_2d"] = bench_case("heat_2d", heat_model(heat_n), repeats, numpy_repeats)
+    results["gray_scott"] = bench_case("gray_scott", gray_scott_model(gs_n), repeats, numpy_repeats)
+    results["startup"] = {"heat_2d": startup_times("heat", heat_n), "gray_scott": startup_times("gray_scott", gs_n)}
+
+    triad_gbs = results["triad_gb_per_s"]
+    print(f"STREAM-style triad (numba prange, {results['numba_threads']} threads): {triad_gbs:.1f} GB/s")
+    print(f"{'case':<11}{'grid':>10}{'method':>7}{'variant':>14}{'ms/step':>9}{'MPts/s':>9}"
+          f"{'GB/s eff':>9}{'of triad':>9}{'vs hand':>8}{'vs numpy':>9}")
+    for case in ("heat_2d", "gray_scott"):
+        runs = results[case]["runs"]
+        grid = "x".join(map(str, results[case]["grid"]))
+        for key, row in runs.items():
+            method = row["method"]
+            hand = runs[f"{method}/hand numba"]["seconds_per_step"]
+            numpy_seconds = runs[f"{method}/symsim numpy"]["seconds_per_step"]
+            row["vs_hand"] = hand / row["seconds_per_step"]
+            row["vs_numpy"] = numpy_seconds / row["seconds_per_step"]
+            row["of_triad"] = row["effective_gb_per_s"] / triad_gbs
+            print(f"{case:<11}{grid:>10}{method:>7}{row['variant']:>14}{1e3 * row['seconds_per_step']:>9.2f}"
+                  f"{row['mpts_per_s']:>9.0f}{row['effective_gb_per_s']:>9.1f}{row['of_triad']:>9.2f}"
+                  f"{row['vs_hand']:>8.2f}{row['vs_numpy']:>9.1f}")
+    for case, times in results["startup"].items():
+        first, cached = times["first_run"], times["cached"]
+        print(f"start-up {case}: first run {first['to_first_step_seconds']:.2f} s (compile_model + first RK4 step), "
+              f"cached {cached['to_first_step_seconds']:.2f} s (from cache: {cached['from_cache']}); "
+              f"import symsim {cached['import_seconds']:.2f} s")
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

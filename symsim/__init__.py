@@ -12,6 +12,7 @@ integration (:func:`simulate`) -> :class:`Result`.
 __version__ = "0.1.0"
 
 from .compiler import CompiledModel, compile_model  # noqa: E402
+from .ensemble import EnsembleResult, solve_ensemble  # noqa: E402
 from .errors import (BackendError, BoundaryConditionError, MissingEquationError,  # noqa: E402
                      ModelDefinitionError, ModelScriptError, OptionError, ParameterError,
                      SolverError, SymsimError, UnknownSymbolError, UnsupportedOperatorError)
@@ -28,6 +29,7 @@ compile = compile_model
 __all__ = [
     "Model", "Grid", "Dt", "laplace", "grad", "div", "t",
     "load_model", "simulate", "compile", "compile_model", "lower_to_stencils", "CompiledModel", "Result",
+    "solve_ensemble", "EnsembleResult",
     "SymsimError", "ModelScriptError", "ModelDefinitionError", "UnknownSymbolError", "MissingEquationError",
     "BoundaryConditionError", "UnsupportedOperatorError", "ParameterError", "SolverError", "BackendError",
     "OptionError",

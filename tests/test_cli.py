@@ -205,7 +205,7 @@ def test_bad_param_syntax(tmp_path, capsys, pair, fragments):
     (["--method", "leapfrog"], ["--method", "leapfrog"]),
     (["--t-end", "soon"], ["--t-end", "soon"]),
     (["--saves", "2.5"], ["--saves"]),
-    (["--target", "cuda"], ["--target", "cuda"]),
+    (["--target", "opencl"], ["--target", "opencl"]),
     (["--bogus"], ["--bogus"]),
 ])
 def test_command_line_usage_errors_exit_2_with_one_line(tmp_path, capsys, argv, fragments):

@@ -256,7 +256,10 @@ class _Bridge:
 
 
 def _ordered(operation, args: list) -> sympy.Expr:
-    """Unevaluated sum or product with its arguments in SymPy's order (egglog's varies between runs)."""
+    """Unevaluated flat sum or product with its arguments in SymPy's order (egglog's varies
+    between runs). Nested sums are spliced in: extraction may pick ``a + (b + c)``, which costs
+    the same, but SymPy's expansion would then see ``b + c`` as one term."""
+    args = [a for arg in args for a in operation.make_args(arg)]
     if not args:
         return operation.identity
     if len(args) == 1:
@@ -295,19 +298,42 @@ def simplify_terms(exprs: list[sympy.Expr], varying: set, *, limits: Limits = DE
         >>> simplify_terms([sympy.sin(u)**2 + sympy.cos(u)**2 + u], {u}).variants[0][0]
         u + 1
     """
-    started = time.perf_counter()
-    egraph = EGraph()
-    bridge = _Bridge(egraph, varying)
-    roots = [bridge.encode(e) for e in exprs]
-    stats = run_term_schedule(egraph, limits, started, memberships, rewrites, operation_costs)
-    rejected = 0
-    variants = []
-    for expr, root in zip(exprs, roots):
-        forms, wrong = _alternatives(egraph, bridge, expr, root, variants_per_term)
-        variants.append(forms)
-        rejected += wrong
+    egraph = _egraph_with(memberships, rewrites, operation_costs)
+    started = time.perf_counter()  # after declaring the rules (once per process): the limit is for the run
+    with egraph:  # push: the run below is undone on exit, the declared rules stay
+        bridge = _Bridge(egraph, varying)
+        roots = [bridge.encode(e) for e in exprs]
+        stats = run_term_schedule(egraph, limits, started, memberships, rewrites, operation_costs)
+        rejected = 0
+        variants = []
+        for expr, root in zip(exprs, roots):
+            forms, wrong = _alternatives(egraph, bridge, expr, root, variants_per_term)
+            variants.append(forms)
+            rejected += wrong
     return TermResult(variants, stats.enodes, stats.iterations, time.perf_counter() - started, stats.saturated,
                       rejected)
+
+
+_EGRAPH: EGraph | None = None
+_DECLARED: set = set()
+
+
+def _egraph_with(*rulesets) -> EGraph:
+    """One empty e-graph per process with ``rulesets`` declared in it.
+
+    Declaring the rules costs ~0.1 s per new EGraph (egglog-python translates every
+    rule), more than a typical run; so rules are declared once, on the empty graph,
+    and every run happens between a push and a pop, which restore the empty graph
+    (and its e-class numbering, so runs do not depend on earlier ones).
+    """
+    global _EGRAPH
+    if _EGRAPH is None:
+        _EGRAPH = EGraph()
+    for ruleset_ in rulesets:
+        if id(ruleset_) not in _DECLARED:  # rulesets are module constants (or unions made once by a caller)
+            _EGRAPH.run(1, ruleset=ruleset_)  # declares it; the graph is empty, so nothing fires
+            _DECLARED.add(id(ruleset_))
+    return _EGRAPH
 
 
 def term_cost(expr: sympy.Expr, varying: set) -> int:

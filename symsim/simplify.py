@@ -8,7 +8,7 @@ Running example (Gray-Scott, order 2)::
 
 Four steps, each a small function:
 
-0. :func:`simplified_form` runs the term e-graph (``rewrite_rules.simplify_terms``:
+0. :class:`FormSimplifier` runs the term e-graph (``rewrite_rules.simplify_terms``:
    identities, powers, reciprocals, transcendental identities) on each
    right-hand side that has a division, a power or a call, and keeps the
    cheapest form, e.g. ``exp(u)*exp(v) -> exp(u + v)``.
@@ -82,13 +82,13 @@ def egraph_kernel(lowered: LoweredModel, time_limit: float = 1.5) -> tuple[Kerne
     baseline = cse_kernel(lowered)
     varying = set(lowered.coordinate_symbols)
     rhs = {f: _evaluated(lowered.rhs[f], {}) for f in lowered.fields}
-    forms = {f: simplified_form(e, varying, deadline) if _opens(e, varying) else e for f, e in rhs.items()}
+    simplifier = FormSimplifier(varying, deadline)
+    forms = dict(zip(rhs, (simplifier.best(options) for options in simplifier.term_forms(list(rhs.values())))))
     hoisted = hoist_invariants(lowered, forms)
     expandable = [f for f in lowered.fields if f not in hoisted.opaque]
     polynomials = [hoisted.polynomials[lowered.fields.index(f)] for f in expandable]
     result = factor_polynomials(polynomials, time_limit=max(deadline - time.perf_counter(), 0.1))
-    placeholders = {sympy.Symbol(f"a{i}"): _simplified_atom(atom, varying, deadline)
-                    for i, atom in enumerate(hoisted.atoms)}
+    placeholders = {sympy.Symbol(f"a{i}"): simplifier.atom(atom) for i, atom in enumerate(hoisted.atoms)}
     variants = [[v.xreplace(placeholders) for v in options] for options in result.variants]
 
     candidates = [("cse", baseline)]
@@ -132,66 +132,101 @@ def simplify_expression(expr, time_limit: float = 1.5) -> tuple[sympy.Expr, dict
         c*(a + b)
     """
     varying = set(expr.free_symbols)
-    candidates = _candidate_forms(expr, varying, time.perf_counter() + time_limit)
-    costs = [_expression_cost(c, varying) for c in candidates]
-    best = min(range(len(candidates)), key=lambda i: (costs[i]["cost"], i))
-    return candidates[best], costs[0], costs[best]
+    simplifier = FormSimplifier(varying, time.perf_counter() + time_limit)
+    best = simplifier.best(simplifier.candidates(expr))
+    return best, _expression_cost(expr, varying), _expression_cost(best, varying)
 
 
-def simplified_form(expr, varying: set, deadline: float) -> sympy.Expr:
-    """The cheapest form of ``expr`` found by the term and polynomial e-graphs, insides first.
+class FormSimplifier:
+    """The term and polynomial e-graphs on an expression and, recursively, on the insides
+    of its atoms (call arguments, power bases and exponents), for one set of varying symbols.
 
-        >>> u, v = sympy.symbols("u v")
-        >>> simplified_form(sympy.exp(u)*sympy.exp(v), {u, v}, time.perf_counter() + 1)
-        exp(u + v)
+        >>> u, v, c = sympy.symbols("u v c")
+        >>> simplifier = FormSimplifier({u, v, c}, time.perf_counter() + 1)
+        >>> simplifier.best(simplifier.candidates(sympy.exp(c*u + c*v)*sympy.exp(v)))
+        exp(c*(u + v) + v)
+
+    Results are remembered per expression: atoms recur (within a kernel, and between
+    the right-hand sides and their hoisted polynomials). E-graph runs stop at ``deadline``
+    (``time.perf_counter()``); then every expression is its own only candidate.
     """
-    candidates = _candidate_forms(expr, varying, deadline)
-    costs = [_expression_cost(c, varying)["cost"] for c in candidates]
-    return candidates[min(range(len(candidates)), key=lambda i: (costs[i], i))]
 
+    def __init__(self, varying: set, deadline: float):
+        self.varying = varying
+        self.deadline = deadline
+        self._candidates: dict = {}
+        self._costs: dict = {}
 
-def _candidate_forms(expr, varying: set, deadline: float) -> list:
-    """``expr`` first, then its term e-graph forms, then the factored forms of ``expr`` and of
-    the best term form (factoring needs expanded sums, which undo a/b + c/b -> (a + c)/b)."""
-    from rewrite_rules import simplify_terms
+    def cost(self, expr) -> int:
+        if expr not in self._costs:
+            self._costs[expr] = _expression_cost(expr, self.varying)["cost"]
+        return self._costs[expr]
 
-    candidates = [expr]
-    if time.perf_counter() < deadline:
+    def best(self, candidates: list):
+        """The cheapest of ``candidates``, the earliest on a tie (callers list the input first)."""
+        return min(candidates, key=self.cost)
+
+    def candidates(self, expr) -> list:
+        """``expr``, its term e-graph forms, and the factored forms of ``expr`` and of the best
+        term form (factoring expands sums, which undoes a/b + c/b -> (a + c)/b)."""
+        if expr not in self._candidates:
+            (terms,) = self.term_forms([expr])
+            found = terms + self.factored_forms(expr)
+            if self.best(terms) != expr:
+                found += self.factored_forms(self.best(terms))
+            self._candidates[expr] = _unique_forms(found)
+        return self._candidates[expr]
+
+    def term_forms(self, exprs: list) -> list[list]:
+        """Each expression followed by its term e-graph forms (one e-graph for all). The
+        term e-graph opens calls and powers, so this covers their insides too; an expression
+        with no per-point division, power or call is left alone (SymPy's evaluation has
+        done what the term rules could)."""
+        from rewrite_rules import simplify_terms
+
+        forms = [[e] for e in exprs]
+        opened = [i for i, e in enumerate(exprs) if _opens(e, self.varying)]
+        left = self.deadline - time.perf_counter()
+        if left <= 0 or not opened:
+            return forms
         limits = Limits(DEFAULT_TERM_LIMITS.max_iterations, DEFAULT_TERM_LIMITS.node_limit,
-                        min(DEFAULT_TERM_LIMITS.time_limit, deadline - time.perf_counter()))
-        candidates += simplify_terms([expr], varying, limits=limits).variants[0]
-    sources = _unique_forms([expr, min(candidates, key=lambda c: _expression_cost(c, varying)["cost"])])
-    for source in sources:
-        candidates += _factored_forms(source, varying, deadline)
-    return _unique_forms(candidates)
+                        min(DEFAULT_TERM_LIMITS.time_limit, left))
+        result = simplify_terms([exprs[i] for i in opened], self.varying, limits=limits)
+        for i, variants in zip(opened, result.variants):
+            forms[i] = _unique_forms(forms[i] + variants)
+        return forms
 
+    def factored_forms(self, expr) -> list:
+        """Factored forms of ``expr`` as a polynomial over its atoms, each atom simplified inside."""
+        from rewrite_rules import factor_polynomials
 
-def _factored_forms(expr, varying: set, deadline: float) -> list:
-    """Factored forms of ``expr`` as a polynomial over its atoms, each atom simplified inside."""
-    from rewrite_rules import factor_polynomials
+        atoms: dict = {}
+        grouped = _group_terms(expr, self.varying, lambda a: atoms.setdefault(a, len(atoms))) or {}
+        polynomial = {m: c for m, c in grouped.items() if c != 0}
+        placeholders = {sympy.Symbol(f"a{i}"): self.atom(atom) for atom, i in atoms.items()}
+        if len(polynomial) < 2 or time.perf_counter() > self.deadline:
+            # nothing to factor, but the atoms' insides may have simplified (the atoms are
+            # those of the expansion, which also expands call arguments: rebuild from them)
+            return [sympy.Add(*[coefficient * sympy.Mul(*[placeholders[sympy.Symbol(f"a{i}")] ** power
+                                                          for i, power in monomial])
+                                for monomial, coefficient in polynomial.items()])]
+        result = factor_polynomials([polynomial], time_limit=max(self.deadline - time.perf_counter(), 0.05))
+        return [v.xreplace(placeholders) for v in result.variants[0]]
 
-    atoms: dict = {}
-    grouped = _group_terms(expr, varying, lambda a: atoms.setdefault(a, len(atoms))) or {}
-    polynomial = {m: c for m, c in grouped.items() if c != 0}
-    if not polynomial or time.perf_counter() > deadline:
-        return []
-    placeholders = {sympy.Symbol(f"a{i}"): _simplified_atom(atom, varying, deadline) for atom, i in atoms.items()}
-    result = factor_polynomials([polynomial], time_limit=max(deadline - time.perf_counter(), 0.05))
-    return [v.xreplace(placeholders) for v in result.variants[0]]
+    def atom(self, atom):
+        """``atom`` with its varying insides factored: the polynomial pass, one level down.
 
-
-def _simplified_atom(atom, varying: set, deadline: float):
-    """An opaque atom with its varying insides (call arguments, power base and exponent)
-    replaced by their simplified forms: the same pass, one level down."""
-    if not (isinstance(atom, (sympy.Function, sympy.Pow)) and varies(atom, varying)):
-        return atom
-    args = [simplified_form(a, varying, deadline) if varies(a, varying) and not a.is_Atom else a
-            for a in atom.args]
-    if args == list(atom.args):
-        return atom
-    if isinstance(atom, sympy.Pow):
-        return sympy.Pow(*args, evaluate=False)
-    return atom.func(*args)
+        (The term e-graph has already seen the insides: it opens calls and powers.)
+        """
+        if not (isinstance(atom, (sympy.Function, sympy.Pow)) and varies(atom, self.varying)):
+            return atom
+        args = [self.best([a, *self.factored_forms(a)]) if varies(a, self.varying) and not a.is_Atom else a
+                for a in atom.args]
+        if args == list(atom.args):
+            return atom
+        if isinstance(atom, sympy.Pow):
+            return sympy.Pow(*args, evaluate=False)
+        return atom.func(*args)
 
 
 def _opens(expr, varying: set) -> bool:

@@ -1,33 +1,43 @@
-"""E-graph rewrite rules (egglog) that factor the polynomials of a lowered kernel.
+"""E-graph rewrite rules (egglog) for the kernels and expressions symsim simplifies.
 
-    c0*a1 + c0*a2 + c1*a0   ->   c0*(a1 + a2) + c1*a0
+    c0*a1 + c0*a2 + c1*a0              ->   c0*(a1 + a2) + c1*a0      (polynomial e-graph)
+    exp(u)*exp(v) + sin(w)**2 + cos(w)**2   ->   exp(u + v) + 1        (term e-graph)
 
-- ``polynomial_egraph``: the encoding (a sum of monomials as one ``Poly`` node
-  over multisets, so associativity and commutativity are free) and the engine,
-  :func:`factor_polynomials`, which returns a few factored variants per polynomial;
-- ``factoring``: the rules, as a table (factor a shared factor out of a sum);
-- ``schedule``: the order the rules run in and the node, iteration and time limits.
+Two e-graphs, each an encoding plus an engine, with rule sets one theme per file:
 
-- ``transcendental``: exp(a)*exp(b) -> exp(a + b), applied to terms before factoring.
+- ``polynomial_egraph``: sums of products of opaque atoms as one ``Poly`` node over
+  multisets (associativity and commutativity free); :func:`factor_polynomials`
+  returns a few factored variants per polynomial. Rules: ``factoring``.
+- ``term_egraph``: general scalar terms -- numbers, leaves, n-ary sums and
+  products, powers, reciprocals, calls -- with a SymPy bridge;
+  :func:`simplify_terms` returns a few cheaper forms per term. Rules:
+  ``identities``, ``powers``, ``reciprocals``, ``transcendental``.
+- ``schedule``: the order the rule sets run in and the node, iteration and time limits of both.
 
-``symsim.simplify`` hoists loop invariants into named coefficients, hands the
-resulting polynomials here, and scores the variants after SymPy's ``cse``.
+``symsim.simplify`` runs the term e-graph on right-hand sides (and, recursively,
+on the insides of atoms: call arguments, power bases, varying denominators),
+hoists loop invariants into named coefficients, hands the resulting polynomials
+to the polynomial e-graph, and scores the variants after SymPy's ``cse``.
 
 Where each kind of rewrite lives:
 
-| rewrite                                  | where                                                          |
-|------------------------------------------|----------------------------------------------------------------|
-| associativity, commutativity             | free: sums and products are multisets (``polynomial_egraph``)  |
-| c*a + c*b -> c*(a + b)                   | ``factoring`` (egglog)                                         |
-| x*x <-> x**2, small integer powers       | one factor with multiplicity 2; extraction costs it as x*x     |
-| a / (invariant) -> a * hoisted reciprocal| ``symsim.simplify.hoist_invariants``                           |
-| constant folding, x*1, x+0               | SymPy's automatic evaluation before the e-graph                |
-| subterms shared between equations        | variants scored together after ``cse`` (``symsim.simplify``)   |
-| exp(a)*exp(b) -> exp(a + b)              | ``transcendental``                                             |
+| rewrite                                    | where                                                         |
+|--------------------------------------------|---------------------------------------------------------------|
+| associativity, commutativity               | free: sums and products are multisets (both e-graphs)         |
+| c*a + c*b -> c*(a + b)                     | ``factoring`` (egglog, polynomial e-graph)                    |
+| x + 0, x*1, x*0, x - x, -(-x), folding     | ``identities`` (egglog); SymPy's evaluation before, too       |
+| x*x <-> x**2, x**n as multiplies           | ``powers`` (egglog); the polynomial e-graph: repeated factors |
+| x**-1 -> 1/x, x**-n -> 1/x**n, x**(1/2)    | ``powers`` (egglog)                                           |
+| a / (invariant) -> a * hoisted reciprocal  | ``reciprocals`` (egglog); kernels: ``symsim.simplify.hoist_invariants`` |
+| a/b + c/b -> (a + c)/b, 1/a * 1/b          | ``reciprocals`` (egglog); kernels: also ``factoring`` (1/b is an atom) |
+| exp(a)*exp(b) -> exp(a + b), sin^2+cos^2   | ``transcendental`` (egglog)                                   |
+| insides of calls, powers, denominators     | ``symsim.simplify``: the same pass, recursively               |
+| subterms shared between equations          | variants scored together after ``cse`` (``symsim.simplify``)  |
 """
 
 from rewrite_rules.polynomial_egraph import FactoringResult, Monomial, Polynomial, factor_polynomials, operation_cost
-from rewrite_rules.schedule import DEFAULT_LIMITS, Limits
+from rewrite_rules.schedule import DEFAULT_LIMITS, DEFAULT_TERM_LIMITS, Limits
+from rewrite_rules.term_egraph import TermResult, simplify_terms, term_cost
 
-__all__ = ["DEFAULT_LIMITS", "FactoringResult", "Limits", "Monomial", "Polynomial", "factor_polynomials",
-           "operation_cost"]
+__all__ = ["DEFAULT_LIMITS", "DEFAULT_TERM_LIMITS", "FactoringResult", "Limits", "Monomial", "Polynomial",
+           "TermResult", "factor_polynomials", "operation_cost", "simplify_terms", "term_cost"]

@@ -1,6 +1,6 @@
-"""The schedule of the polynomial e-graph and its limits, stated in one place.
+"""The schedules of the two e-graphs and their limits, stated in one place.
 
-One iteration is two single steps, then costs once at the end::
+Polynomial e-graph (:mod:`rewrite_rules.polynomial_egraph`). One iteration is two single steps, then costs once at the end::
 
     repeat until saturated or a limit is reached:
         run factor_candidates once      # list the factors of the newest sums
@@ -18,6 +18,20 @@ is loose: dense polynomials stop well below the limit, unsaturated):
   (half its factor occurrences: a shared factor occurs in two monomials or more,
   and factoring replaces k >= 2 monomials by the two factors of ``f*(...)``, so
   no derived sum has more occurrences than the input it came from).
+
+Term e-graph (:mod:`rewrite_rules.term_egraph`)::
+
+    repeat until saturated or a limit is reached:
+        run memberships once            # list the elements of the newest sums and products
+        run the rewrites once           # identities | powers | reciprocals | transcendental
+    run operation_costs to saturation
+
+Its growth per step has no useful closed-form bound (pairwise rules such as
+a/b + c/b meet k**2 pairs of a k-term sum), so the rules that could multiply
+variants carry their own size guards (see ``reciprocals``) and the run stops
+as soon as the graph is past ``node_limit`` or ``time_limit`` between steps.
+Its limits are smaller than the polynomial e-graph's: it runs once per call
+argument, power base and denominator, on small terms.
 """
 
 from __future__ import annotations
@@ -39,6 +53,7 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+DEFAULT_TERM_LIMITS = Limits(max_iterations=12, node_limit=4_000, time_limit=0.5)
 
 
 @dataclass(frozen=True)
@@ -81,3 +96,19 @@ def run_schedule(egraph: EGraph, limits: Limits, started: float, factors_per_sum
 
 def _size(egraph: EGraph) -> int:
     return sum(size for _, size in egraph.all_function_sizes())
+
+
+def run_term_schedule(egraph: EGraph, limits: Limits, started: float, memberships, rewrites,
+                      costs) -> RunStats:
+    """Run the term e-graph's rulesets on ``egraph`` (terms already registered) within ``limits``."""
+    iterations, saturated = 0, False
+    while iterations < limits.max_iterations:
+        if time.perf_counter() - started > limits.time_limit or _size(egraph) > limits.node_limit:
+            break
+        egraph.run(1, ruleset=memberships)
+        if not egraph.run(1, ruleset=rewrites).updated:
+            saturated = True
+            break
+        iterations += 1
+    egraph.run(costs.saturate())
+    return RunStats(_size(egraph), iterations, saturated)

@@ -6,20 +6,27 @@ Running example (Gray-Scott, order 2)::
     hoisted   c0 = Du/h_x**2, c1 = Du/h_y**2, c2 = -2*Du/h_x**2 - 2*Du/h_y**2 - F, ...  (once per call)
     factored  c0*(u[x+1,y] + u[x-1,y]) + c1*(u[x,y+1] + u[x,y-1]) + u*(c2 - v*v) + F
 
-Three steps, each a small function:
+Four steps, each a small function:
 
+0. :class:`FormSimplifier` runs the term e-graph (``rewrite_rules.simplify_terms``:
+   identities, powers, reciprocals, transcendental identities) on each
+   right-hand side that has a division, a power or a call, and keeps the
+   cheapest form, e.g. ``exp(u)*exp(v) -> exp(u + v)``.
 1. :func:`hoist_invariants` (the front end) expands each right-hand side into
    terms, splits every term into a loop-invariant coefficient (parameters,
    spacings, ``t``, numbers) and a varying monomial of atoms (stencil accesses,
    coordinates, calls and reciprocals of varying arguments), and names each
    distinct coefficient once for the whole kernel -- divisions by invariants
-   become multiplications by hoisted reciprocals.
+   become multiplications by hoisted reciprocals. The inside of each opaque
+   atom (call arguments, power bases, varying denominators) is simplified by
+   the same pass, recursively: ``sin(c*a + c*b) -> sin(c*(a + b))``.
 2. ``rewrite_rules.factor_polynomials`` runs the e-graph over the polynomials of
    all equations at once and returns a few cheap factored variants of each.
 3. :func:`egraph_kernel` scores combinations of variants after SymPy's ``cse``
    (so sharing across equations is paid once) with the cycle cost model of
    :mod:`symsim.op_count`, and keeps the cheapest -- never worse than ``cse``
-   alone, which is always a candidate.
+   alone, which is always a candidate, and the step-0 forms are one more
+   candidate (expansion in step 1 undoes ``a/b + c/b -> (a + c)/b``).
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from dataclasses import dataclass
 
 import sympy
 
-from rewrite_rules.transcendental import combine_exponentials
+from rewrite_rules.schedule import DEFAULT_TERM_LIMITS, Limits
 
 from .ir import Kernel, LoweredModel
 from .op_count import count_operations, varies
@@ -71,15 +78,22 @@ def egraph_kernel(lowered: LoweredModel, time_limit: float = 1.5) -> tuple[Kerne
     from rewrite_rules import factor_polynomials
 
     started = time.perf_counter()
+    deadline = started + time_limit
     baseline = cse_kernel(lowered)
-    hoisted = hoist_invariants(lowered)
+    varying = set(lowered.coordinate_symbols)
+    rhs = {f: _evaluated(lowered.rhs[f], {}) for f in lowered.fields}
+    simplifier = FormSimplifier(varying, deadline)
+    forms = dict(zip(rhs, (simplifier.best(options) for options in simplifier.term_forms(list(rhs.values())))))
+    hoisted = hoist_invariants(lowered, forms)
     expandable = [f for f in lowered.fields if f not in hoisted.opaque]
     polynomials = [hoisted.polynomials[lowered.fields.index(f)] for f in expandable]
-    result = factor_polynomials(polynomials, time_limit=time_limit)
-    placeholders = {sympy.Symbol(f"a{i}"): atom for i, atom in enumerate(hoisted.atoms)}
+    result = factor_polynomials(polynomials, time_limit=max(deadline - time.perf_counter(), 0.1))
+    placeholders = {sympy.Symbol(f"a{i}"): simplifier.atom(atom) for i, atom in enumerate(hoisted.atoms)}
     variants = [[v.xreplace(placeholders) for v in options] for options in result.variants]
 
     candidates = [("cse", baseline)]
+    if forms != rhs:
+        candidates.append(("terms", _cse(lowered.fields, [forms[f] for f in lowered.fields], ())))
     for choice in _combinations(variants):
         outputs = dict(zip(expandable, choice))
         outputs.update(hoisted.opaque)
@@ -117,20 +131,112 @@ def simplify_expression(expr, time_limit: float = 1.5) -> tuple[sympy.Expr, dict
         >>> simplify_expression(parse_expression("c*a + c*b"))[0]
         c*(a + b)
     """
-    from rewrite_rules import factor_polynomials
-
     varying = set(expr.free_symbols)
-    atoms: dict = {}
-    grouped = _group_terms(expr, varying, lambda a: atoms.setdefault(a, len(atoms))) or {}
-    polynomial = {m: c for m, c in grouped.items() if c != 0}
-    candidates = [expr]
-    if polynomial:
-        placeholders = {sympy.Symbol(f"a{i}"): atom for atom, i in atoms.items()}
-        result = factor_polynomials([polynomial], time_limit=time_limit)
-        candidates += [v.xreplace(placeholders) for v in result.variants[0]]
-    costs = [_expression_cost(c, varying) for c in candidates]
-    best = min(range(len(candidates)), key=lambda i: (costs[i]["cost"], i))
-    return candidates[best], costs[0], costs[best]
+    simplifier = FormSimplifier(varying, time.perf_counter() + time_limit)
+    best = simplifier.best(simplifier.candidates(expr))
+    return best, _expression_cost(expr, varying), _expression_cost(best, varying)
+
+
+class FormSimplifier:
+    """The term and polynomial e-graphs on an expression and, recursively, on the insides
+    of its atoms (call arguments, power bases and exponents), for one set of varying symbols.
+
+        >>> u, v, c = sympy.symbols("u v c")
+        >>> simplifier = FormSimplifier({u, v, c}, time.perf_counter() + 1)
+        >>> simplifier.best(simplifier.candidates(sympy.exp(c*u + c*v)*sympy.exp(v)))
+        exp(c*(u + v) + v)
+
+    Results are remembered per expression: atoms recur (within a kernel, and between
+    the right-hand sides and their hoisted polynomials). E-graph runs stop at ``deadline``
+    (``time.perf_counter()``); then every expression is its own only candidate.
+    """
+
+    def __init__(self, varying: set, deadline: float):
+        self.varying = varying
+        self.deadline = deadline
+        self._candidates: dict = {}
+        self._costs: dict = {}
+
+    def cost(self, expr) -> int:
+        if expr not in self._costs:
+            self._costs[expr] = _expression_cost(expr, self.varying)["cost"]
+        return self._costs[expr]
+
+    def best(self, candidates: list):
+        """The cheapest of ``candidates``, the earliest on a tie (callers list the input first)."""
+        return min(candidates, key=self.cost)
+
+    def candidates(self, expr) -> list:
+        """``expr``, its term e-graph forms, and the factored forms of ``expr`` and of the best
+        term form (factoring expands sums, which undoes a/b + c/b -> (a + c)/b)."""
+        if expr not in self._candidates:
+            (terms,) = self.term_forms([expr])
+            found = terms + self.factored_forms(expr)
+            if self.best(terms) != expr:
+                found += self.factored_forms(self.best(terms))
+            self._candidates[expr] = _unique_forms(found)
+        return self._candidates[expr]
+
+    def term_forms(self, exprs: list) -> list[list]:
+        """Each expression followed by its term e-graph forms (one e-graph for all). The
+        term e-graph opens calls and powers, so this covers their insides too; an expression
+        with no per-point division, power or call is left alone (SymPy's evaluation has
+        done what the term rules could)."""
+        from rewrite_rules import simplify_terms
+
+        forms = [[e] for e in exprs]
+        opened = [i for i, e in enumerate(exprs) if _opens(e, self.varying)]
+        left = self.deadline - time.perf_counter()
+        if left <= 0 or not opened:
+            return forms
+        limits = Limits(DEFAULT_TERM_LIMITS.max_iterations, DEFAULT_TERM_LIMITS.node_limit,
+                        min(DEFAULT_TERM_LIMITS.time_limit, left))
+        result = simplify_terms([exprs[i] for i in opened], self.varying, limits=limits)
+        for i, variants in zip(opened, result.variants):
+            forms[i] = _unique_forms(forms[i] + variants)
+        return forms
+
+    def factored_forms(self, expr) -> list:
+        """Factored forms of ``expr`` as a polynomial over its atoms, each atom simplified inside."""
+        from rewrite_rules import factor_polynomials
+
+        atoms: dict = {}
+        grouped = _group_terms(expr, self.varying, lambda a: atoms.setdefault(a, len(atoms))) or {}
+        polynomial = {m: c for m, c in grouped.items() if c != 0}
+        placeholders = {sympy.Symbol(f"a{i}"): self.atom(atom) for atom, i in atoms.items()}
+        if len(polynomial) < 2 or time.perf_counter() > self.deadline:
+            # nothing to factor, but the atoms' insides may have simplified (the atoms are
+            # those of the expansion, which also expands call arguments: rebuild from them)
+            return [sympy.Add(*[coefficient * sympy.Mul(*[placeholders[sympy.Symbol(f"a{i}")] ** power
+                                                          for i, power in monomial])
+                                for monomial, coefficient in polynomial.items()])]
+        result = factor_polynomials([polynomial], time_limit=max(self.deadline - time.perf_counter(), 0.05))
+        return [v.xreplace(placeholders) for v in result.variants[0]]
+
+    def atom(self, atom):
+        """``atom`` with its varying insides factored: the polynomial pass, one level down.
+
+        (The term e-graph has already seen the insides: it opens calls and powers.)
+        """
+        if not (isinstance(atom, (sympy.Function, sympy.Pow)) and varies(atom, self.varying)):
+            return atom
+        args = [self.best([a, *self.factored_forms(a)]) if varies(a, self.varying) and not a.is_Atom else a
+                for a in atom.args]
+        if args == list(atom.args):
+            return atom
+        if isinstance(atom, sympy.Pow):
+            return sympy.Pow(*args, evaluate=False)
+        return atom.func(*args)
+
+
+def _opens(expr, varying: set) -> bool:
+    """True when ``expr`` has per-point divisions, powers or calls: the term e-graph's business."""
+    counts = count_operations([expr], coordinates=varying)
+    return counts["div"] + counts["pow"] + counts["call"] > 0
+
+
+def _unique_forms(exprs) -> list:
+    return list(dict.fromkeys(exprs))  # structural equality, first occurrence kept
 
 
 def _expression_cost(expr, varying: set) -> dict:
@@ -141,8 +247,11 @@ def _expression_cost(expr, varying: set) -> dict:
 
 # -- front end: hoist loop invariants -----------------------------------------------
 
-def hoist_invariants(lowered: LoweredModel) -> Hoisted:
-    """Polynomials over varying atoms with named invariant coefficients shared by all equations."""
+def hoist_invariants(lowered: LoweredModel, rhs: dict | None = None) -> Hoisted:
+    """Polynomials over varying atoms with named invariant coefficients shared by all equations.
+
+    ``rhs`` (field -> expression) replaces the lowered right-hand sides, e.g. by their term e-graph forms.
+    """
     varying = set(lowered.coordinate_symbols)
     atoms: dict = {}
     coefficient_names: dict = {}
@@ -177,7 +286,7 @@ def hoist_invariants(lowered: LoweredModel) -> Hoisted:
         return number, coefficient_names[key]
 
     for field in lowered.fields:
-        expr = _evaluated(lowered.rhs[field], {})
+        expr = rhs[field] if rhs is not None else _evaluated(lowered.rhs[field], {})
         grouped = _group_terms(expr, varying, atom_index)
         if grouped is None:
             opaque[field] = expr
@@ -213,7 +322,7 @@ def _group_terms(expr, varying: set, atom_index) -> dict | None:
 def _split_term(term, varying: set, atom_index):
     """term -> (invariant factor, monomial ((atom, power), ...)) with positive integer powers."""
     invariant, powers = [], {}
-    for factor in sympy.Mul.make_args(combine_exponentials(term)):
+    for factor in sympy.Mul.make_args(term):
         if not varies(factor, varying):
             invariant.append(factor)
             continue

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import gc
 import linecache
 import types
 from dataclasses import dataclass
@@ -117,6 +118,11 @@ def compile_model(model: Model | LoweredModel, target: str = "numpy", space_orde
     render = renderer_for(target)
     if target == "cuda":
         _check_cuda_device()
+        # Numba's simulator runs kernels in Python threads; free the e-graph pass's egglog
+        # objects (unsendable: they must be dropped on this thread) before any kernel runs
+        gc_after_pass = True
+    else:
+        gc_after_pass = False
     if target in CACHED_TARGETS and cache:
         built = {}
 
@@ -126,6 +132,8 @@ def compile_model(model: Model | LoweredModel, target: str = "numpy", space_orde
 
         key = kernel_cache.cache_key(lowered, target, {"egraph": egraph})
         entry = kernel_cache.load_or_build(f"{lowered.name}_{target}", key, build)
+        if gc_after_pass:
+            gc.collect()
         return CompiledModel(lowered, target, entry.source, entry.module, entry.metadata["egraph_report"],
                              egraph, entry.hit, built.get("plan"))
     plan, report = optimized_plan(lowered, egraph)

@@ -220,7 +220,10 @@ class FormSimplifier:
         """
         if not (isinstance(atom, (sympy.Function, sympy.Pow)) and varies(atom, self.varying)):
             return atom
-        args = [self.best([a, *self.factored_forms(a)]) if varies(a, self.varying) and not a.is_Atom else a
+        if isinstance(atom, sympy.Piecewise):
+            return atom     # its arguments are (expression, condition) pairs, not expressions
+        args = [self.best([a, *self.factored_forms(a)])
+                if isinstance(a, sympy.Expr) and varies(a, self.varying) and not a.is_Atom else a
                 for a in atom.args]
         if args == list(atom.args):
             return atom

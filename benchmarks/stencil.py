@@ -11,7 +11,8 @@ one forward-Euler step and one RK4 step, all in one run:
   stencil in plain loops, Euler ping-ponging two arrays, RK4 with the stage
   combinations fused into the stencil passes and the last pass writing the state
   in place (the fastest hand variant in shared/notes/kernel-findings.md);
-- ``devito``: Devito's operator for the same stencil, when Devito is installed;
+- ``devito``: Devito's OpenMP operator for the same forward-Euler stencil (its own
+  process, interior update only), when Devito is installed;
 - a STREAM-style triad ``a = b + s*c`` with ``prange`` (the physical limit).
 
 Effective bandwidth uses the minimum bytes per point-update per field: Euler
@@ -196,6 +197,27 @@ def triad_bandwidth(n: int, repeats: int) -> float:
     return 3 * 8 * n / seconds / 1e9     # read b, c; write a (write-allocate not counted)
 
 
+def interleaved_medians(variants: dict, repeats: int, numpy_repeats: int) -> dict:
+    """Median seconds per step of each variant, timed in alternation round after round.
+
+    Alternating (rather than timing each variant in one block) spreads the machine's
+    slow phases over all variants, so their ratios stay meaningful on a shared machine.
+    The slow NumPy variant takes part in the first ``numpy_repeats`` rounds only.
+    """
+    for step in variants.values():
+        step()
+        step()   # warm-up: compilation, thread pool, first touch
+    times = {label: [] for label in variants}
+    for round_number in range(repeats):
+        for label, step in variants.items():
+            if label == "symsim numpy" and round_number >= numpy_repeats:
+                continue
+            start = time.perf_counter()
+            step()
+            times[label].append(time.perf_counter() - start)
+    return {label: float(np.median(values)) for label, values in times.items()}
+
+
 def median_time(step, repeats: int) -> float:
     step()
     step()  # warm-up: compilation, thread pool, first touch
@@ -231,19 +253,22 @@ def bench_case(case: str, model, repeats: int, numpy_repeats: int) -> dict:
         hand = HandStepper(case, hand_state[0], params, compiled.lowered.axes[0].spacing)
         hand_step = hand.euler_step if method == "euler" else hand.rk4_step
 
+        def run_numpy():
+            numpy_stepper.step(0.0, numpy_state, dt)
+
         def run_numba():
             numba_state[0] = numba_stepper.step(0.0, numba_state[0], dt)
 
         def run_hand():
             hand_state[0] = hand_step(hand_state[0], dt)
 
-        variants = {"symsim numpy": (lambda: numpy_stepper.step(0.0, numpy_state, dt), numpy_repeats),
-                    "symsim numba": (run_numba, repeats), "hand numba": (run_hand, repeats)}
-        devito = devito_step(case, compiled, params, method, dt)
-        if devito is not None:
-            variants["devito"] = (devito, repeats)
-        for label, (step, count) in variants.items():
-            seconds = median_time(step, count)
+        variants = {"symsim numpy": run_numpy, "symsim numba": run_numba, "hand numba": run_hand}
+        medians = interleaved_medians(variants, repeats, numpy_repeats)
+        if method == "euler":
+            devito = devito_seconds(case, compiled.lowered.shape[0], params, dt, repeats)
+            if devito is not None:
+                medians["devito"] = devito
+        for label, seconds in medians.items():
             rows[f"{method}/{label}"] = {
                 "method": method, "variant": label, "seconds_per_step": seconds,
                 "mpts_per_s": points / seconds / 1e6,
@@ -253,31 +278,50 @@ def bench_case(case: str, model, repeats: int, numpy_repeats: int) -> dict:
     return {"grid": list(compiled.lowered.shape), "fields": fields, "runs": rows}
 
 
-def devito_step(case, compiled, params, method, dt):
-    """Devito's operator for the same stencil (forward Euler only), or None without Devito."""
+DEVITO_SCRIPT = """
+import json, sys, time
+import numpy as np
+from devito import Eq, Grid, Operator, TimeFunction
+case, n, dt, repeats = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+params = json.loads(sys.argv[5])
+grid = Grid(shape=(n, n), extent=(1.0, 1.0))
+u = TimeFunction(name="u", grid=grid, space_order=2)
+if case == "heat_2d":
+    equations = [Eq(u.forward, u + dt * params["D"] * u.laplace)]
+    fields = [u]
+else:
+    v = TimeFunction(name="v", grid=grid, space_order=2)
+    uvv = u * v * v
+    equations = [Eq(u.forward, u + dt * (params["Du"] * u.laplace - uvv + params["F"] * (1 - u))),
+                 Eq(v.forward, v + dt * (params["Dv"] * v.laplace + uvv - (params["F"] + params["k"]) * v))]
+    fields = [u, v]
+operator = Operator(equations)
+for f in fields:
+    f.data[:] = 0.5
+operator.apply(time_M=1)
+times = []
+for _ in range(repeats):
+    start = time.perf_counter()
+    operator.apply(time_M=0)
+    times.append(time.perf_counter() - start)
+print(json.dumps({"seconds_per_step": float(np.median(times))}))
+"""
+
+
+def devito_seconds(case: str, n: int, params: dict, dt: float, repeats: int) -> float | None:
+    """Devito's OpenMP operator for the same forward-Euler stencil, in its own process (its OpenMP
+    threads keep spinning after each call and would slow whatever runs next), or None without Devito."""
     try:
         import devito  # noqa: F401
     except ImportError:
         return None
-    if method != "euler":
+    environment = dict(os.environ, DEVITO_LANGUAGE=os.environ.get("DEVITO_LANGUAGE", "openmp"))
+    run = subprocess.run([sys.executable, "-c", DEVITO_SCRIPT, case, str(n), repr(dt), str(repeats),
+                          json.dumps(params)], env=environment, capture_output=True, text=True)
+    if run.returncode != 0:
+        print(f"devito failed: {run.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
         return None
-    from devito import Eq, Grid, Operator, TimeFunction, solve  # noqa: F401
-    n = compiled.lowered.shape[0]
-    grid = Grid(shape=(n, n), extent=(1.0, 1.0))
-    if case == "heat_2d":
-        u = TimeFunction(name="u", grid=grid, space_order=2)
-        equation = Eq(u.forward, u + dt * params["D"] * u.laplace)
-        fields = [u]
-    else:
-        u = TimeFunction(name="u", grid=grid, space_order=2)
-        v = TimeFunction(name="v", grid=grid, space_order=2)
-        equation = [Eq(u.forward, u + dt * (params["Du"] * u.laplace - u * v * v + params["F"] * (1 - u))),
-                    Eq(v.forward, v + dt * (params["Dv"] * v.laplace + u * v * v - (params["F"] + params["k"]) * v))]
-        fields = [u, v]
-    operator = Operator(equation if isinstance(equation, list) else [equation])
-    for f in fields:
-        f.data[:] = 1.0
-    return lambda: operator.apply(time_M=0)
+    return json.loads(run.stdout.strip().splitlines()[-1])["seconds_per_step"]
 
 
 def startup_times(model_name: str, n: int) -> dict:
@@ -371,8 +415,8 @@ def main() -> None:
     for case in ("heat_2d", "gray_scott"):
         first, cached = results["startup"][case]["first_run"], results["startup"][case]["cached"]
         print(f"start-up {case}: first run {first['to_first_step_seconds']:.2f} s (compile_model + first RK4 step), "
-              f"cached {cached['to_first_step_seconds']:.2f} s (from cache: {cached['from_cache']}); "
-              f"import symsim {cached['import_seconds']:.2f} s")
+              f"cached {cached['to_first_step_seconds']:.2f} s (from cache: {cached['from_cache']}; compile_model "
+              f"{cached['compile_model_seconds']:.2f} s of it); import symsim {cached['import_seconds']:.2f} s")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.json}")

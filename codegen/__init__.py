@@ -6,11 +6,18 @@ boundary steps as plain data); a backend module only renders them.
 
 from .kernel_plan import KernelPlan, plan_kernel  # noqa: F401
 
-TARGETS = ("numpy", "numba", "cuda")
+#: backends that simulate (``symsim run``); their modules have rhs, apply_boundaries, steps
+SIMULATION_TARGETS = ("numpy", "numba", "cuda")
+#: backends that render physics losses for training networks (``symsim compile`` only)
+LOSS_TARGETS = ("torch-pinn", "torch-operator")
+TARGETS = SIMULATION_TARGETS + LOSS_TARGETS
 
 
 def renderer_for(target: str):
-    """The render function of a backend: KernelPlan -> Python source."""
+    """The render function of a backend: KernelPlan -> Python source.
+
+    (``torch-pinn`` renders the continuous model instead: :func:`symsim.losses.loss_source`.)
+    """
     if target == "numpy":
         from .numpy_backend import render_numpy_module
         return render_numpy_module
@@ -20,5 +27,11 @@ def renderer_for(target: str):
     if target == "cuda":
         from .cuda_backend import render_cuda_module
         return render_cuda_module
+    if target == "torch-operator":
+        from .torch_operator import render_torch_operator_module
+        return render_torch_operator_module
     from symsim.errors import BackendError
+    if target in LOSS_TARGETS:
+        raise BackendError(f"target {target!r} renders a training loss, not a simulator; "
+                           f"simulation targets: {', '.join(SIMULATION_TARGETS)}")
     raise BackendError(f"unknown target {target!r}; available targets: {', '.join(TARGETS)}")

@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from codegen import TARGETS
+from codegen import LOSS_TARGETS, SIMULATION_TARGETS, TARGETS
 
 from .errors import OptionError, SymsimError
 from .integrators import METHODS
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--rtol", type=float, help="dopri5 relative tolerance (default 1e-6)")
     run.add_argument("--atol", type=float, help="dopri5 absolute tolerance (default 1e-9)")
     run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="override a parameter")
-    run.add_argument("--target", choices=TARGETS, default="numpy", help="backend (default numpy)")
+    run.add_argument("--target", choices=SIMULATION_TARGETS, default="numpy", help="backend (default numpy)")
     run.add_argument("-o", "--output", help="result file (default: MODEL_NAME.npz)")
     run.add_argument("--plot", help="picture of the result (default: MODEL_NAME.png)")
     run.add_argument("--no-plot", action="store_true", help="do not draw a picture")
@@ -128,12 +128,17 @@ def _compile(args) -> int:
         raise OptionError(f"-o {args.output}: exists and is not a directory")
     model = load_model(args.model)
     space_order = args.space_order or model.run_defaults.get("space_order", BUILTIN_DEFAULTS["space_order"])
-    compiled = compile_model(model, target=args.target, space_order=space_order, egraph=not args.no_egraph)
-    source_name = f"{model.name}_{args.target}.py"
+    source_name = f"{model.name}_{args.target.replace('-', '_')}.py"
+    if args.target in LOSS_TARGETS:
+        from .losses import loss_source
+        source, report = loss_source(model, args.target, space_order=space_order, egraph=not args.no_egraph)
+        report = dict(report, source=source_name)
+    else:
+        compiled = compile_model(model, target=args.target, space_order=space_order, egraph=not args.no_egraph)
+        source, report = compiled.source, kernel_report(compiled, source_name)
     with atomic_directory(args.output) as directory:
-        atomic_write_text(Path(directory) / source_name, compiled.source)
-        atomic_write_text(Path(directory) / "report.json",
-                          json.dumps(kernel_report(compiled, source_name), indent=2) + "\n")
+        atomic_write_text(Path(directory) / source_name, source)
+        atomic_write_text(Path(directory) / "report.json", json.dumps(report, indent=2) + "\n")
     print(f"{model.name}: wrote {Path(args.output) / source_name} and {Path(args.output) / 'report.json'}")
     return 0
 

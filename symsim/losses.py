@@ -1,0 +1,56 @@
+"""Physics losses for training networks, generated from a model: the PyTorch backends.
+
+    >>> source, report = loss_source(model, "torch-operator", space_order=2)
+    >>> module = load_loss_module(source, "gray_scott_operator")
+    >>> loss = module.PhysicsLoss()(prediction, dt=0.1)
+
+- ``torch-operator`` (:mod:`codegen.torch_operator`): the residual of the model's own
+  stencils and time differences on predictions on its grid (physics-informed neural
+  operators); rendered from the same kernel plan as the simulators.
+- ``torch-pinn`` (:mod:`codegen.torch_pinn`): the residual of the continuous equations
+  at collocation points by automatic differentiation of a network ``net(t, x, ...)``;
+  rendered from the continuous form of the model (:mod:`symsim.continuous`).
+"""
+
+from __future__ import annotations
+
+import types
+
+from .errors import BackendError
+from .model import Model
+
+
+def loss_source(model: Model, target: str, space_order: int = 2, egraph: bool = True) -> tuple[str, dict]:
+    """Generated source of ``target``'s loss module and a report (fields, equations, operation counts)."""
+    from .simplify import kernel_cost
+    if target == "torch-operator":
+        from codegen.torch_operator import render_torch_operator_module
+
+        from .compiler import optimized_plan
+        from .lowering import lower_to_stencils
+        lowered = lower_to_stencils(model, space_order)
+        plan, egraph_report = optimized_plan(lowered, egraph)
+        source = render_torch_operator_module(plan)
+    elif target == "torch-pinn":
+        from codegen.torch_pinn import render_torch_pinn_module
+
+        from .continuous import continuous_plan
+        plan, egraph_report = continuous_plan(model, egraph)
+        lowered = plan.lowered
+        source = render_torch_pinn_module(plan)
+    else:
+        raise BackendError(f"unknown loss target {target!r}; loss targets: torch-pinn, torch-operator")
+    from .ir import Kernel
+    report = {
+        "model": lowered.name, "target": target, "fields": list(lowered.fields),
+        "equations": lowered.equations, "parameters": lowered.parameters,
+        "ops_per_point": kernel_cost(Kernel(plan.invariants, plan.temporaries, plan.outputs), lowered),
+        "egraph": egraph_report,
+    }
+    return source, report
+
+
+def load_loss_module(source: str, name: str) -> types.ModuleType:
+    """Execute generated loss source (ours, never user text) as a module."""
+    from .compiler import load_generated_module
+    return load_generated_module(source, name)

@@ -1,0 +1,145 @@
+"""The continuous form of a model, for losses evaluated by automatic differentiation (PINNs).
+
+Where the stencil IR (:mod:`symsim.ir`) replaces derivatives by finite differences,
+this form keeps them as atoms: every distinct derivative of a field is one symbol,
+``u_x``, ``u_xx``, ``u_xy``, ``u_t``, ``u_tt``. Each equation becomes a residual
+
+    Dt(u) = -u*u_x + nu*u_xx      ->      residual_u = u_t + u*u_x - nu*u_xx
+
+which goes through the same e-graph pass as the simulators' kernels (coordinates
+and ``t`` vary from point to point; parameters are hoisted), so the PINN loss
+evaluates the simplified form. Plain data at the boundary: :class:`ContinuousPlan`.
+
+    >>> plan, report = continuous_plan(load_model("burgers_1d"))
+    >>> plan.derivatives       # (Derivative('u', ('t',)), Derivative('u', ('x',)), Derivative('u', ('x', 'x')))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+
+from .errors import ModelDefinitionError
+from .ir import LoweredModel, StencilAccess, WallCondition
+from .model import Model, t
+
+
+@dataclass(frozen=True)
+class FieldDerivative:
+    """d^n field / d(variables...), variables in canonical order (t first, then the axes)."""
+
+    field: str
+    variables: tuple
+
+    @property
+    def name(self) -> str:
+        if not self.variables:
+            return self.field
+        joined = "".join(self.variables) if all(len(v) == 1 for v in self.variables) else "_".join(self.variables)
+        return f"{self.field}_{joined}"
+
+    @property
+    def parent(self) -> "FieldDerivative":
+        """The derivative this one is computed from (one variable fewer): autograd reuses it."""
+        return FieldDerivative(self.field, self.variables[:-1])
+
+
+@dataclass(frozen=True)
+class ContinuousPlan:
+    """What the PINN backend renders (compare :class:`codegen.kernel_plan.KernelPlan`)."""
+
+    lowered: LoweredModel           # residuals as a LoweredModel without axes (for the shared passes)
+    inputs: tuple                   # network inputs in order: ("t", "x", ...)
+    derivatives: tuple              # FieldDerivative, every one the residuals use (ordered so parents come first)
+    invariants: tuple
+    temporaries: tuple
+    outputs: dict                   # field -> residual expression
+    walls: tuple                    # WallCondition of the model (values in t and the other coordinates)
+    initial: dict                   # field -> expression of the coordinates (value at t=0)
+    initial_velocity: dict          # field -> expression (second order in time)
+    time_order: dict                # field -> 1 or 2
+    extents: dict                   # axis name -> (start, stop, periodic)
+    parameters: dict
+
+
+def continuous_plan(model: Model, egraph: bool = True) -> tuple[ContinuousPlan, dict | None]:
+    """The residuals of ``model``'s equations in derivative atoms, after the e-graph pass (or cse)."""
+    from .lowering import lower_to_stencils
+    from .simplify import cse_kernel, egraph_kernel
+
+    lowered = lower_to_stencils(model, 2)   # validates the model and gives its wall conditions
+    axes = [a.name for a in model.grid.axes] if model.grid is not None else []
+    canonical = {"t": 0, **{name: k + 1 for k, name in enumerate(axes)}}
+    atoms: dict = {}
+
+    def atom(name: str):
+        return atoms.setdefault(name, StencilAccess(name, ()))
+
+    def derivative_atom(expr):
+        function = expr.expr if isinstance(expr, sympy.Derivative) else expr
+        counts = expr.variable_count if isinstance(expr, sympy.Derivative) else ()
+        variables = tuple(sorted((str(v) for v, n in counts for _ in range(n)), key=canonical.__getitem__))
+        return atom(FieldDerivative(function.func.__name__, variables).name), FieldDerivative(
+            function.func.__name__, variables)
+
+    residuals, used, time_order = {}, set(), {}
+    for equation in model.equation_list:
+        replacements = {}
+        for d in equation.rhs.atoms(sympy.Derivative):
+            symbol, derivative = derivative_atom(d)
+            replacements[d] = symbol
+            used.add(derivative)
+        for f in model.field_functions.values():
+            replacements.setdefault(f, derivative_atom(f)[0])
+            if f in equation.rhs.free_symbols or equation.rhs.has(f):
+                used.add(FieldDerivative(f.func.__name__, ()))
+        coordinates = {sympy.Symbol(name): atom(name) for name in ["t", *axes]}
+        rhs = equation.rhs.xreplace(replacements).xreplace(coordinates)
+        if rhs.atoms(sympy.Derivative) or rhs.atoms(sympy.core.function.AppliedUndef):
+            raise ModelDefinitionError(f"{equation.origin}: could not express {equation.describe()} in derivatives "
+                                       "of the fields (a derivative of an expression that is not a field?)")
+        time = FieldDerivative(equation.field, ("t",) * equation.order)
+        used.add(time)
+        residuals[equation.field] = atom(time.name) - rhs
+        time_order[equation.field] = equation.order
+    fields = tuple(f for f in model.field_functions if f in residuals)
+    derivatives = _closed_under_parents(used)
+    residual_model = LoweredModel(
+        name=model.name, axes=(), halo=(), space_order=0, parameters=dict(lowered.parameters),
+        fields=fields, rhs=residuals, walls=(), initial={}, equations=lowered.equations, user_fields=fields)
+    kernel, report = egraph_kernel(residual_model) if egraph else (cse_kernel(residual_model), None)
+    initial, velocity = {}, {}
+    for value in model.initial_values:
+        if isinstance(value.value, np.ndarray):
+            raise ModelDefinitionError(f"{value.origin}: the initial value of {value.field!r} is an array; "
+                                       "a PINN needs it as an expression of the coordinates")
+        (velocity if value.velocity else initial)[value.field] = sympy.sympify(value.value)
+    walls = tuple(w for w in lowered.walls if w.field in fields)
+    extents = {a.name: (a.start, a.stop, a.periodic) for a in model.grid.axes} if model.grid is not None else {}
+    plan = ContinuousPlan(residual_model, ("t", *axes), derivatives, kernel.invariants, kernel.temporaries,
+                          {f: kernel.outputs[f] for f in fields}, walls, initial, velocity, time_order, extents,
+                          dict(lowered.parameters))
+    return plan, report
+
+
+def _closed_under_parents(used: set) -> tuple:
+    """Every derivative needed, each after its parent (autograd computes u_xx from u_x)."""
+    needed = set()
+    for derivative in used:
+        while True:
+            needed.add(derivative)
+            if not derivative.variables:
+                break
+            derivative = derivative.parent
+    return tuple(sorted(needed, key=lambda d: (len(d.variables), d.field, d.variables)))
+
+
+def wall_position(plan: ContinuousPlan, wall: WallCondition) -> float:
+    name = plan.inputs[wall.axis + 1]
+    start, stop, _ = plan.extents[name]
+    return start if wall.side == "low" else stop
+
+
+__all__ = ["ContinuousPlan", "FieldDerivative", "continuous_plan", "wall_position", "t"]

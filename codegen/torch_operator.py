@@ -120,7 +120,10 @@ def render_torch_operator_module(plan: KernelPlan) -> str:
     lines += _pad_function(lowered)
     lines += _rhs_function(plan)
     lines += _loss_class(plan)
-    return "\n".join(lines).rstrip() + "\n"
+    source = "\n".join(lines).rstrip() + "\n"
+    if "math." not in source:
+        source = source.replace("\nimport math\n\n", "\n", 1)   # SymPy's printer may use math.inf, math.pi
+    return source
 
 
 def check_names(plan: KernelPlan) -> None:

@@ -2,7 +2,8 @@
 
     >>> u0 = random_initial_states(model, 64, seed=0)                        # (64, 1, 64)
     >>> data = simulate_initial_states(model, u0, t_end=0.5, saves=20)        # (64, 21, 1, 64)
-    >>> physics = load_loss_module(*loss_source(model, "torch-operator")...).PhysicsLoss()
+    >>> source, _ = loss_source(model, "torch-operator")                       # symsim.losses
+    >>> physics = load_loss_module(source, "burgers_operator").PhysicsLoss({"nu": 0.02})
     >>> history = train_operator(predict, net.parameters(), u0_t, data_t, physics=physics, dt=0.025,
     ...                          physics_inputs=more_u0, physics_weight=1e-3)
 

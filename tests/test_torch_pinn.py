@@ -14,8 +14,16 @@ from symsim import load_model  # noqa: E402
 from symsim.cli import main  # noqa: E402
 from symsim.pinn import build_network, load_network, pinn_module, train_pinn  # noqa: E402
 
-torch.set_default_dtype(torch.float64)
 ROUND_OFF = 1e-12
+
+
+@pytest.fixture(autouse=True)
+def float64_by_default():
+    """Round-off comparisons need float64; restored afterwards so other test modules keep float32."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
 
 
 def grad(y, x):

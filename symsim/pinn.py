@@ -116,9 +116,9 @@ def pinn_module(model: Model, egraph: bool = True):
     return load_loss_module(source, f"symsim_pinn_{model.name}")
 
 
-def train_pinn(model: Model, t_end: float | None = None, steps: int = 3000, lbfgs_steps: int = 500,
+def train_pinn(model: Model, t_end: float | None = None, steps: int = 2000, lbfgs_steps: int = 1000,
                points: int = 4096, hard_bc: bool = False, seed: int = 0, width: int = 64, depth: int = 4,
-               learning_rate: float = 2e-3, dtype: str = "float64", progress: bool = False,
+               learning_rate: float = 2e-3, dtype: str = "float32", progress: bool = False,
                reference_saves: int = 20) -> PinnRun:
     """Train an MLP on ``model``'s residual loss; report its error against the numerical solution."""
     torch = _torch()

@@ -161,7 +161,7 @@ def test_generated_pinn_module_imports_only_math_and_torch(tmp_path):
 def test_short_training_lowers_the_loss_and_saves_safely(tmp_path):
     """heat_1d, 300 Adam steps: the loss falls by at least 20x; weights reload with weights_only=True."""
     model = load_model("heat_1d")
-    run = train_pinn(model, steps=300, lbfgs_steps=0, points=256, hard_bc=True, width=16, depth=2)
+    run = train_pinn(model, steps=300, lbfgs_steps=0, points=256, hard_bc=True, width=16, depth=2, dtype="float64")
     first, last = run.history[0][1], run.history[-1][1]
     assert last < first / 20, (first, last)
     assert run.rel_l2 < 0.2

@@ -147,12 +147,18 @@ def module_constants(lowered: LoweredModel) -> list[str]:
              f"PARAMS = {dict(lowered.parameters)!r}",
              f"PARAM_ORDER = {tuple(lowered.parameters)!r}",
              f"METHODS = {tuple(SCHEMES)!r}"]
-    if lowered.axes:
-        lines += ["", "# grid spacing and the coordinate of the first interior point, per axis"]
+    return lines + spacing_lines(lowered) + ["", ""]
+
+
+def spacing_lines(lowered: LoweredModel) -> list[str]:
+    """Module constants ``h_x`` (spacing) and ``x_start`` (first interior point) of every axis."""
+    if not lowered.axes:
+        return []
+    lines = ["", "# grid spacing and the coordinate of the first interior point, per axis"]
     for axis in lowered.axes:
         lines.append(f"h_{axis.name} = {axis.spacing!r}")
         lines.append(f"{axis.name}_start = {axis.start!r}")
-    return lines + ["", ""]
+    return lines
 
 
 def _parallel(lowered: LoweredModel) -> str:

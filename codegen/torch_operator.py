@@ -38,7 +38,7 @@ from symsim.errors import BackendError
 from symsim.ir import LoweredModel, StencilAccess
 
 from .kernel_plan import GhostExtrapolation, KernelPlan, PeriodicWrap, WallValue
-from .numba_backend import boundary_index, stencil_fields
+from .numba_backend import boundary_index, spacing_lines, stencil_fields
 
 SCHEMES = ("euler", "trapezoid")
 
@@ -195,12 +195,7 @@ def _header(plan: KernelPlan) -> list[str]:
         "#: (field, grid point) pairs of one state whose residual counts",
         f"EVOLVED_POINTS = {_evolved_points(plan)}",
     ]
-    if lowered.axes:
-        lines += ["", "# grid spacing and start of every axis"]
-    for axis in lowered.axes:
-        lines.append(f"h_{axis.name} = {axis.spacing!r}")
-        lines.append(f"{axis.name}_start = {axis.start!r}")
-    return lines + ["", ""]
+    return lines + spacing_lines(lowered) + ["", ""]
 
 
 def _evolved_points(plan: KernelPlan) -> int:

@@ -5,11 +5,12 @@ on small grids (``Model.with_points``) for a few steps. On a machine with a GPU,
 ``NUMBA_ENABLE_CUDASIM=0`` runs the same tests on the device.
 """
 
-import ast
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from checks import imported_modules, relative_difference
 
 from symsim import compile_model, load_model, simulate
 from symsim.errors import BackendError, OptionError
@@ -38,10 +39,6 @@ ODE_EXAMPLES = [n for n in EXAMPLES if load_model(n).grid is None]
 def pair(request):
     model = small(request.param)
     return compile_model(model, target="numpy"), compile_model(model, target="cuda")
-
-
-def relative_difference(a, b):
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(a)), 1e-300))
 
 
 @pytest.mark.parametrize("method", ["euler", "ssprk3", "rk4"])
@@ -107,13 +104,7 @@ def test_dopri5_on_the_cuda_target_is_refused_with_a_clear_error():
 
 def test_generated_cuda_module_imports_only_math_numba_and_numpy():
     source = compile_model(small("gray_scott"), target="cuda").source
-    imported = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            imported |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            imported.add(node.module.split(".")[0])
-    assert imported == {"math", "numba", "numpy"}
+    assert imported_modules(source) == {"math", "numba", "numpy"}
 
 
 def test_without_a_gpu_or_the_simulator_the_cli_says_so_in_one_line(tmp_path):

@@ -6,7 +6,6 @@ must agree with the reference steppers to round-off. The MMS convergence tests
 run on this backend too (tests/test_convergence.py).
 """
 
-import ast
 import json
 import os
 import subprocess
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from checks import imported_modules, relative_difference
 
 from symsim import compile_model, load_model
 from symsim.errors import BackendError, OptionError, ParameterError
@@ -34,10 +35,6 @@ ROUND_OFF = 1e-12
 def pair(request):
     model = load_model(request.param)
     return compile_model(model, target="numpy"), compile_model(model, target="numba")
-
-
-def relative_difference(a, b):
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(a)), 1e-300))
 
 
 def reference_steps(compiled, method, state, params, dt, steps):
@@ -110,13 +107,7 @@ def test_generated_module_imports_only_math_numba_and_numpy(tmp_path):
     from symsim.cli import main
     assert main(["compile", str(EXAMPLES_DIR / "gray_scott.py"), "--target", "numba", "-o", str(tmp_path / "out")]) == 0
     source = (tmp_path / "out" / "gray_scott_numba.py").read_text()
-    imported = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            imported |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            imported.add(node.module.split(".")[0])
-    assert imported == {"math", "numba", "numpy"}
+    assert imported_modules(source) == {"math", "numba", "numpy"}
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["target"] == "numba" and report["ops_per_point"]["egraph"]["cost"] > 0
 
@@ -164,7 +155,9 @@ def test_a_name_the_kernels_use_is_refused_with_the_name():
 CACHE_SCRIPT = textwrap.dedent("""
     import json, sys, time
     started = time.perf_counter()
-    from symsim import compile_model, load_model
+    from checks import imported_modules, relative_difference
+
+from symsim import compile_model, load_model
     compiled = compile_model(load_model("lotka_volterra"), target="numba")
     params = compiled.resolve_params()
     y = compiled.initial_state(params)

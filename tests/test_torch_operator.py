@@ -7,7 +7,6 @@ trapezoid residual of an accurate trajectory is second order in dt; gradients re
 prediction; the generated source needs only math and torch.
 """
 
-import ast
 import json
 import textwrap
 from pathlib import Path
@@ -16,6 +15,8 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+
+from checks import imported_modules  # noqa: E402
 
 from symsim import load_model, simulate  # noqa: E402
 from symsim.cli import main  # noqa: E402
@@ -210,12 +211,7 @@ def test_bad_arguments_are_named():
 def test_generated_source_imports_only_math_and_torch():
     for name in ("gray_scott", "heat_2d", "sine_gordon_1d", "lorenz"):
         source, _ = loss_source(load_model(name), "torch-operator")
-        imported = set()
-        for node in ast.walk(ast.parse(source)):
-            if isinstance(node, ast.Import):
-                imported |= {alias.name.split(".")[0] for alias in node.names}
-            elif isinstance(node, ast.ImportFrom):
-                imported.add(node.module.split(".")[0])
+        imported = imported_modules(source)
         assert "torch" in imported and imported <= {"math", "torch"}, (name, imported)
 
 

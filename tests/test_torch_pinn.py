@@ -1,7 +1,6 @@
 """The generated PINN residual: equal to a hand-written autograd residual, zero on exact
 solutions, hard constraints exact, and a short training that lowers the loss."""
 
-import ast
 import json
 import math
 
@@ -9,6 +8,8 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+
+from checks import imported_modules  # noqa: E402
 
 from symsim import load_model  # noqa: E402
 from symsim.cli import main  # noqa: E402
@@ -149,11 +150,7 @@ def test_periodic_axes_are_periodic_by_construction():
 def test_generated_pinn_module_imports_only_math_and_torch(tmp_path):
     assert main(["compile", "burgers_1d", "--target", "torch-pinn", "-o", str(tmp_path / "out")]) == 0
     source = (tmp_path / "out" / "burgers_torch_pinn.py").read_text()
-    imported = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            imported |= {a.name.split(".")[0] for a in node.names}
-    assert imported == {"math", "torch"}
+    assert imported_modules(source) == {"math", "torch"}
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["target"] == "torch-pinn" and report["ops_per_point"]["cost"] > 0
 

@@ -54,7 +54,7 @@ def evaluate(kernel: Kernel, values: dict) -> list:
     return [float(sympy.sympify(e).xreplace(scope).evalf(30)) for e in kernel.outputs.values()]
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(expressions(), expressions(), st.randoms(use_true_random=False))
 def test_egraph_kernel_has_the_values_of_the_lowered_kernel(u_rhs, v_rhs, rng):
     lowered = kernel_model(u_rhs, v_rhs)
@@ -69,7 +69,7 @@ def test_egraph_kernel_has_the_values_of_the_lowered_kernel(u_rhs, v_rhs, rng):
     assert kernel_cost(kernel, lowered)["cost"] <= kernel_cost(cse_kernel(lowered), lowered)["cost"]
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=700, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(expressions(), st.randoms(use_true_random=False))
 def test_simplified_expression_has_the_same_value(expr, rng):
     values = {s: sympy.Float(rng.uniform(-2, 2)) for s in expr.free_symbols}

@@ -31,7 +31,7 @@ import math
 from symsim.errors import BackendError
 
 from .fused_stages import PASS_KINDS
-from .kernel_plan import GhostExtrapolation, KernelPlan, PeriodicWrap, WallValue
+from .kernel_plan import KernelPlan, PeriodicWrap, WallValue
 from .numba_backend import (PASS_DOCS, boundary_index, check_names, coordinate_lines, ghost_lines,
                             invariant_lines, loop_index, module_constants, module_header, pass_writes,
                             point_statements, python_api, rate_name, stencil_fields, symbols_in,
@@ -153,8 +153,7 @@ def _boundary_kernels(plan: KernelPlan) -> list[str]:
         else:
             body = ghost_lines(lowered, step.wall, step.layer, slab=_slab_threads)
             threads = _slab_size(lowered, step.wall.axis)
-            side = "low" if step.wall.side == "low" else "high"
-            doc = f"ghost layer {step.layer} of {step.wall.field} beyond the {side} wall of {lowered.axes[step.wall.axis].name}"
+            doc = f"ghost layer {step.layer} of {step.wall.field} beyond the {step.wall.side} wall of {lowered.axes[step.wall.axis].name}"
         kernels += ["@cuda.jit(cache=True)", f"def {name}(t, state{params}):", f'    """{doc}"""'] + body + ["", ""]
         launches.append(f"    {name}[{math.ceil(threads / SLAB_THREADS)}, {SLAB_THREADS}](t, state{params})")
     lines = kernels + [f"def _boundaries(t, state{params}):",

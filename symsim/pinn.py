@@ -253,10 +253,9 @@ def _plot(run: PinnRun, path: Path) -> None:
     reference, prediction = run.reference[name], run.prediction[name]
     figure, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     if reference.ndim == 2:        # 1-D in space: x-t pictures
-        extent = None
         for ax, data, title in zip(axes, (reference, prediction, prediction - reference),
                                    ("symsim solution", "PINN", "PINN - symsim")):
-            image = ax.imshow(data.T, origin="lower", aspect="auto", extent=extent, cmap="RdBu_r")
+            image = ax.imshow(data.T, origin="lower", aspect="auto", cmap="RdBu_r")
             ax.set_title(f"{name}: {title}")
             ax.set_xlabel("save index (t)")
             figure.colorbar(image, ax=ax)

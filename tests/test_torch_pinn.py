@@ -4,7 +4,6 @@ solutions, hard constraints exact, and a short training that lowers the loss."""
 import json
 import math
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")

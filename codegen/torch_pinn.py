@@ -179,9 +179,11 @@ def _initial_class(plan: ContinuousPlan, printer) -> list[str]:
             terms.append((f, "", plan.initial[f]))
         if plan.time_order[f] == 2 and f in plan.initial_velocity:
             terms.append((f, "_t", plan.initial_velocity[f]))
+    columns = tuple(f"{f}{s}" for f, s, _ in terms)
     header = ["class InitialResidual(torch.nn.Module):",
               f'    """Value (and velocity of second-order fields) at t=0 minus the initial condition: '
-              f'{", ".join(f"{f}{s}" for f, s, _ in terms)}."""', "",
+              f'{", ".join(columns)}."""', "",
+              f"    COLUMNS = {columns!r}", "",
               "    def __init__(self, params=None):",
               "        super().__init__()",
               "        self.params = dict(PARAMS, **(params or {}))", "",

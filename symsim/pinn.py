@@ -149,13 +149,15 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int = 2000, lbfg
     soft_initial = not hard_bc
     soft_walls = [k for k, wall in enumerate(module.BoundaryResidual.WALLS) if not (hard_bc and wall[3] == "dirichlet")]
     velocity_terms = hard_bc and any(order == 2 for order in module.TIME_ORDER.values())
+    # hard constraints fix the value; the velocity stays a soft term
+    velocity_columns = [i for i, name in enumerate(module.InitialResidual.COLUMNS) if name.endswith("_t")]
 
     def loss_at(interior, edge, start):
         total = residual(net, *interior).pow(2).mean()
         if soft_initial or velocity_terms:
             values = initial(net, *start[1:])
-            if not soft_initial:   # hard constraints fix the value; the velocity stays a soft term
-                values = values[:, [i for i, name in enumerate(_initial_columns(module)) if name.endswith("_t")]]
+            if not soft_initial:
+                values = values[:, velocity_columns]
             if values.shape[1]:
                 total = total + values.pow(2).mean()
         if soft_walls:
@@ -204,12 +206,6 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int = 2000, lbfg
               "seed": seed, "width": width, "depth": depth, "learning_rate": learning_rate, "dtype": dtype}
     return PinnRun(model.name, net, rel_l2, steps + lbfgs_steps, seconds, float(loss.detach()), history, config,
                    times, reference, prediction)
-
-
-def _initial_columns(module) -> list[str]:
-    doc = module.InitialResidual.__doc__
-    listed = doc.split(":", 1)[1].strip().rstrip(".")
-    return [name.strip() for name in listed.split(",") if name.strip()]
 
 
 def _compare(model: Model, net, t_end: float, saves: int, real):

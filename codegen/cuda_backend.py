@@ -32,7 +32,7 @@ from symsim.errors import BackendError
 
 from .fused_stages import PASS_KINDS
 from .kernel_plan import KernelPlan, PeriodicWrap, WallValue
-from .numba_backend import (PASS_DOCS, boundary_index, check_names, coordinate_lines, ghost_lines,
+from .numba_backend import (PASS_DOCS, boundary_index, check_names, coordinate_lines, free_symbols, ghost_lines,
                             invariant_lines, loop_index, module_constants, module_header, pass_writes,
                             point_statements, python_api, rate_name, stencil_fields, symbols_in,
                             wall_value_lines)
@@ -119,10 +119,9 @@ def _pass_kernel(plan: KernelPlan, kind) -> list[str]:
 
 def _slab_threads(lowered, axis: int, value_expressions):
     """The slab's point of this thread (flat index decomposed into the other axes' indices)."""
-    import sympy
-    used = set().union(*[sympy.sympify(v).free_symbols for v in value_expressions]) if value_expressions else set()
+    used = free_symbols(value_expressions)
     others = [k for k in range(lowered.ndim) if k != axis]
-    size = math.prod(lowered.padded_shape[k] for k in others)
+    size = _slab_size(lowered, axis)
     lines = ["    _s = cuda.grid(1)", f"    if _s < {size}:"]
     indent, index, stride = "        ", [None] * lowered.ndim, size
     for k in others:

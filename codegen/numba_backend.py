@@ -261,6 +261,11 @@ def loop_nest(lowered: LoweredModel, body: list[str], parallel: bool) -> list[st
     return lines + [indent + line for line in body]
 
 
+def free_symbols(expressions) -> set:
+    """The free symbols of all ``expressions`` together (SymPy expressions or their source)."""
+    return set().union(*[sympy.sympify(e).free_symbols for e in expressions])
+
+
 def symbols_in(lines: list[str]) -> set:
     """Every identifier in generated lines, as symbols (to see which coordinates a body uses)."""
     return {sympy.Symbol(word) for line in lines for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", line)}
@@ -311,7 +316,7 @@ def _periodic_lines(lowered: LoweredModel, axis: int) -> list[str]:
 
 def _slab_loops(lowered: LoweredModel, axis: int, value_expressions) -> tuple[list[str], str, tuple]:
     """Loops over the full padded extent of the axes other than ``axis``: (lines, indent, index names)."""
-    used = set().union(*[sympy.sympify(v).free_symbols for v in value_expressions]) if value_expressions else set()
+    used = free_symbols(value_expressions)
     lines, indent, index = [], "    ", []
     for k, other in enumerate(lowered.axes):
         if k == axis:

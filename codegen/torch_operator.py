@@ -38,7 +38,7 @@ from symsim.errors import BackendError
 from symsim.ir import LoweredModel, StencilAccess
 
 from .kernel_plan import GhostExtrapolation, KernelPlan, PeriodicWrap, WallValue
-from .numba_backend import boundary_index, spacing_lines, stencil_fields
+from .numba_backend import boundary_index, free_symbols, spacing_lines, stencil_fields
 
 SCHEMES = ("euler", "trapezoid")
 
@@ -208,12 +208,8 @@ def _evolved_points(plan: KernelPlan) -> int:
     return int(evolved.sum())
 
 
-def _free_symbols(expressions) -> set:
-    return set().union(*[sympy.sympify(e).free_symbols for e in expressions]) if expressions else set()
-
-
 def _unpack(lowered: LoweredModel, expressions) -> list[str]:
-    used = _free_symbols(expressions)
+    used = free_symbols(expressions)
     return [f"    {name} = p[{name!r}]" for name in lowered.parameters if sympy.Symbol(name) in used]
 
 
@@ -252,7 +248,7 @@ def _boundary_function(plan: KernelPlan) -> list[str]:
     steps = plan.boundary_steps
     values = [s.wall.value for s in steps if isinstance(s, WallValue)]
     lines += _unpack(lowered, values)
-    lines += _coordinate_lines(lowered, _free_symbols(values))
+    lines += _coordinate_lines(lowered, free_symbols(values))
     for step in steps:
         if isinstance(step, PeriodicWrap):
             k, halo, n = step.axis, lowered.halo[step.axis], lowered.axes[step.axis].points
@@ -332,7 +328,7 @@ def _rhs_function(plan: KernelPlan) -> list[str]:
     lines = ["def rhs(t, state, p):",
              '    """d(state)/dt at the grid points of padded states: (state, field, *SHAPE); wall nodes 0."""']
     lines += _unpack(lowered, expressions + [e for _, e in plan.invariants])
-    lines += _coordinate_lines(lowered, _free_symbols(expressions))
+    lines += _coordinate_lines(lowered, free_symbols(expressions))
     if plan.invariants:
         lines.append("    # loop invariants: numbers, or one value per state")
     for symbol, expression in plan.invariants:

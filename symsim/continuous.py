@@ -81,8 +81,8 @@ def continuous_plan(model: Model, egraph: bool = True) -> tuple[ContinuousPlan, 
         function = expr.expr if isinstance(expr, sympy.Derivative) else expr
         counts = expr.variable_count if isinstance(expr, sympy.Derivative) else ()
         variables = tuple(sorted((str(v) for v, n in counts for _ in range(n)), key=canonical.__getitem__))
-        return atom(FieldDerivative(function.func.__name__, variables).name), FieldDerivative(
-            function.func.__name__, variables)
+        derivative = FieldDerivative(function.func.__name__, variables)
+        return atom(derivative.name), derivative
 
     residuals, used, time_order = {}, set(), {}
     for equation in model.equation_list:
@@ -93,7 +93,7 @@ def continuous_plan(model: Model, egraph: bool = True) -> tuple[ContinuousPlan, 
             used.add(derivative)
         for f in model.field_functions.values():
             replacements.setdefault(f, derivative_atom(f)[0])
-            if f in equation.rhs.free_symbols or equation.rhs.has(f):
+            if equation.rhs.has(f):
                 used.add(FieldDerivative(f.func.__name__, ()))
         coordinates = {sympy.Symbol(name): atom(name) for name in ["t", *axes]}
         rhs = equation.rhs.xreplace(replacements).xreplace(coordinates)

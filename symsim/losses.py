@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import types
 
+from codegen import LOSS_TARGETS
+
 from .errors import BackendError
 from .model import Model
 
@@ -39,7 +41,7 @@ def loss_source(model: Model, target: str, space_order: int = 2, egraph: bool = 
         lowered = plan.lowered
         source = render_torch_pinn_module(plan)
     else:
-        raise BackendError(f"unknown loss target {target!r}; loss targets: torch-pinn, torch-operator")
+        raise BackendError(f"unknown loss target {target!r}; loss targets: {', '.join(LOSS_TARGETS)}")
     from .ir import Kernel
     report = {
         "model": lowered.name, "target": target, "fields": list(lowered.fields),

@@ -100,7 +100,8 @@ def _pass_kernel(plan: KernelPlan, kind) -> list[str]:
     lines += _thread_index(lowered, "    ")
     inner = "        "
     lines += invariant_lines(plan, inner)
-    lines += [f"{inner}{f} = _src[{k}]" for k, f in enumerate(lowered.fields) if f in stencil_fields(plan)]
+    read = stencil_fields(plan)
+    lines += [f"{inner}{f} = _src[{k}]" for k, f in enumerate(lowered.fields) if f in read]
     body = point_statements(plan, tuple(loop_index(a) for a in lowered.axes))
     used = symbols_in(body)
     for k in range(lowered.ndim):

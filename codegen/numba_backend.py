@@ -177,7 +177,9 @@ def _pass_kernel(plan: KernelPlan, kind) -> list[str]:
     body = point_statements(plan, lowered_index(lowered))
     write_lines = pass_writes(lowered, kind)
     lines += invariant_lines(plan, "    ")
-    lines += [f"    {f} = _src[{k}]" for k, f in enumerate(lowered.fields) if f in stencil_fields(plan) and lowered.axes]
+    if lowered.axes:
+        read = stencil_fields(plan)
+        lines += [f"    {f} = _src[{k}]" for k, f in enumerate(lowered.fields) if f in read]
     lines += loop_nest(lowered, body + write_lines, parallel=True)
     if kind.name == "rhs":
         for field, axis, side in plan.frozen_nodes:

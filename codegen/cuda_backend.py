@@ -33,7 +33,7 @@ from symsim.errors import BackendError
 from .fused_stages import PASS_KINDS
 from .kernel_plan import KernelPlan, PeriodicWrap, WallValue
 from .numba_backend import (PASS_DOCS, boundary_index, check_names, coordinate_lines, free_symbols, ghost_lines,
-                            invariant_lines, loop_index, module_constants, module_header, pass_writes,
+                            invariant_lines, loop_index, lowered_index, module_constants, module_header, pass_writes,
                             point_statements, python_api, rate_name, stencil_fields, symbols_in,
                             wall_value_lines)
 
@@ -102,7 +102,7 @@ def _pass_kernel(plan: KernelPlan, kind) -> list[str]:
     lines += invariant_lines(plan, inner)
     read = stencil_fields(plan)
     lines += [f"{inner}{f} = _src[{k}]" for k, f in enumerate(lowered.fields) if f in read]
-    body = point_statements(plan, tuple(loop_index(a) for a in lowered.axes))
+    body = point_statements(plan, lowered_index(lowered))
     used = symbols_in(body)
     for k in range(lowered.ndim):
         lines += [inner + c for c in coordinate_lines(lowered, k, used)]

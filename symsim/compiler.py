@@ -118,11 +118,6 @@ def compile_model(model: Model | LoweredModel, target: str = "numpy", space_orde
     render = renderer_for(target)
     if target == "cuda":
         _check_cuda_device()
-        # Numba's simulator runs kernels in Python threads; free the e-graph pass's egglog
-        # objects (unsendable: they must be dropped on this thread) before any kernel runs
-        gc_after_pass = True
-    else:
-        gc_after_pass = False
     if target in CACHED_TARGETS and cache:
         built = {}
 
@@ -132,7 +127,9 @@ def compile_model(model: Model | LoweredModel, target: str = "numpy", space_orde
 
         key = kernel_cache.cache_key(lowered, target, {"egraph": egraph})
         entry = kernel_cache.load_or_build(f"{lowered.name}_{target}", key, build)
-        if gc_after_pass:
+        if target == "cuda":
+            # Numba's simulator runs kernels in Python threads; free the e-graph pass's egglog
+            # objects (unsendable: they must be dropped on this thread) before any kernel runs
             gc.collect()
         return CompiledModel(lowered, target, entry.source, entry.module, entry.metadata["egraph_report"],
                              egraph, entry.hit, built.get("plan"))

@@ -19,10 +19,10 @@ from codegen import KernelPlan, plan_kernel, renderer_for
 
 from . import kernel_cache
 from .errors import ModelDefinitionError, ParameterError
-from .ir import LoweredModel
+from .ir import Kernel, LoweredModel
 from .lowering import lower_to_stencils
 from .model import Model
-from .simplify import cse_kernel, egraph_kernel
+from .simplify import cse_kernel, egraph_kernel, kernel_cost
 
 
 @dataclass
@@ -37,6 +37,7 @@ class CompiledModel:
     egraph: bool = True
     from_cache: bool = False            # the module came from the kernel cache (no pass, no rendering)
     _plan: KernelPlan | None = None
+    _rendered_cost: dict | None = None  # operations per point of the rendered kernel (kept with a cached module)
 
     @property
     def plan(self) -> KernelPlan:
@@ -44,6 +45,14 @@ class CompiledModel:
         if self._plan is None:
             self._plan = optimized_plan(self.lowered, self.egraph)[0]
         return self._plan
+
+    def rendered_cost(self) -> dict:
+        """Operations per grid point of the kernel in ``source`` (from the cache entry when it came from there,
+        so a report never re-runs the pass, whose time limit could make it find another kernel)."""
+        if self._rendered_cost is None:
+            plan = self.plan
+            self._rendered_cost = kernel_cost(Kernel(plan.invariants, plan.temporaries, plan.outputs), self.lowered)
+        return self._rendered_cost
 
     def stepper_function(self, method: str):
         """The backend's fused ``<method>_step`` function, or None when it has none."""
@@ -122,24 +131,26 @@ def compile_model(model: Model | LoweredModel, target: str = "numpy", space_orde
         built = {}
 
         def build():
-            built["plan"], built["report"] = optimized_plan(lowered, egraph)
-            return render(built["plan"]), {"egraph_report": built["report"]}
+            plan, built["report"] = optimized_plan(lowered, egraph)
+            built["plan"] = plan
+            cost = kernel_cost(Kernel(plan.invariants, plan.temporaries, plan.outputs), lowered)
+            return render(plan), {"egraph_report": built["report"], "ops_per_point": cost}
 
         key = kernel_cache.cache_key(lowered, target, {"egraph": egraph})
         entry = kernel_cache.load_or_build(f"{lowered.name}_{target}", key, build)
-        if target == "cuda":
-            # Numba's simulator runs kernels in Python threads; free the e-graph pass's egglog
-            # objects (unsendable: they must be dropped on this thread) before any kernel runs
-            gc.collect()
-        return CompiledModel(lowered, target, entry.source, entry.module, entry.metadata["egraph_report"],
-                             egraph, entry.hit, built.get("plan"))
-    plan, report = optimized_plan(lowered, egraph)
-    source = render(plan)
-    if target in CACHED_TARGETS:
-        module = _load_uncached(source, f"symsim_generated_{lowered.name}_{target}")
+        compiled = CompiledModel(lowered, target, entry.source, entry.module, entry.metadata["egraph_report"],
+                                 egraph, entry.hit, built.get("plan"), entry.metadata.get("ops_per_point"))
     else:
-        module = load_generated_module(source, f"symsim_generated_{lowered.name}_{target}")
-    return CompiledModel(lowered, target, source, module, report, egraph, False, plan)
+        plan, report = optimized_plan(lowered, egraph)
+        source = render(plan)
+        name = f"symsim_generated_{lowered.name}_{target}"
+        module = _load_uncached(source, name) if target in CACHED_TARGETS else load_generated_module(source, name)
+        compiled = CompiledModel(lowered, target, source, module, report, egraph, False, plan)
+    if target == "cuda":
+        # Numba's simulator runs kernels in Python threads; free the e-graph pass's egglog
+        # objects (unsendable: they must be dropped on this thread) before any kernel runs
+        gc.collect()
+    return compiled
 
 
 def _check_cuda_device() -> None:

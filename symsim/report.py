@@ -6,13 +6,12 @@
 
 from __future__ import annotations
 
-from .ir import Kernel, stencil_accesses
+from .ir import stencil_accesses
 from .simplify import cse_kernel, kernel_cost, lowered_kernel
 
 
 def kernel_report(compiled, source_name: str) -> dict:
     lowered = compiled.lowered
-    plan = compiled.plan
     stencils = {}
     for field, expr in lowered.rhs.items():
         accesses = stencil_accesses(expr)
@@ -37,8 +36,7 @@ def kernel_report(compiled, source_name: str) -> dict:
             "lowered": kernel_cost(lowered_kernel(lowered), lowered),
             "cse": kernel_cost(cse_kernel(lowered), lowered),
             # the kernel actually rendered; absent (null) with --no-egraph, which renders the cse one
-            "egraph": kernel_cost(Kernel(plan.invariants, plan.temporaries, plan.outputs), lowered)
-            if compiled.egraph_report is not None else None,
+            "egraph": compiled.rendered_cost() if compiled.egraph_report is not None else None,
         },
         "egraph": compiled.egraph_report,
     }

@@ -124,10 +124,9 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
     if method == "dopri5":
         stepper = AdaptiveStepper(rhs, constrain, state, rtol=options["rtol"], atol=options["atol"],
                                   interior=compiled.interior)
-    elif compiled.stepper_function(method) is not None:
+    elif (fused_step := compiled.stepper_function(method)) is not None:
         # fused stage passes of a compiled backend (allocated once, here)
-        stepper = CompiledStepper(compiled.stepper_function(method), compiled.module.new_work(state, method),
-                                  method, values)
+        stepper = CompiledStepper(fused_step, compiled.module.new_work(state, method), method, values)
     else:
         stepper = FixedStepper(method, rhs, constrain, state)
 

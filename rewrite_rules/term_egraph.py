@@ -299,10 +299,12 @@ def simplify_terms(exprs: list[sympy.Expr], varying: set, *, limits: Limits = DE
         u + 1
     """
     egraph = _egraph_with(memberships, rewrites, operation_costs)
-    started = time.perf_counter()  # after declaring the rules (once per process): the limit is for the run
     with egraph:  # push: the run below is undone on exit, the declared rules stay
         bridge = _Bridge(egraph, varying)
         roots = [bridge.encode(e) for e in exprs]
+        # after declaring the rules (once per process) and registering the terms (slow on the first
+        # call of a process, and slower on a loaded machine): the limit is for the rewriting
+        started = time.perf_counter()
         stats = run_term_schedule(egraph, limits, started, memberships, rewrites, operation_costs)
         rejected = 0
         variants = []

@@ -155,9 +155,7 @@ def test_a_name_the_kernels_use_is_refused_with_the_name():
 CACHE_SCRIPT = textwrap.dedent("""
     import json, sys, time
     started = time.perf_counter()
-    from checks import imported_modules, relative_difference
-
-from symsim import compile_model, load_model
+    from symsim import compile_model, load_model
     compiled = compile_model(load_model("lotka_volterra"), target="numba")
     params = compiled.resolve_params()
     y = compiled.initial_state(params)

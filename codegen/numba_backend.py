@@ -38,9 +38,10 @@ from symsim.ir import LoweredModel, StencilAccess
 from .fused_stages import PASS_KINDS, SCHEMES
 from .kernel_plan import GhostExtrapolation, KernelPlan, PeriodicWrap, WallValue
 from .numba_ensemble import render_ensemble
+from .printing import DoubleLiterals
 
 
-class PointPrinter(PythonCodePrinter):
+class PointPrinter(DoubleLiterals, PythonCodePrinter):
     """Python/``math`` source of one point's arithmetic: accesses as indexed field views.
 
     Shared by the Numba CPU and CUDA backends; ``index`` maps each axis to the
@@ -60,12 +61,6 @@ class PointPrinter(PythonCodePrinter):
         parts = [name if o == 0 else f"{name} {'+' if o > 0 else '-'} {abs(o)}"
                  for name, o in zip(self.index, access.offsets)]
         return f"{access.field}[{', '.join(parts)}]"
-
-    def _print_Float(self, number) -> str:
-        return repr(float(number))    # repr round-trips a double exactly
-
-    def _print_Rational(self, number) -> str:
-        return repr(float(number))
 
     def _print_Pow(self, power, rational=False):
         base, exponent = power.args

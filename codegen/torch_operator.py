@@ -39,11 +39,12 @@ from symsim.ir import LoweredModel, StencilAccess
 
 from .kernel_plan import GhostExtrapolation, KernelPlan, PeriodicWrap, WallValue
 from .numba_backend import boundary_index, free_symbols, spacing_lines, stencil_fields
+from .printing import DoubleLiterals
 
 SCHEMES = ("euler", "trapezoid")
 
 
-class TensorPrinter(TorchPrinter):
+class TensorPrinter(DoubleLiterals, TorchPrinter):
     """SymPy's PyTorch printer, plus stencil accesses as shifted slices over the trailing grid axes.
 
     Per-point values are tensors (state, *grid) or broadcast to it; spacings are Python
@@ -74,12 +75,6 @@ class TensorPrinter(TorchPrinter):
         if symbol in self.coordinate_code:
             return self.coordinate_code[symbol]
         return super()._print_Symbol(symbol)
-
-    def _print_Float(self, number) -> str:
-        return repr(float(number))    # repr round-trips a double exactly
-
-    def _print_Rational(self, number) -> str:
-        return repr(float(number))
 
     def _print_Pow(self, power, rational=False):
         base, exponent = power.args

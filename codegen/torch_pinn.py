@@ -30,15 +30,11 @@ import symsim
 from symsim.continuous import ContinuousPlan, FieldDerivative, wall_position
 from symsim.errors import BackendError
 
+from .printing import DoubleLiterals
 
-class PinnPrinter(TorchPrinter):
+
+class PinnPrinter(DoubleLiterals, TorchPrinter):
     """SymPy's torch printer with exact float literals, products for small powers, safe Max/Min."""
-
-    def _print_Float(self, number) -> str:
-        return repr(float(number))
-
-    def _print_Rational(self, number) -> str:
-        return repr(float(number))
 
     def _print_Pow(self, power, rational=False):
         base, exponent = power.args

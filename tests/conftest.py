@@ -11,3 +11,14 @@ os.environ.setdefault("SYMSIM_CACHE_DIR", tempfile.mkdtemp(prefix="symsim-test-c
 # with a GPU: NUMBA_ENABLE_CUDASIM=0 python -m pytest tests/test_cuda_backend.py). Numba
 # reads this when it is first imported, which is after this file.
 os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+
+
+def pytest_configure(config):
+    """The property tests gate every commit, so they draw the same examples on every machine
+    and every run (a failure is reproducible from the commit alone). To look for new
+    counterexamples, pick other draws: python -m pytest --hypothesis-seed=N tests/test_simplify.py
+    """
+    from hypothesis import settings
+    if config.getoption("hypothesis_seed", None) is None:
+        settings.register_profile("symsim-ci", derandomize=True)
+        settings.load_profile("symsim-ci")

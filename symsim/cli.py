@@ -3,6 +3,7 @@
     symsim run examples/gray_scott.py --t-end 500 --param F=0.05 -o gs.npz --plot gs.png
     symsim compile examples/heat_2d.py --target numpy -o build/heat
     symsim simplify "c*a + c*b"
+    symsim prose train --config small -o runs/prose
 
 Errors print one line (``symsim: error: ...``) and exit with status 1 (2 for
 bad command-line usage); set SYMSIM_DEBUG=1 to see tracebacks.
@@ -75,12 +76,54 @@ def build_parser() -> argparse.ArgumentParser:
 
     simplify = commands.add_parser("simplify", help="simplify an expression with the e-graph pass; print its cost")
     simplify.add_argument("expression", help='e.g. "c*a + c*b" (numbers, names, + - * / **, elementary functions)')
+
+    prose = commands.add_parser("prose", help="the PROSE transformer: trajectories in, continuation and equations out")
+    steps = prose.add_subparsers(dest="prose_command", metavar="STEP", parser_class=_OneLineParser)
+    steps.required = True
+    generate = steps.add_parser("generate", help="write a fixed, seeded evaluation set (npz)")
+    generate.add_argument("-o", "--output", required=True, help="sample file to write (.npz)")
+    generate.add_argument("--count", type=int, default=1500, help="samples (default 1500: 100 per family)")
+    generate.add_argument("--seed", type=int, default=12345, help="random seed (default 12345)")
+    generate.add_argument("--families", help="comma-separated family names (default: all)")
+    generate.add_argument("--quiet", action="store_true", help="no progress bar")
+    train = steps.add_parser("train", help="train on fresh samples streamed from worker processes")
+    train.add_argument("--config", default="small", help="tiny, small, paper or a config .json (default small)")
+    train.add_argument("--steps", type=int, default=20000, help="optimizer steps in all (default 20000)")
+    train.add_argument("--batch-size", type=int, default=64, help="samples per step and process (default 64)")
+    train.add_argument("--workers", type=int, default=1, help="data worker processes (default 1)")
+    train.add_argument("--learning-rate", type=float, default=1e-4, help="peak learning rate (default 1e-4)")
+    train.add_argument("--warmup", type=int, default=1000, help="warm-up steps (default 1000)")
+    train.add_argument("--data-weight", type=float, default=1.0, help="weight of the trajectory MSE (default 1)")
+    train.add_argument("--no-symbol-share", type=float, default=0.2,
+                       help="share of samples trained without the symbol input (the data-only mode; default 0.2)")
+    train.add_argument("--corrupt", type=float, default=0.1,
+                       help="probability of adding, and of dropping, a term of the guessed skeleton (default 0.1)")
+    train.add_argument("--families", help="comma-separated family names (default: all)")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("-o", "--output", required=True, metavar="DIR", help="checkpoint directory (resumed if present)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    evaluate = steps.add_parser("eval", help="metrics of a checkpoint per family; a table and metrics.json")
+    evaluate.add_argument("checkpoint", help="checkpoint.pt (or its directory)")
+    evaluate.add_argument("--data", required=True, help="evaluation set written by symsim prose generate")
+    evaluate.add_argument("--beam", type=int, default=1, help="beam width of the symbol decoder (default 1: greedy)")
+    evaluate.add_argument("--no-refine", action="store_true", help="skip fitting the decoded constants")
+    evaluate.add_argument("-o", "--output", default="metrics.json", help="metrics file (default metrics.json)")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
+    predict = steps.add_parser("predict", help="continue an observed trajectory and recover its equations")
+    predict.add_argument("checkpoint", help="checkpoint.pt (or its directory)")
+    predict.add_argument("data", help="npz with arrays `times` (n,) on [0, 2) and `values` (n, d), d <= 5")
+    predict.add_argument("-o", "--output", default="prediction.npz", help="predictions (default prediction.npz)")
+    predict.add_argument("--plot", help="picture of the data and both predictions (default: OUTPUT with .png)")
+    predict.add_argument("--beam", type=int, default=4, help="beam width of the symbol decoder (default 4)")
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "prose":
+            from .prose.commands import run_prose_command
+            return run_prose_command(args)
         return {"run": _run, "compile": _compile, "simplify": _simplify, "pinn": _pinn}[args.command](args)
     except SymsimError as error:
         return _fail(str(error), error)

@@ -324,6 +324,10 @@ class ProseModel(nn.Module):
                                      memory_key_padding_mask=fused.padding_mask)
         return functional.linear(hidden, self.token_embedding.weight)
 
+    def predict_trajectory(self, batch: dict) -> torch.Tensor:
+        """(B, Tq, C) states at ``batch["query_times"]``; needs no symbol target."""
+        return self.predict_values(self.encode(batch), batch["query_times"], batch["dim_mask"])
+
     def forward(self, batch: dict) -> ProseOutput:
         """Teacher forcing: ``symbol_logits[:, i]`` predicts ``symbol_target[:, i + 1]``."""
         fused = self.encode(batch)

@@ -1,0 +1,139 @@
+"""PROSE evaluation: the closed loop (simplify, fit, compile, integrate), the metrics, and the CLI steps."""
+
+import json
+
+import numpy as np
+import pytest
+import sympy
+
+from symsim import solve_ensemble
+from symsim.cli import main
+from symsim.prose.data import DataSpec, generate_samples
+from symsim.prose.evaluation import (METRICS, constants_as_parameters, integrate_batch, refine_constants,
+                                     sample_metrics, simplify_system, summarize, vector_field_error)
+from symsim.prose.families import FAMILIES
+from symsim.prose.tokens import VOCAB, encode_system
+
+u0, u1, u2 = sympy.symbols("u_0 u_1 u_2")
+LORENZ = DataSpec(families=("lorenz",))
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread(monkeypatch):
+    # on 2 shared cores, two torch threads stall for whole time slices when anything else runs
+    import torch
+    threads = torch.get_num_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def lorenz_samples():
+    return generate_samples(LORENZ, 6, seed=11)
+
+
+def test_batched_numpy_integration_matches_the_ensemble_solver():
+    family = FAMILIES["rossler"]
+    rng = np.random.default_rng(0)
+    y0 = rng.uniform(-2, 2, (5, 3))
+    params = np.array(list(family.nominal.values())) * rng.uniform(0.9, 1.1, (5, 3))
+    times = np.linspace(0, 6, 192)
+    ours = integrate_batch(family.rhs(family.parameter_symbols), y0, times, dict(zip(family.nominal, params.T)))
+    reference = solve_ensemble(family.model(), y0, times, params=params, rtol=1e-10, atol=1e-12).states
+    assert np.abs(ours - reference).max() < 1e-5 * np.abs(reference).max()
+
+
+def test_rows_that_blow_up_are_nan_from_there_and_the_rest_unharmed():
+    states = integrate_batch([u0 ** 2], np.array([[0.5], [2.0]]), np.linspace(0, 1, 11), bound=100.0)
+    np.testing.assert_allclose(states[0, :, 0], 0.5 / (1 - 0.5 * np.linspace(0, 1, 11)), rtol=1e-6)
+    assert np.isnan(states[1, -1, 0]) and np.isfinite(states[1, 1, 0])       # 2/(1-2t) leaves 100 at t=0.49
+
+
+def test_floats_become_parameters_and_integers_stay():
+    structure, values = constants_as_parameters([2.5 * u0 ** 2 - 3 * u1, sympy.sin(0.5 * u0)])
+    assert list(values.values()) == [2.5, 0.5]
+    c0, c1 = sympy.symbols("c_0 c_1")
+    assert structure == [c0 * u0 ** 2 - 3 * u1, sympy.sin(c1 * u0)]
+
+
+def test_refinement_recovers_lorenz_constants_from_a_noisy_window(lorenz_samples):
+    truth = lorenz_samples.system(0)
+    off = [e.xreplace({f: sympy.Float(float(f) * 1.06) for f in e.atoms(sympy.Float)}) for e in truth]
+    times = LORENZ.times[:64]
+    refined = refine_constants(off, times, lorenz_samples.noisy[0, :64, :3])
+    assert refined.misfit_after < refined.misfit_before / 3
+    points = np.random.default_rng(0).uniform(-5, 5, (50, 3))
+    assert vector_field_error(refined.exprs, truth, points) < 0.02 < vector_field_error(off, truth, points)
+
+
+def test_vector_field_error_is_relative_l2_and_inf_for_a_field_that_is_not_finite():
+    points = np.array([[1.0, 2.0], [3.0, -1.0]])
+    assert vector_field_error([u0, u1], [u0, u1], points) == 0.0
+    assert vector_field_error([1.1 * u0, 1.1 * u1], [u0, u1], points) == pytest.approx(0.1)
+    assert vector_field_error([sympy.log(u1 - 5), u0], [u0, u1], points) == np.inf
+
+
+def test_simplify_system_keeps_values():
+    system = [10.2 * u1 - 10.2 * u0, u0 * (28.0 - u2) - u1]
+    simplified = simplify_system(system)
+    points = np.random.default_rng(1).uniform(-5, 5, (20, 3))
+    assert vector_field_error(simplified, system, points) < 1e-14
+
+
+def test_a_perfect_decode_scores_zero_field_error_and_sindy_is_measured(lorenz_samples):
+    i = 1
+    tokens = VOCAB.ids(encode_system(lorenz_samples.system(i), with_ends=True))
+    truth = lorenz_samples.clean[i, 64:]
+    row = sample_metrics(lorenz_samples, i, truth, truth * 1.1, tokens, np.random.default_rng(0))
+    assert set(row) == set(METRICS)
+    assert row["valid_fraction"] == 1.0
+    assert row["field_rel_l2"] < 5e-3       # three significant digits: each constant within 0.5%
+    assert row["field_rel_l2_refined"] < 0.05
+    assert row["traj_rel_l2"] == 0.0 and row["data_only_traj_rel_l2"] == pytest.approx(0.1, rel=1e-6)
+    assert 0 < row["sindy_field_rel_l2"] < np.inf
+
+
+def test_garbage_decodes_count_as_invalid_and_leave_field_errors_out(lorenz_samples):
+    truth = lorenz_samples.clean[0, 64:]
+    row = sample_metrics(lorenz_samples, 0, truth, truth, [VOCAB.bos_id, VOCAB.ids(["add"])[0]],
+                         np.random.default_rng(0))
+    assert row["valid_fraction"] == 0.0 and np.isnan(row["field_rel_l2"])
+    summary = summarize([row, dict(row, valid_fraction=1.0, field_rel_l2=0.3)], ["lorenz", "lorenz"])
+    assert summary["lorenz"]["valid_fraction"] == 0.5 and summary["lorenz"]["field_rel_l2"] == 0.3
+    assert summary["overall"]["samples"] == 2
+
+
+def test_prose_commands_from_data_to_metrics_and_prediction(tmp_path, capsys):
+    data = tmp_path / "eval.npz"
+    assert main(["prose", "generate", "-o", str(data), "--count", "6", "--families", "lorenz", "--quiet"]) == 0
+    run = tmp_path / "run"
+    assert main(["prose", "train", "--config", "tiny", "--steps", "3", "--batch-size", "4", "--workers", "0",
+                 "--warmup", "2", "--families", "lorenz", "-o", str(run), "--quiet"]) == 0
+    assert (run / "checkpoint.pt").is_file()
+    metrics = tmp_path / "metrics.json"
+    assert main(["prose", "eval", str(run), "--data", str(data), "-o", str(metrics), "--quiet"]) == 0
+    report = json.loads(metrics.read_text())["metrics"]
+    assert set(report) == {"lorenz", "overall"}
+    assert {"valid_fraction", "traj_rel_l2", "field_rel_l2", "field_rel_l2_refined", "data_only_traj_rel_l2",
+            "sindy_field_rel_l2"} <= set(report["overall"])
+    assert "overall" in capsys.readouterr().out
+
+    samples = generate_samples(LORENZ, 1, seed=2)
+    observed = tmp_path / "observed.npz"
+    np.savez(observed, times=LORENZ.times[:80], values=samples.noisy[0, :80, :3])
+    assert main(["prose", "predict", str(run), str(observed), "-o", str(tmp_path / "p.npz"), "--beam", "2"]) == 0
+    with np.load(tmp_path / "p.npz", allow_pickle=False) as prediction:
+        assert prediction["predicted"].shape == (128, 3)
+    assert (tmp_path / "p.png").stat().st_size > 1000
+
+
+def test_prose_commands_name_bad_input(tmp_path, capsys):
+    short = tmp_path / "short.npz"
+    np.savez(short, times=np.linspace(0, 1, 10), values=np.zeros((10, 2)))
+    missing = tmp_path / "nothing"
+    assert main(["prose", "eval", str(missing), "--data", str(short)]) == 1
+    assert "no PROSE checkpoint" in capsys.readouterr().err
+    assert main(["prose", "generate", "-o", str(tmp_path / "x.npz"), "--families", "lorenz,nope"]) == 1
+    assert "nope" in capsys.readouterr().err

@@ -132,6 +132,7 @@ def main():
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")   # train's loss log lines
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
+    logging.getLogger("symsim.prose.training").setLevel(logging.INFO)           # train's loss lines
     np.seterr(all="ignore")
     main()

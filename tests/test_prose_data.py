@@ -159,3 +159,10 @@ def test_online_batches_stream_from_worker_processes():
     firsts = {tuple(np.round(b["data_values"][0, 0, :3].numpy(), 6)) for b in batches}
     assert len(firsts) == 4                       # every batch is new, across both workers
     assert not any(p.is_alive() for p in processes)
+
+
+def test_online_batches_name_bad_arguments():
+    with pytest.raises(OptionError, match="batch_size"):
+        OnlineBatches(TWO, batch_size=0)
+    with pytest.raises(OptionError, match="workers"):
+        OnlineBatches(TWO, batch_size=2, workers=-1)

@@ -311,13 +311,13 @@ class OnlineBatches:
 
     def __init__(self, spec: DataSpec, batch_size: int, workers: int = 2, seed: int = 0, rank: int = 0,
                  start_step: int = 0, prefetch: int = 4, device=None):
+        self._processes = []        # first: close() (and __del__) must work even if a check below fails
         if batch_size < 1:
             raise OptionError(f"batch_size must be at least 1, got {batch_size}")
         if workers < 0:
             raise OptionError(f"workers must be >= 0, got {workers}")
         self.spec, self.batch_size, self.device = spec, batch_size, device
         self._seeds = np.random.SeedSequence([seed, rank, start_step]).spawn(max(workers, 1))
-        self._processes = []
         if workers == 0:
             self._local = _batch_stream(spec, batch_size, self._seeds[0])
             return

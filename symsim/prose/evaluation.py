@@ -115,11 +115,19 @@ def integrate_batch(exprs: list[sympy.Expr], initial_states: np.ndarray, times: 
     right-hand side is elementwise, so a (fields, batch) state evaluates every row at
     once. Rows that leave |u| <= bound are NaN from there on.
     """
+    params = {name: np.asarray(v, dtype=float) for name, v in (params or {}).items()}
+    return _rk4_batch(compiled_rhs(exprs, params), initial_states, times, params, substeps, bound)
+
+
+def compiled_rhs(exprs: list[sympy.Expr], params: dict):
+    """The NumPy backend's ``rhs(t, state, out, p)`` of the system (``params``: name -> any value)."""
     from ..compiler import compile_model
 
-    params = {name: np.asarray(v, dtype=float) for name, v in (params or {}).items()}
-    model = system_model("prose_system", exprs, {name: float(v.flat[0]) for name, v in params.items()})
-    rhs = compile_model(model, target="numpy", egraph=False).module.rhs
+    defaults = {name: float(np.asarray(v, dtype=float).flat[0]) for name, v in params.items()}
+    return compile_model(system_model("prose_system", exprs, defaults), target="numpy", egraph=False).module.rhs
+
+
+def _rk4_batch(rhs, initial_states, times, params, substeps, bound) -> np.ndarray:
     state = np.array(initial_states, dtype=float).T.copy()          # (d, batch)
     out = np.empty((len(times),) + state.shape[::-1])
     out[0] = state.T
@@ -152,7 +160,7 @@ def refine_constants(exprs: list[sympy.Expr], times: np.ndarray, observed: np.nd
     """Levenberg-Marquardt on the trajectory misfit over the decoded constants and initial state.
 
     Each iteration integrates the current guess and one perturbation per unknown
-    (finite-difference Jacobian columns) as one batch of :func:`integrate_batch`.
+    (finite-difference Jacobian columns) as one batch, with the system compiled once.
     """
     dimension = len(exprs)
     structure, values = constants_as_parameters(exprs)
@@ -160,9 +168,11 @@ def refine_constants(exprs: list[sympy.Expr], times: np.ndarray, observed: np.nd
     unknowns = np.concatenate([observed[0], list(values.values())])
     scale = observed.std(axis=0).mean() + 1e-12
 
+    rhs = compiled_rhs(structure, {s.name: v for s, v in values.items()})
+
     def residuals(candidates: np.ndarray) -> np.ndarray:
         params = {name: candidates[:, dimension + k] for k, name in enumerate(names)}
-        states = integrate_batch(structure, candidates[:, :dimension], times, params, bound=bound)
+        states = _rk4_batch(rhs, candidates[:, :dimension], times, params, substeps=6, bound=bound)
         return ((states - observed[None]) / scale).reshape(len(candidates), -1)
 
     current = residuals(unknowns[None])[0]

@@ -24,7 +24,7 @@ import math
 import multiprocessing
 import os
 import queue
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import sympy

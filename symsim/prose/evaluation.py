@@ -36,7 +36,7 @@ import numpy as np
 import sympy
 
 from ..errors import SymsimError
-from .families import FAMILIES, state_symbols, system_model
+from .families import state_symbols, system_model
 from .sindy import fit_sindy
 from .tokens import DecodedSystem, decode_system
 

@@ -7,10 +7,15 @@
 2. The config trains on fresh samples streamed from ``--workers`` data processes
    (symbol input left out for 20% of samples, the skeleton guesses corrupted by an
    added / dropped term with probability 0.1 each) until ``--minutes`` run out;
-   checkpoints go to ``RUN/`` (a rerun resumes).
+   checkpoints go to ``RUN/``. A rerun resumes the checkpoint and its stream (seeded by
+   the step it starts from) and trains until the *total* training time, recorded in the
+   checkpoint, reaches ``--minutes``.
 3. ``symsim.prose.evaluation.evaluate`` gives the issue's metrics per family and
    overall (medians), with the data-only ablation (the same checkpoint without symbol
    input) and SINDy computed on the same samples in the same run.
+
+Symbols are decoded under the token grammar (``symsim.prose.grammar``); the valid fraction
+of unconstrained greedy decoding is measured in the same run and reported next to it.
 
 The targets of the issue are checked and printed: >= 95% valid decoded expressions;
 trajectory error below the data-only ablation's; vector-field error after refinement
@@ -35,7 +40,7 @@ from symsim.prose.data import DataSpec, OnlineBatches, Samples, generate_samples
 from symsim.prose.evaluation import evaluate, format_table
 from symsim.prose.model import count_parameters, load_config
 from symsim.prose.tokens import VOCAB
-from symsim.prose.training import TrainingOptions, train
+from symsim.prose.training import CHECKPOINT_NAME, TrainingOptions, load_checkpoint, train
 
 
 def until(deadline: float, batches):
@@ -90,21 +95,33 @@ def main():
                          eos_id=VOCAB.eos_id)
     spec = DataSpec(add_term_probability=0.1, drop_term_probability=0.1, no_symbol_probability=0.2)
     options = TrainingOptions(learning_rate=args.learning_rate, warmup_steps=args.warmup)
-    deadline = time.time() + 60 * args.minutes
-    stream = OnlineBatches(spec, args.batch_size, workers=args.workers, seed=0)
+    checkpoint = run / CHECKPOINT_NAME
+    prior = load_checkpoint(checkpoint) if checkpoint.exists() else {}
+    prior_step, prior_seconds = prior.get("step", 0), float(prior.get("training_seconds", 0.0))
+    deadline = time.time() + 60 * args.minutes - prior_seconds
+    streams = []
+
+    def batches(rank: int, world_size: int, start_step: int):
+        streams.append(OnlineBatches(spec, args.batch_size, workers=args.workers, seed=0, rank=rank,
+                                     start_step=start_step))
+        return until(deadline, streams[-1])
+
     started = time.time()
     try:
         # the budget, not a step count, ends the run: the progress bar would show a meaningless total
-        result = train(config, until(deadline, stream), steps=10**9, checkpoint_dir=run, options=options,
+        result = train(config, batches, steps=10**9, checkpoint_dir=run, options=options,
                        checkpoint_every=250, log_every=50, progress=False)
     finally:
-        stream.close()
+        for stream in streams:
+            stream.close()
     seconds = time.time() - started
     history = result.history
     print(f"trained {len(history)} steps in {seconds / 60:.1f} min "
-          f"({len(history) * args.batch_size / seconds:.1f} samples/s); "
-          f"final loss {history[-1]['loss']:.3f} (symbols {history[-1]['symbol_loss']:.3f}, "
-          f"data {history[-1]['data_loss']:.4f})", flush=True)
+          f"({len(history) * args.batch_size / max(seconds, 1e-9):.1f} samples/s); "
+          f"{result.step} steps in {result.seconds / 60:.1f} min in all", flush=True)
+    if history:
+        print(f"final loss {history[-1]['loss']:.3f} (symbols {history[-1]['symbol_loss']:.3f}, "
+              f"data {history[-1]['data_loss']:.4f})", flush=True)
 
     started = time.time()
     summary = evaluate(result.model, samples, beam_size=args.beam)
@@ -119,10 +136,13 @@ def main():
         "config": args.config, "parameters": count_parameters(result.model),
         "batch_size": args.batch_size, "learning_rate": args.learning_rate, "warmup": args.warmup,
         "workers": args.workers, "threads": args.threads,
-        "training_minutes": seconds / 60, "steps": result.step, "samples_seen": len(history) * args.batch_size,
-        "final_losses": {k: history[-1][k] for k in ("loss", "symbol_loss", "data_loss")},
-        "loss_every_50_steps": [round(h["loss"], 4) for h in history[::50]],
+        "training_minutes": result.seconds / 60, "steps": result.step,
+        "samples_seen": result.step * args.batch_size,
+        "resumed_from": {"step": prior_step, "minutes": prior_seconds / 60} if prior_step else None,
+        "final_losses": {k: history[-1][k] for k in ("loss", "symbol_loss", "data_loss")} if history else None,
+        "loss_every_50_steps_of_this_run": [round(h["loss"], 4) for h in history[::50]],
         "evaluation_samples": len(samples), "evaluation_seconds": evaluation_seconds, "beam": args.beam,
+        "decoding": "grammar-constrained (unconstrained_valid_fraction: greedy without the grammar)",
         "data_only": "the same checkpoint without symbol input (20% of training samples had none)",
         "statistic": "median over samples (valid_fraction: mean)",
         "metrics": summary, "targets": met,

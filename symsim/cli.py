@@ -107,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", required=True, help="evaluation set written by symsim prose generate")
     evaluate.add_argument("--beam", type=int, default=1, help="beam width of the symbol decoder (default 1: greedy)")
     evaluate.add_argument("--no-refine", action="store_true", help="skip fitting the decoded constants")
+    evaluate.add_argument("--unconstrained", action="store_true",
+                          help="decode without the token grammar (by default the decoder writes only what it allows)")
     evaluate.add_argument("-o", "--output", default="metrics.json", help="metrics file (default metrics.json)")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
     predict = steps.add_parser("predict", help="continue an observed trajectory and recover its equations")
@@ -115,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("-o", "--output", default="prediction.npz", help="predictions (default prediction.npz)")
     predict.add_argument("--plot", help="picture of the data and both predictions (default: OUTPUT with .png)")
     predict.add_argument("--beam", type=int, default=4, help="beam width of the symbol decoder (default 4)")
+    predict.add_argument("--unconstrained", action="store_true", help="decode without the token grammar")
     return parser
 
 

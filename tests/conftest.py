@@ -3,6 +3,8 @@
 import os
 import tempfile
 
+import pytest
+
 # Compiled kernels of a test session go to a private cache (a developer may point
 # SYMSIM_CACHE_DIR at a persistent one to skip recompiling between sessions).
 os.environ.setdefault("SYMSIM_CACHE_DIR", tempfile.mkdtemp(prefix="symsim-test-cache-"))
@@ -22,3 +24,21 @@ def pytest_configure(config):
     if config.getoption("hypothesis_seed", None) is None:
         settings.register_profile("symsim-ci", derandomize=True)
         settings.load_profile("symsim-ci")
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """For modules of small torch tensors (``pytestmark = pytest.mark.usefixtures("one_torch_thread")``):
+    on 2 shared cores a second intra-op thread only waits on the first, 60-100x slower whenever
+    anything else runs. Module scope, so that module-scoped fixtures (a model trained once for
+    several tests) run under it too; OMP_NUM_THREADS covers the processes a test starts."""
+    torch = pytest.importorskip("torch")
+    threads, environment = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+    if environment is None:
+        del os.environ["OMP_NUM_THREADS"]
+    else:
+        os.environ["OMP_NUM_THREADS"] = environment

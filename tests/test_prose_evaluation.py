@@ -14,19 +14,10 @@ from symsim.prose.evaluation import (METRICS, constants_as_parameters, integrate
 from symsim.prose.families import FAMILIES
 from symsim.prose.tokens import VOCAB, encode_system
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 u0, u1, u2 = sympy.symbols("u_0 u_1 u_2")
 LORENZ = DataSpec(families=("lorenz",))
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread(monkeypatch):
-    # on 2 shared cores, two torch threads stall for whole time slices when anything else runs
-    import torch
-    threads = torch.get_num_threads()
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -97,9 +88,11 @@ def test_a_perfect_decode_scores_zero_field_error_and_sindy_is_measured(lorenz_s
 
 def test_garbage_decodes_count_as_invalid_and_leave_field_errors_out(lorenz_samples):
     truth = lorenz_samples.clean[0, 64:]
-    row = sample_metrics(lorenz_samples, 0, truth, truth, [VOCAB.bos_id, VOCAB.ids(["add"])[0]],
-                         np.random.default_rng(0))
+    garbage = [VOCAB.bos_id, VOCAB.ids(["add"])[0]]
+    row = sample_metrics(lorenz_samples, 0, truth, truth, garbage, np.random.default_rng(0),
+                         unconstrained_tokens=garbage)
     assert row["valid_fraction"] == 0.0 and np.isnan(row["field_rel_l2"])
+    assert row["unconstrained_valid_fraction"] == 0.0
     summary = summarize([row, dict(row, valid_fraction=1.0, field_rel_l2=0.3)], ["lorenz", "lorenz"])
     assert summary["lorenz"]["valid_fraction"] == 0.5 and summary["lorenz"]["field_rel_l2"] == 0.3
     assert summary["overall"]["samples"] == 2
@@ -114,10 +107,13 @@ def test_prose_commands_from_data_to_metrics_and_prediction(tmp_path, capsys):
     assert (run / "checkpoint.pt").is_file()
     metrics = tmp_path / "metrics.json"
     assert main(["prose", "eval", str(run), "--data", str(data), "-o", str(metrics), "--quiet"]) == 0
-    report = json.loads(metrics.read_text())["metrics"]
-    assert set(report) == {"lorenz", "overall"}
+    written = json.loads(metrics.read_text())
+    report = written["metrics"]
+    assert set(report) == {"lorenz", "overall"} and written["decoding"] == "grammar-constrained"
     assert {"valid_fraction", "traj_rel_l2", "field_rel_l2", "field_rel_l2_refined", "data_only_traj_rel_l2",
-            "sindy_field_rel_l2"} <= set(report["overall"])
+            "sindy_field_rel_l2", "unconstrained_valid_fraction"} <= set(report["overall"])
+    # a stream valid without the grammar is one the grammar allows at every step: decoded alike
+    assert report["overall"]["valid_fraction"] >= report["overall"]["unconstrained_valid_fraction"]
     assert "overall" in capsys.readouterr().out
 
     samples = generate_samples(LORENZ, 1, seed=2)

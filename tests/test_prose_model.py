@@ -22,18 +22,11 @@ from symsim.prose.model import (MIN_VALUE_SCALE, ProseModel, count_parameters, l
 from symsim.prose.training import (CHECKPOINT_NAME, TrainingOptions, learning_rate_at,  # noqa: E402
                                    load_checkpoint, load_trained_model, prose_loss, train)
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 #: a made-up vocabulary: pad, bos, eos, then 17 symbols
 VOCAB_SIZE, PAD, BOS, EOS = 20, 0, 1, 2
 VOCABULARY = dict(vocab_size=VOCAB_SIZE, pad_id=PAD, bos_id=BOS, eos_id=EOS)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny tensors: a second intra-op thread only waits on the first (60x slower on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def tiny_model(seed=0) -> ProseModel:
@@ -286,9 +279,13 @@ def test_resuming_continues_the_run_exactly(tmp_path):
     config = load_config("tiny", dropout=0.1, **VOCABULARY)
     options = TrainingOptions(learning_rate=2e-3, warmup_steps=3)
     straight = train(config, stream_of_batches, steps=8, options=options, progress=False)
-    train(config, stream_of_batches, steps=4, checkpoint_dir=tmp_path, options=options, progress=False)
+    first = train(config, stream_of_batches, steps=4, checkpoint_dir=tmp_path, options=options, progress=False)
+    first_seconds = load_checkpoint(tmp_path / CHECKPOINT_NAME)["training_seconds"]
     resumed = train(config, stream_of_batches, steps=8, checkpoint_dir=tmp_path, options=options, progress=False)
     assert [entry["step"] for entry in resumed.history] == [5, 6, 7, 8]
+    # wall time adds up over resumed runs (a training budget can span them)
+    assert 0 < first_seconds <= first.seconds < resumed.seconds
+    assert first_seconds < load_checkpoint(tmp_path / CHECKPOINT_NAME)["training_seconds"] <= resumed.seconds
     assert resumed.history == straight.history[4:]
     assert all(torch.equal(a, b) for a, b in zip(straight.model.parameters(), resumed.model.parameters()))
 

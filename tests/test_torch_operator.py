@@ -22,6 +22,8 @@ from symsim import load_model, simulate  # noqa: E402
 from symsim.cli import main  # noqa: E402
 from symsim.losses import load_loss_module, loss_source  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 #: Dirichlet and Neumann walls whose values depend on t and the other coordinate, a periodic
 #: axis, forcing in x and t, a mixed-derivative product: every boundary step with a value
 DRIVEN_WALLS = """
@@ -46,15 +48,6 @@ model.defaults(t_end=0.1)
 #: (example, small grid, space order): walls, periodic axes, second order in time
 EXAMPLES = [("heat_2d", dict(x=8, y=7), 2), ("burgers_1d", dict(x=17), 2), ("sine_gordon_1d", dict(x=24), 4),
             ("gray_scott", dict(x=8, y=8), 2), ("allen_cahn", dict(x=8, y=8), 2), ("advection_1d", dict(x=20), 4)]
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Small tensors: several intra-op threads only wait on each other (100x slower on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

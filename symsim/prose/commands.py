@@ -94,9 +94,11 @@ def _evaluate(args) -> int:
     network = load_trained_model(_checkpoint_path(args.checkpoint))
     samples = Samples.load(args.data)
     with _progress_bar(len(samples), "evaluating", args.quiet) as bar:
-        summary = evaluate(network, samples, beam_size=args.beam, refine=not args.no_refine, progress=bar.update)
+        summary = evaluate(network, samples, beam_size=args.beam, refine=not args.no_refine,
+                           constrained=not args.unconstrained, progress=bar.update)
     print(format_table(summary))
     report = {"checkpoint": str(args.checkpoint), "data": str(args.data), "beam": args.beam,
+              "decoding": "unconstrained" if args.unconstrained else "grammar-constrained",
               "data_only": "the same checkpoint with the symbol input left out (trained so for a share of samples)",
               "statistic": "median over samples (valid_fraction: mean)", "metrics": summary}
     atomic_write_text(args.output, json.dumps(report, indent=2, allow_nan=True) + "\n")
@@ -109,7 +111,8 @@ def _predict(args) -> int:
 
     from .data import DataSpec, MAX_DIMENSION
     from .evaluation import integrate, refine_constants, simplify_system
-    from .tokens import DecodedSystem, decode_system
+    from .grammar import SymbolGrammar
+    from .tokens import VOCAB, DecodedSystem, decode_system
     from .training import load_trained_model
 
     network = load_trained_model(_checkpoint_path(args.checkpoint))
@@ -125,9 +128,10 @@ def _predict(args) -> int:
         "query_times": torch.as_tensor(grid[None, split:], dtype=torch.float32),
     }
     batch["data_values"][0, :, :d] = torch.as_tensor(values, dtype=torch.float32)
+    grammar = None if args.unconstrained else SymbolGrammar(VOCAB)
     with torch.no_grad():
         predicted = network.predict_trajectory(batch)[0, :, :d].numpy()
-        tokens = network.beam_decode(batch, args.beam, 200)[0] if args.beam > 1 else network.greedy_decode(batch, 200)[0]
+        tokens = network.beam_decode(batch, args.beam, 200, grammar=grammar)[0]
     decoded = decode_system(tokens)
     arrays = {"query_times": grid[split:], "predicted": predicted, "observed_times": grid[:split], "observed": values}
     if isinstance(decoded, DecodedSystem) and decoded.dimension == d and not decoded.placeholders:

@@ -11,7 +11,10 @@ For every sample of the evaluation set:
   checkpoint, trained with the symbol input dropped for a share of samples, evaluated
   both ways);
 - ``valid_fraction``: the share of decoded token streams that are a system of the
-  right dimension;
+  right dimension, decoded under the token grammar (:mod:`.grammar`: the decoder picks
+  the most likely token the language allows next) unless ``constrained=False``;
+- ``unconstrained_valid_fraction``: the same share when greedy decoding may write any
+  token (the network's own command of the language; computed in the same run);
 - ``field_rel_l2``: the decoded vector field against the true one at 50 random points
   of [-5, 5]^d (valid decodes only);
 - ``field_rel_l2_refined``: the same after the decoded system is simplified by the
@@ -211,13 +214,23 @@ def integrate(exprs: list[sympy.Expr], initial_state: np.ndarray, times: np.ndar
 # -- the evaluation run ---------------------------------------------------------------------
 
 
-METRICS = ("valid_fraction", "traj_rel_l2", "field_rel_l2", "field_rel_l2_refined", "refined_traj_rel_l2",
+METRICS = ("valid_fraction", "unconstrained_valid_fraction", "traj_rel_l2", "field_rel_l2", "field_rel_l2_refined", "refined_traj_rel_l2",
            "data_only_traj_rel_l2", "sindy_field_rel_l2", "sindy_traj_rel_l2")
 
 
+def is_valid_decode(decoded, dimension: int) -> bool:
+    """Whether a decoded stream is a system of ``dimension`` equations with values (no placeholders)."""
+    return isinstance(decoded, DecodedSystem) and decoded.dimension == dimension and not decoded.placeholders
+
+
 def sample_metrics(samples, i: int, predicted: np.ndarray, predicted_without_symbols: np.ndarray,
-                   decoded_tokens, rng: np.random.Generator, refine: bool = True) -> dict:
-    """Every metric of sample ``i`` (see the module notes); NaN where a metric does not apply."""
+                   decoded_tokens, rng: np.random.Generator, refine: bool = True,
+                   unconstrained_tokens=None) -> dict:
+    """Every metric of sample ``i`` (see the module notes); NaN where a metric does not apply.
+
+    ``unconstrained_tokens``: the stream greedy decoding wrote without the grammar, when the
+    caller decoded both ways.
+    """
     spec = samples.spec
     d = int(samples.dimension[i])
     split = spec.input_points
@@ -231,8 +244,10 @@ def sample_metrics(samples, i: int, predicted: np.ndarray, predicted_without_sym
     row["data_only_traj_rel_l2"] = relative_l2(predicted_without_symbols[:, :d], truth[split:])
 
     decoded = decode_system(decoded_tokens)
-    valid = isinstance(decoded, DecodedSystem) and decoded.dimension == d and not decoded.placeholders
+    valid = is_valid_decode(decoded, d)
     row["valid_fraction"] = float(valid)
+    if unconstrained_tokens is not None:
+        row["unconstrained_valid_fraction"] = float(is_valid_decode(decode_system(unconstrained_tokens), d))
     if valid:
         row["field_rel_l2"] = vector_field_error(decoded.exprs, true_system, points)
         if refine:
@@ -266,7 +281,7 @@ def summarize(rows: list[dict], families: list[str]) -> dict:
         for metric in METRICS:
             values = np.array([r[metric] for r in group], dtype=float)
             values = values[~np.isnan(values)]
-            if metric == "valid_fraction":
+            if metric.endswith("valid_fraction"):
                 entry[metric] = float(values.mean()) if values.size else math.nan
             else:
                 entry[metric] = float(np.median(values)) if values.size else math.nan
@@ -290,14 +305,20 @@ def format_table(summary: dict) -> str:
 
 
 def evaluate(network, samples, batch_size: int = 64, beam_size: int = 1, max_symbol_length: int = 200,
-             refine: bool = True, seed: int = 0, progress=None) -> dict:
+             refine: bool = True, constrained: bool = True, seed: int = 0, progress=None) -> dict:
     """Run ``network`` (a ProseModel) on every sample and summarize (see the module notes).
 
-    ``progress``: a callable taking the number of samples just finished.
+    ``constrained``: decode under the token grammar, and also greedily without it for
+    ``unconstrained_valid_fraction``. ``progress``: a callable taking the number of samples
+    just finished.
     """
     import torch
 
+    from .grammar import SymbolGrammar
     from .model import evaluation_mode
+    from .tokens import VOCAB
+
+    grammar = SymbolGrammar(VOCAB) if constrained else None
 
     rng = np.random.default_rng(seed)
     rows, families = [], []
@@ -309,12 +330,13 @@ def evaluate(network, samples, batch_size: int = 64, beam_size: int = 1, max_sym
             without = dict(batch, symbol_input=batch["symbol_input"][:, :0])
             predicted_without = network.predict_trajectory(without).cpu().numpy()
             if beam_size > 1:
-                decoded = network.beam_decode(batch, beam_size, max_symbol_length)
+                decoded = network.beam_decode(batch, beam_size, max_symbol_length, grammar=grammar)
             else:
-                decoded = network.greedy_decode(batch, max_symbol_length)
+                decoded = network.greedy_decode(batch, max_symbol_length, grammar=grammar)
+            unconstrained = network.greedy_decode(batch, max_symbol_length) if constrained else decoded
             for k, i in enumerate(index):
                 rows.append(sample_metrics(samples, int(i), predicted[k], predicted_without[k], decoded[k], rng,
-                                           refine=refine))
+                                           refine=refine, unconstrained_tokens=unconstrained[k]))
                 families.append(samples.family_name(int(i)))
             if progress is not None:
                 progress(len(index))

@@ -66,6 +66,7 @@ from torch import nn
 from torch.nn import functional
 
 from ..errors import OptionError
+from .grammar import SymbolGrammar
 
 #: The named configs, ``<name>.json`` here, are package data.
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -351,17 +352,33 @@ class ProseModel(nn.Module):
         """Generated ids up to (without) eos."""
         return ids[:ids.index(self.config.eos_id)] if self.config.eos_id in ids else ids
 
+    def _start_grammar(self, grammar, batch: dict, max_len: int, copies: int = 1):
+        if grammar is None:
+            return None
+        dimension = batch["dim_mask"].sum(dim=1).to(self.token_embedding.weight.device)
+        return grammar.start(dimension.repeat_interleave(copies), max_len)
+
     @torch.no_grad()
-    def greedy_decode(self, batch: dict, max_len: int) -> list[list[int]]:
-        """The most likely next token at each step, at most ``max_len`` tokens (eos included) per sample."""
+    def greedy_decode(self, batch: dict, max_len: int, grammar: SymbolGrammar | None = None) -> list[list[int]]:
+        """The most likely next token at each step, at most ``max_len`` tokens (eos included) per sample.
+
+        With a ``grammar``, the most likely token it allows (see :mod:`.grammar`); each sample's
+        stream then has as many equations as ``batch["dim_mask"]`` has channels.
+        """
         with evaluation_mode(self):
             fused = self._encode_for_decoding(batch)
             count = fused.features.shape[0]
             tokens = torch.full((count, 1), self.config.bos_id, dtype=torch.long, device=fused.features.device)
             finished = torch.zeros(count, dtype=torch.bool, device=tokens.device)
+            state = self._start_grammar(grammar, batch, max_len)
             for _ in range(max_len):
-                chosen = self._next_token_log_probabilities(fused, tokens).argmax(dim=-1)
+                log_probabilities = self._next_token_log_probabilities(fused, tokens)
+                if state is not None:
+                    log_probabilities.masked_fill_(~state.allowed(), -math.inf)
+                chosen = log_probabilities.argmax(dim=-1)
                 chosen = torch.where(finished, self.config.pad_id, chosen)
+                if state is not None:
+                    state.advance(chosen)
                 tokens = torch.cat([tokens, chosen[:, None]], dim=1)
                 finished |= chosen == self.config.eos_id
                 if finished.all():
@@ -369,7 +386,8 @@ class ProseModel(nn.Module):
             return [self._strip(row) for row in tokens[:, 1:].tolist()]
 
     @torch.no_grad()
-    def beam_decode(self, batch: dict, beam_size: int, max_len: int, length_penalty: float = 0.0) -> list[list[int]]:
+    def beam_decode(self, batch: dict, beam_size: int, max_len: int, length_penalty: float = 0.0,
+                    grammar: SymbolGrammar | None = None) -> list[list[int]]:
         """The best hypothesis per sample, by (sum of log-probabilities) / length**length_penalty.
 
         Each step keeps the ``beam_size`` best continuations that do not end; those that end
@@ -377,7 +395,8 @@ class ProseModel(nn.Module):
         can beat its best hypothesis: a beam's sum only falls, so its score is at most
         sum / max_len**length_penalty. At ``max_len`` the live beams compete as they stand.
         With the default ``length_penalty`` 0, ``beam_size`` 1 is greedy decoding; a positive
-        penalty favours longer hypotheses.
+        penalty favours longer hypotheses. A ``grammar`` masks the tokens it refuses before the
+        beams are ranked, as in :meth:`greedy_decode`.
         """
         if beam_size < 1 or length_penalty < 0:
             raise OptionError(f"beam_decode: need beam_size >= 1 and length_penalty >= 0, "
@@ -392,8 +411,11 @@ class ProseModel(nn.Module):
             best_scores = [-math.inf] * count
             best: list[list[int] | None] = [None] * count
             done = [False] * count
+            state = self._start_grammar(grammar, batch, max_len, copies=beam_size)
             for step in range(max_len):
                 log_probabilities = self._next_token_log_probabilities(fused, tokens)
+                if state is not None:
+                    log_probabilities.masked_fill_(~state.allowed(), -math.inf)
                 vocab = log_probabilities.shape[-1]
                 totals = (scores[:, :, None] + log_probabilities.view(count, beam_size, vocab)).view(count, -1)
                 # 2 * beam_size: at most beam_size end (one per beam), so beam_size go on
@@ -410,6 +432,9 @@ class ProseModel(nn.Module):
                 scores = top_scores.gather(1, keep)
                 rows = (torch.arange(count, device=device)[:, None] * beam_size + beam.gather(1, keep)).view(-1)
                 tokens = torch.cat([tokens[rows], token.gather(1, keep).view(-1, 1)], dim=1)
+                if state is not None:
+                    state = state.select(rows)
+                    state.advance(tokens[:, -1])
                 bounds = (scores.max(dim=1).values / max_len ** length_penalty).tolist()
                 done = [finished or best_score >= bound for finished, best_score, bound
                         in zip(done, best_scores, bounds)]

@@ -28,7 +28,8 @@ the same as one of size 1. AdamW with a linear warm-up to ``learning_rate`` over
 Checkpoints hold only tensors, numbers, strings, lists and dicts, so that
 ``torch.load(path, weights_only=True)`` reads them (no pickled objects): the model and
 optimizer state dicts, the step (which fixes the learning rate), every rank's RNG state, and
-the model config and options as dicts. They are written to a temporary file and renamed over
+the model config and options as dicts, and the wall-clock seconds trained so far (summed
+over resumed runs, so a budget can span them). They are written to a temporary file and renamed over
 the old one, so a run killed mid-write leaves the previous checkpoint intact.
 """
 
@@ -39,6 +40,7 @@ import logging
 import math
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -87,6 +89,8 @@ class TrainingRun:
     #: learning_rate; losses are averaged over ranks
     history: list[dict]
     step: int
+    #: wall-clock seconds of training in all, resumed runs included (0 before a checkpoint recorded it)
+    seconds: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -245,6 +249,7 @@ def _train(config, batches, steps, checkpoint_dir, resume, log_every, checkpoint
 
     checkpoint_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
     step = 0
+    prior_seconds = 0.0
     if resume and checkpoint_path is not None and checkpoint_path.exists():
         state = load_checkpoint(checkpoint_path, map_location=device)
         _check_same_config(state["config"], config, checkpoint_path)
@@ -252,6 +257,7 @@ def _train(config, batches, steps, checkpoint_dir, resume, log_every, checkpoint
         optimizer.load_state_dict(state["optimizer"])
         restore_rng_states(state["rng"], context, device)
         step = state["step"]
+        prior_seconds = float(state.get("training_seconds", 0.0))
         logger.info("resuming %s at step %d", checkpoint_path, step)
 
     network: nn.Module = model
@@ -259,6 +265,7 @@ def _train(config, batches, steps, checkpoint_dir, resume, log_every, checkpoint
         device_ids = [device.index] if device.type == "cuda" else None
         network = nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
     model.train()
+    started = time.monotonic()
 
     def write_checkpoint():
         if checkpoint_path is None:
@@ -268,6 +275,7 @@ def _train(config, batches, steps, checkpoint_dir, resume, log_every, checkpoint
             save_checkpoint(checkpoint_path, {
                 "format": CHECKPOINT_FORMAT, "step": step, "config": config.to_dict(),
                 "options": dataclasses.asdict(options), "world_size": context.world_size,
+                "training_seconds": prior_seconds + time.monotonic() - started,
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": rng})
 
     show = progress if progress is not None else sys.stderr.isatty()
@@ -317,4 +325,4 @@ def _train(config, batches, steps, checkpoint_dir, resume, log_every, checkpoint
             write_checkpoint()
     finally:
         bar.close()
-    return TrainingRun(model, history, step)
+    return TrainingRun(model, history, step, prior_seconds + time.monotonic() - started)

@@ -20,9 +20,10 @@ Five parts, as in the paper:
    fused tokens; query times do not attend to each other, so the prediction at one time
    does not depend on which other times were asked (PROSE's cross-attention-only decoder).
 5. symbol decoder: a causal transformer decoder over the target tokens, cross-attending to
-   the fused tokens; its output layer is tied to the token embedding. Decoding keeps no
-   key/value cache: each step reruns the decoder over the prefix, cheap for equations of a
-   few hundred tokens.
+   the fused tokens; its output layer is tied to the token embedding. Greedy and beam
+   decoding take an optional :class:`~.grammar.SymbolGrammar` that masks the tokens the
+   language forbids next. Decoding keeps no key/value cache: each step reruns the decoder
+   over the prefix, cheap for equations of a few hundred tokens.
 
 Both decoders read the whole fused sequence (data and symbol parts; the reference
 implementation can also split it). All layers are pre-norm, GELU, as in the reference code.

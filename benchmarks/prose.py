@@ -37,7 +37,7 @@ import torch
 
 from symsim.io import atomic_write_text
 from symsim.prose.data import DataSpec, OnlineBatches, Samples, generate_samples
-from symsim.prose.evaluation import evaluate, format_table
+from symsim.prose.evaluation import PRIOR_WEIGHT, evaluate, format_table
 from symsim.prose.model import count_parameters, load_config
 from symsim.prose.tokens import VOCAB
 from symsim.prose.training import CHECKPOINT_NAME, TrainingOptions, load_checkpoint, train
@@ -45,10 +45,12 @@ from symsim.prose.training import CHECKPOINT_NAME, TrainingOptions, load_checkpo
 
 def until(deadline: float, batches):
     """The batches of ``batches`` until ``deadline`` (time.time()); then the source runs dry."""
-    for batch in batches:
-        if time.time() > deadline:
+    iterator = iter(batches)
+    while time.time() < deadline:       # checked before waiting on the source, not after
+        try:
+            yield next(iterator)
+        except StopIteration:
             return
-        yield batch
 
 
 def targets(summary: dict) -> dict:
@@ -143,6 +145,7 @@ def main():
         "loss_every_50_steps_of_this_run": [round(h["loss"], 4) for h in history[::50]],
         "evaluation_samples": len(samples), "evaluation_seconds": evaluation_seconds, "beam": args.beam,
         "decoding": "grammar-constrained (unconstrained_valid_fraction: greedy without the grammar)",
+        "refinement_prior_weight": PRIOR_WEIGHT,
         "data_only": "the same checkpoint without symbol input (20% of training samples had none)",
         "statistic": "median over samples (valid_fraction: mean)",
         "metrics": summary, "targets": met,

@@ -286,6 +286,8 @@ def test_resuming_continues_the_run_exactly(tmp_path):
     # wall time adds up over resumed runs (a training budget can span them)
     assert 0 < first_seconds <= first.seconds < resumed.seconds
     assert first_seconds < load_checkpoint(tmp_path / CHECKPOINT_NAME)["training_seconds"] <= resumed.seconds
+    again = train(config, stream_of_batches, steps=8, checkpoint_dir=tmp_path, options=options, progress=False)
+    assert again.history == [] and again.seconds == load_checkpoint(tmp_path / CHECKPOINT_NAME)["training_seconds"]
     assert resumed.history == straight.history[4:]
     assert all(torch.equal(a, b) for a, b in zip(straight.model.parameters(), resumed.model.parameters()))
 

@@ -325,4 +325,5 @@ def _train(config, batches, steps, checkpoint_dir, resume, log_every, checkpoint
             write_checkpoint()
     finally:
         bar.close()
-    return TrainingRun(model, history, step, prior_seconds + time.monotonic() - started)
+    # a call that took no step (resumed at its goal, or its source dry) trained for no time
+    return TrainingRun(model, history, step, prior_seconds + (time.monotonic() - started if history else 0.0))

@@ -41,6 +41,11 @@ class StencilAccess(sympy.Symbol):
         obj.axis_names = tuple(axis_names)
         return obj
 
+    @classmethod
+    def here(cls, field: str, axis_names: tuple[str, ...]) -> "StencilAccess":
+        """``field`` at the current grid point itself (offset 0 along every axis)."""
+        return cls(field, (0,) * len(axis_names), axis_names)
+
     def __getnewargs__(self):
         return (self.field, self.offsets, self.axis_names)
 

@@ -59,7 +59,7 @@ def lower_to_stencils(model: Model, space_order: int = 2) -> LoweredModel:
         _check_operators(expr, f"{eq.origin}: equation {eq.describe()}")
         if eq.order == 2:
             velocity = velocity_of[eq.field]
-            rhs[eq.field] = StencilAccess(velocity, (0,) * len(axes), tuple(a.name for a in axes))
+            rhs[eq.field] = StencilAccess.here(velocity, tuple(a.name for a in axes))
             rhs[velocity] = expr
         else:
             rhs[eq.field] = expr
@@ -217,7 +217,7 @@ def _discretize(expr, model: Model, axes, space_order: int, eq):
                                   for offsets, w in sorted(stencil.items()) if w != 0])
         replacements[derivative] = combination / scale
     expr = expr.xreplace(replacements)
-    fields = {f: StencilAccess(f.func.__name__, zero, axis_names) for f in expr.atoms(AppliedUndef) if is_field(f)}
+    fields = {f: StencilAccess.here(f.func.__name__, axis_names) for f in expr.atoms(AppliedUndef) if is_field(f)}
     return expr.xreplace(fields), orders
 
 

@@ -68,7 +68,7 @@ def spectral_bounds(compiled, state: np.ndarray, params: dict, t: float = 0.0) -
 
 
 def _access(lowered, field: str) -> StencilAccess:
-    return StencilAccess(field, (0,) * lowered.ndim, tuple(a.name for a in lowered.axes))
+    return StencilAccess.here(field, tuple(a.name for a in lowered.axes))
 
 
 def suggest_dt(compiled, state: np.ndarray, params: dict, method: str, t: float = 0.0) -> float | None:

@@ -242,12 +242,12 @@ def _advance(bar, step: int, loss: float) -> None:
 
 
 def _plot(run: PinnRun, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .plotting import new_figure, save_figure
+
     name = next(iter(run.reference))
     reference, prediction = run.reference[name], run.prediction[name]
-    figure, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    figure = new_figure(13, 3.8)
+    axes = figure.subplots(1, 3)
     if reference.ndim == 2:        # 1-D in space: x-t pictures
         for ax, data, title in zip(axes, (reference, prediction, prediction - reference),
                                    ("symsim solution", "PINN", "PINN - symsim")):
@@ -262,6 +262,4 @@ def _plot(run: PinnRun, path: Path) -> None:
             ax.set_title(f"{name} at t={run.times[-1]:g}: {title}")
             figure.colorbar(image, ax=ax)
     figure.suptitle(f"{run.model_name}: relative L2 error {run.rel_l2:.2e} after {run.steps} steps")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_figure(figure, path)

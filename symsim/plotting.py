@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 from .errors import SymsimError
 from .io import atomic_write
 
-__all__ = ["plot_result"]
+__all__ = ["plot_result", "new_figure", "save_figure"]
 
 DPI = 110
 _FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg", ".jpg": "jpg", ".jpeg": "jpg"}
@@ -34,10 +34,20 @@ _MAX_LINE_POINTS = 20000  # time series longer than this are thinned for drawing
 
 # -- helpers ------------------------------------------------------------------
 
-def _new_figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
+    """An empty figure of ``width`` x ``height`` inches on the Agg canvas (pyplot's state untouched)."""
     fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+def save_figure(fig: Figure, path) -> Path:
+    """Write ``fig`` to ``path`` atomically, in the format of its suffix (PNG if unknown or absent)."""
+    path = Path(path)
+    buf = io.BytesIO()
+    fig.savefig(buf, format=_FORMATS.get(path.suffix.lower(), "png"), dpi=DPI)
+    data = buf.getvalue()
+    return atomic_write(path, lambda f: f.write(data))
 
 
 def _snapshot_indices(t: np.ndarray, times: Sequence[float] | None) -> list[int]:
@@ -110,7 +120,7 @@ def _plot_ode(result, times=None) -> Figure:
     t = np.asarray(result.t)
     names = list(result.fields)
     phase = len(names) >= 2
-    fig = _new_figure(11 if phase else 7, 4.5)
+    fig = new_figure(11 if phase else 7, 4.5)
     ax = fig.add_subplot(1, 2 if phase else 1, 1)
     _time_series(ax, t, result.fields)
     if len(names) == 2:
@@ -147,7 +157,7 @@ def _plot_1d(result, times=None) -> Figure:
     x = np.asarray(x)
     grid, scalar = _split_fields(result)
     rows = len(grid) + (1 if scalar else 0)
-    fig = _new_figure(11, 3.6 * max(rows, 1))
+    fig = new_figure(11, 3.6 * max(rows, 1))
     idx = _snapshot_indices(t, times)
     extent = [*_edges(x), *_edges(t)]
     for r, (name, u) in enumerate(grid.items()):
@@ -185,7 +195,7 @@ def _plot_planes(result, planes: dict[str, np.ndarray], axes: tuple[str, str],
     aspect = _aspect(extent)
     # Row height follows the domain's shape when drawn to scale (flat domains get flat rows).
     ratio = abs(extent[3] - extent[2]) / abs(extent[1] - extent[0]) if aspect == "equal" else 0.8
-    fig = _new_figure(3.8 * cols + 1, min(max(3.4 * ratio + 1.0, 2.4), 4.4) * max(rows, 1))
+    fig = new_figure(3.8 * cols + 1, min(max(3.4 * ratio + 1.0, 2.4), 4.4) * max(rows, 1))
     for r, (name, u) in enumerate(planes.items()):
         lo, hi = _color_limits(u[idx])
         row_axes = []
@@ -244,8 +254,4 @@ def plot_result(result, path=None, *, times: Sequence[float] | None = None):
     fig = _PLOTTERS[ndim](result, times=times)
     if path is None:
         return fig
-    path = Path(path)
-    buf = io.BytesIO()
-    fig.savefig(buf, format=_FORMATS.get(path.suffix.lower(), "png"), dpi=DPI)
-    data = buf.getvalue()
-    return atomic_write(path, lambda f: f.write(data))
+    return save_figure(fig, path)

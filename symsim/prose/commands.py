@@ -177,12 +177,11 @@ def _read_observation(path, spec) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _plot_prediction(arrays: dict, path: str) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ..plotting import new_figure, save_figure
 
     d = arrays["observed"].shape[1]
-    figure, axes = plt.subplots(d, 1, figsize=(8, 1.8 * d + 0.6), sharex=True, squeeze=False)
+    figure = new_figure(8, 1.8 * d + 0.6)
+    axes = figure.subplots(d, 1, sharex=True, squeeze=False)
     for i, axis in enumerate(axes[:, 0]):
         axis.plot(arrays["observed_times"], arrays["observed"][:, i], ".", ms=3, color="black", label="observed")
         axis.plot(arrays["query_times"], arrays["predicted"][:, i], label="network")
@@ -191,7 +190,4 @@ def _plot_prediction(arrays: dict, path: str) -> None:
         axis.set_ylabel(f"u_{i}")
     axes[0, 0].legend(loc="upper left", fontsize=8)
     axes[-1, 0].set_xlabel("t")
-    figure.tight_layout()
-    atomic_write(path, lambda stream: figure.savefig(stream, format="png", dpi=110))
-    plt.close(figure)
-
+    save_figure(figure, path)

@@ -93,8 +93,7 @@ def main():
         samples.save(eval_path)
     print(f"evaluation set: {len(samples)} samples ({time.time() - started:.0f} s)", flush=True)
 
-    config = load_config(args.config, vocab_size=len(VOCAB), pad_id=VOCAB.pad_id, bos_id=VOCAB.bos_id,
-                         eos_id=VOCAB.eos_id)
+    config = load_config(args.config, **VOCAB.config_ids())
     spec = DataSpec(add_term_probability=0.1, drop_term_probability=0.1, no_symbol_probability=0.2)
     options = TrainingOptions(learning_rate=args.learning_rate, warmup_steps=args.warmup)
     checkpoint = run / CHECKPOINT_NAME

@@ -94,8 +94,7 @@ def test_random_streams_under_the_grammar_are_systems_of_the_right_dimension(see
 
 def real_vocabulary_model(seed=0) -> ProseModel:
     torch.manual_seed(seed)
-    return ProseModel(load_config("tiny", vocab_size=len(VOCAB), pad_id=VOCAB.pad_id, bos_id=VOCAB.bos_id,
-                                  eos_id=VOCAB.eos_id)).eval()
+    return ProseModel(load_config("tiny", **VOCAB.config_ids())).eval()
 
 
 def data_batch(dims=(3, 1, 5, 4)):

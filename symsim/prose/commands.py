@@ -53,8 +53,7 @@ def _train(args) -> int:
     from .tokens import VOCAB
     from .training import TrainingOptions, distributed_context, train
 
-    config = load_config(args.config, vocab_size=len(VOCAB), pad_id=VOCAB.pad_id, bos_id=VOCAB.bos_id,
-                         eos_id=VOCAB.eos_id)
+    config = load_config(args.config, **VOCAB.config_ids())
     spec = DataSpec(add_term_probability=args.corrupt, drop_term_probability=args.corrupt,
                     no_symbol_probability=args.no_symbol_share, **_families(args))
 
@@ -110,7 +109,7 @@ def _predict(args) -> int:
     import torch
 
     from .data import DataSpec, MAX_DIMENSION
-    from .evaluation import integrate, refine_constants, simplify_system
+    from .evaluation import integrate, is_valid_decode, refine_constants, simplify_system
     from .grammar import SymbolGrammar
     from .tokens import VOCAB, DecodedSystem, decode_system
     from .training import load_trained_model
@@ -134,7 +133,7 @@ def _predict(args) -> int:
         tokens = network.beam_decode(batch, args.beam, 200, grammar=grammar)[0]
     decoded = decode_system(tokens)
     arrays = {"query_times": grid[split:], "predicted": predicted, "observed_times": grid[:split], "observed": values}
-    if isinstance(decoded, DecodedSystem) and decoded.dimension == d and not decoded.placeholders:
+    if is_valid_decode(decoded, d):
         simplified = simplify_system(decoded.exprs)
         refined = refine_constants(simplified, grid[:split], values)
         forward = integrate(refined.exprs, refined.initial_state, grid)
@@ -154,6 +153,8 @@ def _predict(args) -> int:
 
 def _read_observation(path, spec) -> tuple[np.ndarray, np.ndarray]:
     """The observed window on the model's input grid (interpolated if sampled otherwise)."""
+    from .data import MAX_DIMENSION
+
     try:
         with np.load(path, allow_pickle=False) as stored:
             if "times" not in stored.files or "values" not in stored.files:
@@ -163,8 +164,8 @@ def _read_observation(path, spec) -> tuple[np.ndarray, np.ndarray]:
         raise SymsimError(f"{path}: not a readable npz of numbers ({error})") from None
     if values.ndim == 1:
         values = values[:, None]
-    if times.ndim != 1 or values.ndim != 2 or len(times) != len(values) or not 1 <= values.shape[1] <= 5:
-        raise SymsimError(f"{path}: 'times' must be (n,) and 'values' (n, d) with 1 <= d <= 5; "
+    if times.ndim != 1 or values.ndim != 2 or len(times) != len(values) or not 1 <= values.shape[1] <= MAX_DIMENSION:
+        raise SymsimError(f"{path}: 'times' must be (n,) and 'values' (n, d) with 1 <= d <= {MAX_DIMENSION}; "
                           f"got {times.shape} and {values.shape}")
     if not (np.isfinite(times).all() and np.isfinite(values).all()) or np.any(np.diff(times) <= 0):
         raise SymsimError(f"{path}: times must increase and every value be finite")

@@ -31,10 +31,11 @@ import sympy
 
 from ..errors import OptionError, SolverError, SymsimError
 from ..io import atomic_write
-from .families import FAMILIES
-from .tokens import VOCAB, encode_system
+from .families import FAMILIES, SAVES, T_END, state_symbols
+from .tokens import MAX_EQUATIONS, VOCAB, encode_system
 
-MAX_DIMENSION = 5
+#: channels of every sample's arrays: the largest system the tokens can write
+MAX_DIMENSION = MAX_EQUATIONS
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,8 @@ class DataSpec:
     """What a sample looks like; the defaults are PROSE's."""
 
     families: tuple = tuple(FAMILIES)
-    t_end: float = 6.0
-    points: int = 192            # saves on [0, t_end]
+    t_end: float = T_END
+    points: int = SAVES          # saves on [0, t_end]
     input_points: int = 64       # the first ones are the model's input, the rest its target
     noise: float = 0.02          # observation noise, relative to each channel's RMS over the trajectory
     parameter_spread: float = 0.1
@@ -90,6 +91,10 @@ class Samples:
     def __len__(self) -> int:
         return len(self.family)
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every per-sample array by field name (all but ``spec``)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "spec"}
+
     def family_name(self, i: int) -> str:
         return self.spec.families[int(self.family[i])]
 
@@ -127,7 +132,7 @@ class Samples:
 
     def save(self, path) -> None:
         """Write the samples (and the spec that made them) as an npz, atomically."""
-        arrays = {name.name: getattr(self, name.name) for name in fields(self) if name.name != "spec"}
+        arrays = self.arrays()
         spec = asdict(self.spec)
         arrays["spec_families"] = np.array(spec.pop("families"), dtype=str)
         arrays["spec_values"] = np.array([float(v) for v in spec.values()])
@@ -188,7 +193,7 @@ def generate_samples(spec: DataSpec, count: int, seed=0, progress=None) -> Sampl
                 progress(wanted)
     merged = _concatenate(spec, parts)
     order = rng.permutation(count)
-    return Samples(spec, *(getattr(merged, f.name)[order] for f in fields(Samples) if f.name != "spec"))
+    return Samples(spec, **{name: array[order] for name, array in merged.arrays().items()})
 
 
 def _family_samples(spec: DataSpec, f: int, count: int, rng: np.random.Generator,
@@ -240,8 +245,8 @@ def _max_parameters(spec: DataSpec) -> int:
     return max(len(FAMILIES[name].nominal) for name in spec.families)
 
 
-def _pad(rows: list[list[int]], width: int | None = None) -> np.ndarray:
-    width = max([len(r) for r in rows] + [1]) if width is None else width
+def _pad(rows: list[list[int]]) -> np.ndarray:
+    width = max([len(r) for r in rows] + [1])
     out = np.full((len(rows), width), VOCAB.pad_id, dtype=np.int64)
     for i, row in enumerate(rows):
         out[i, :len(row)] = row
@@ -251,14 +256,12 @@ def _pad(rows: list[list[int]], width: int | None = None) -> np.ndarray:
 def _concatenate(spec: DataSpec, parts: list[Samples]) -> Samples:
     """One Samples of several, token arrays padded to the widest."""
     merged = {}
-    for f in fields(Samples):
-        if f.name == "spec":
-            continue
-        arrays = [getattr(p, f.name) for p in parts]
-        if f.name.startswith("symbol_"):
+    for name in parts[0].arrays():
+        arrays = [getattr(p, name) for p in parts]
+        if name.startswith("symbol_"):
             width = max(a.shape[1] for a in arrays)
             arrays = [np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=VOCAB.pad_id) for a in arrays]
-        merged[f.name] = np.concatenate(arrays)
+        merged[name] = np.concatenate(arrays)
     return Samples(spec, **merged)
 
 
@@ -275,7 +278,7 @@ def corrupt_system(system: list[sympy.Expr], rng: np.random.Generator, add_proba
         >>> corrupt_system([u0 - u0*u1], rng, 0.0, 1.0)     # e.g. [u0]
     """
     system = list(system)
-    variables = [sympy.Symbol(f"u_{i}") for i in range(len(system))]
+    variables = state_symbols(len(system))
     if rng.random() < drop_probability:
         candidates = [i for i, e in enumerate(system) if len(sympy.Add.make_args(e)) > 1]
         if candidates:
@@ -389,7 +392,7 @@ def _worker(spec, batch_size, seed_sequence, out, stop) -> None:
     """One data worker: make batches until told to stop (errors go back as one line)."""
     try:
         for samples in _batch_stream(spec, batch_size, seed_sequence):
-            message = {f.name: getattr(samples, f.name) for f in fields(samples) if f.name != "spec"}
+            message = samples.arrays()
             while not stop.is_set():
                 try:
                     out.put(message, timeout=0.5)

@@ -55,10 +55,7 @@ FIELD_BOX = 5.0
 
 def vector_field_error(candidate: list[sympy.Expr], truth: list[sympy.Expr], points: np.ndarray) -> float:
     """Relative L2 distance of two vector fields at ``points`` (n x d): ||f - g|| / ||g||."""
-    got = _field_values(candidate, points)
-    want = _field_values(truth, points)
-    error = np.linalg.norm(got - want) / max(np.linalg.norm(want), 1e-300)
-    return float(error) if np.isfinite(error) else math.inf
+    return relative_l2(_field_values(candidate, points), _field_values(truth, points))
 
 
 def _field_values(exprs: list[sympy.Expr], points: np.ndarray) -> np.ndarray:
@@ -72,6 +69,7 @@ def _field_values(exprs: list[sympy.Expr], points: np.ndarray) -> np.ndarray:
 
 
 def relative_l2(prediction: np.ndarray, truth: np.ndarray) -> float:
+    """||prediction - truth|| / ||truth|| over every entry; inf where that is not finite."""
     error = np.linalg.norm(prediction - truth) / max(np.linalg.norm(truth), 1e-300)
     return float(error) if np.isfinite(error) else math.inf
 
@@ -241,8 +239,8 @@ def integrate(exprs: list[sympy.Expr], initial_state: np.ndarray, times: np.ndar
 # -- the evaluation run ---------------------------------------------------------------------
 
 
-METRICS = ("valid_fraction", "unconstrained_valid_fraction", "traj_rel_l2", "field_rel_l2", "field_rel_l2_refined", "refined_traj_rel_l2",
-           "data_only_traj_rel_l2", "sindy_field_rel_l2", "sindy_traj_rel_l2")
+METRICS = ("valid_fraction", "unconstrained_valid_fraction", "traj_rel_l2", "field_rel_l2", "field_rel_l2_refined",
+           "refined_traj_rel_l2", "data_only_traj_rel_l2", "sindy_field_rel_l2", "sindy_traj_rel_l2")
 
 
 def is_valid_decode(decoded, dimension: int) -> bool:

@@ -67,6 +67,15 @@ class SymbolGrammar:
         change[self.roles == BINARY] = 1
         change[(self.roles == LEAF) | (self.roles == SIGN)] = -1
         self.operand_change = change
+        self._on_device: dict = {}
+
+    def tables(self, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(roles, variable_index, operand_change) on ``device``, copied there once."""
+        device = torch.device(device)
+        if device not in self._on_device:
+            self._on_device[device] = tuple(t.to(device) for t in (self.roles, self.variable_index,
+                                                                    self.operand_change))
+        return self._on_device[device]
 
     def start(self, dimension: torch.Tensor, max_len: int) -> GrammarState:
         """Streams about to write their first token; ``dimension`` (N,): equations each must have."""
@@ -83,15 +92,9 @@ class GrammarState:
         self.grammar, self.dimension, self.max_len = grammar, dimension, max_len
         self.missing, self.phase, self.finished, self.written = missing, phase, finished, written
 
-    def _tables(self):
-        device = self.dimension.device
-        return (self.grammar.roles.to(device), self.grammar.variable_index.to(device),
-                self.grammar.operand_change.to(device))
-
     def allowed(self) -> torch.Tensor:
         """(N, V) bool: the tokens each stream may write next (at least ``<eos>`` when nothing fits)."""
-        roles, variable, change = self._tables()
-        roles, variable, change = roles[None], variable[None], change[None]
+        roles, variable, change = (t[None] for t in self.grammar.tables(self.dimension.device))
         missing, phase, finished = self.missing[:, None], self.phase[:, None], self.finished[:, None]
         dimension = self.dimension[:, None]
         room = self.max_len - self.written[:, None] - 1            # tokens left after the next one
@@ -112,7 +115,7 @@ class GrammarState:
 
     def advance(self, chosen: torch.Tensor) -> None:
         """Count the token each stream just wrote, ``chosen`` (N,) ids."""
-        roles, _, change = self._tables()
+        roles, _, change = self.grammar.tables(self.dimension.device)
         role = roles[chosen]
         self.written = self.written + 1
         separates = role == SEPARATES

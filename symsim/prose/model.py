@@ -1,7 +1,6 @@
 """The PROSE multimodal transformer (Liu, Zhang, Schaeffer 2023) and its named configs.
 
-    >>> config = load_config("tiny", vocab_size=len(VOCAB), pad_id=VOCAB.pad_id,
-    ...                      bos_id=VOCAB.bos_id, eos_id=VOCAB.eos_id)
+    >>> config = load_config("tiny", **VOCAB.config_ids())
     >>> model = ProseModel(config)
     >>> out = model(batch)            # out.query_values (B, Tq, 5), out.symbol_logits (B, Lt - 1, V)
     >>> model.greedy_decode(batch, max_len=200)     # [[id, id, ...], ...] without bos and eos

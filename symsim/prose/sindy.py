@@ -40,7 +40,11 @@ class SindyFit:
 
     coefficients: np.ndarray     # (terms, d)
     exponents: np.ndarray        # (terms, d) integer powers of u_0..u_{d-1} in each library term
-    term_names: tuple[str, ...]  # e.g. ("1", "u_0", "u_1", "u_0**2", "u_0*u_1", "u_1**2")
+
+    @property
+    def term_names(self) -> tuple[str, ...]:
+        """The library terms as text, e.g. ("1", "u_0", "u_1", "u_0**2", "u_0*u_1", "u_1**2")."""
+        return tuple(str(_monomial(row)) for row in self.exponents)
 
     @property
     def dimension(self) -> int:
@@ -94,8 +98,7 @@ def fit_sindy(times, values, degree: int = 2, threshold: float | None = None, ri
         coefficients = min(fits, key=lambda c: _aic(library, derivatives, c))
     else:
         coefficients = sequentially_thresholded_least_squares(library, derivatives, threshold, ridge, max_iterations)
-    names = tuple(str(_monomial(row)) for row in exponents)
-    return SindyFit(coefficients, exponents, names)
+    return SindyFit(coefficients, exponents)
 
 
 def _aic(library: np.ndarray, derivatives: np.ndarray, coefficients: np.ndarray) -> float:

@@ -136,6 +136,10 @@ class Vocabulary:
             result.append(self._tokens[index])
         return result
 
+    def config_ids(self) -> dict[str, int]:
+        """What a model config needs of the vocabulary: ``load_config(name, **VOCAB.config_ids())``."""
+        return {"vocab_size": len(self), "pad_id": self.pad_id, "bos_id": self.bos_id, "eos_id": self.eos_id}
+
     @property
     def pad_id(self) -> int:
         return self._ids[PAD]

@@ -1,7 +1,6 @@
 """Training a :class:`~symsim.prose.model.ProseModel`: loss, schedule, checkpoints, torchrun.
 
-    >>> config = load_config("small", vocab_size=len(VOCAB), pad_id=VOCAB.pad_id,
-    ...                      bos_id=VOCAB.bos_id, eos_id=VOCAB.eos_id)
+    >>> config = load_config("small", **VOCAB.config_ids())
     >>> run = train(config, batch_stream, steps=100_000, checkpoint_dir="runs/small",
     ...             options=TrainingOptions(learning_rate=3e-4, warmup_steps=2000))
     >>> run.history[-1]["loss"], run.model          # rerunning the same call resumes from runs/small

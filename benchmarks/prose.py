@@ -38,7 +38,8 @@ import torch
 from symsim.io import atomic_write_text
 from symsim.prose.data import DataSpec, OnlineBatches, Samples, generate_samples
 from symsim.prose.evaluation import PRIOR_WEIGHT, evaluate, format_table
-from symsim.prose.model import count_parameters, load_config
+from symsim.fno import count_parameters
+from symsim.prose.model import load_config
 from symsim.prose.tokens import VOCAB
 from symsim.prose.training import CHECKPOINT_NAME, TrainingOptions, load_checkpoint, train
 

@@ -29,6 +29,7 @@ importing numba and calling one trivial cached kernel.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -52,136 +53,197 @@ BYTES_PER_FIELD = {"euler": 16, "rk4": 128}
 
 
 # -- hand-written Numba (the expert baseline) ------------------------------------------------
+#
+# What an expert writes for one model: one 2-D array per field and no halo, the periodic wraps
+# peeled (each row's neighbour rows chosen once, its first and last column outside the inner
+# loop), RK4's stage combinations fused into the stencil passes and the last pass accumulating
+# in place (the state and the accumulator then swap roles).
 
 @njit(inline="always")
-def heat_rate(s, i, j, c):
-    u = s[0]
-    return c * (u[i - 1, j] + u[i + 1, j] + u[i, j - 1] + u[i, j + 1] - 4.0 * u[i, j])
+def heat_rate(u, i, im, ip, j, jm, jp, c):
+    return c * (u[im, j] + u[ip, j] + u[i, jm] + u[i, jp] - 4.0 * u[i, j])
 
 
 @njit(inline="always")
-def gray_scott_rates(s, i, j, cu, cv, F, Fk):
-    u, v = s[0], s[1]
+def gray_scott_rates(u, v, i, im, ip, j, jm, jp, cu, cv, F, Fk):
     uc, vc = u[i, j], v[i, j]
     uvv = uc * vc * vc
-    ru = cu * (u[i - 1, j] + u[i + 1, j] + u[i, j - 1] + u[i, j + 1] - 4.0 * uc) - uvv + F * (1.0 - uc)
-    rv = cv * (v[i - 1, j] + v[i + 1, j] + v[i, j - 1] + v[i, j + 1] - 4.0 * vc) + uvv - Fk * vc
+    ru = cu * (u[im, j] + u[ip, j] + u[i, jm] + u[i, jp] - 4.0 * uc) - uvv + F * (1.0 - uc)
+    rv = cv * (v[im, j] + v[ip, j] + v[i, jm] + v[i, jp] - 4.0 * vc) + uvv - Fk * vc
     return ru, rv
 
 
-@njit
-def wrap(s):
-    """Periodic halo of width 1 on every field."""
-    s[:, 0, :] = s[:, -2, :]
-    s[:, -1, :] = s[:, 1, :]
-    s[:, :, 0] = s[:, :, -2]
-    s[:, :, -1] = s[:, :, 1]
+@njit(inline="always")
+def heat_euler_at(y, out, i, im, ip, j, jm, jp, c, dt):
+    out[i, j] = y[i, j] + dt * heat_rate(y, i, im, ip, j, jm, jp, c)
+
+
+@njit(inline="always")
+def heat_first_at(y, s, acc, i, im, ip, j, jm, jp, c, w_s, w_acc):
+    k = heat_rate(y, i, im, ip, j, jm, jp, c)
+    s[i, j] = y[i, j] + w_s * k
+    acc[i, j] = y[i, j] + w_acc * k
+
+
+@njit(inline="always")
+def heat_middle_at(src, y, s, acc, i, im, ip, j, jm, jp, c, w_s, w_acc):
+    k = heat_rate(src, i, im, ip, j, jm, jp, c)
+    s[i, j] = y[i, j] + w_s * k
+    acc[i, j] += w_acc * k
+
+
+@njit(inline="always")
+def heat_last_at(src, acc, i, im, ip, j, jm, jp, c, w_acc):
+    acc[i, j] += w_acc * heat_rate(src, i, im, ip, j, jm, jp, c)
 
 
 @njit(parallel=True)
-def heat_euler(src, dst, c, dt):
-    n0, n1 = src.shape[1], src.shape[2]
-    for i in prange(1, n0 - 1):
+def heat_euler(y, out, c, dt):
+    n0, n1 = y.shape
+    for i in prange(n0):
+        im, ip = i - 1 if i > 0 else n0 - 1, i + 1 if i < n0 - 1 else 0
+        heat_euler_at(y, out, i, im, ip, 0, n1 - 1, 1, c, dt)
         for j in range(1, n1 - 1):
-            dst[0, i, j] = src[0, i, j] + dt * heat_rate(src, i, j, c)
+            heat_euler_at(y, out, i, im, ip, j, j - 1, j + 1, c, dt)
+        heat_euler_at(y, out, i, im, ip, n1 - 1, n1 - 2, 0, c, dt)
 
 
 @njit(parallel=True)
-def heat_rk_first(y, s1, acc, c, w1, w2):
-    for i in prange(1, y.shape[1] - 1):
-        for j in range(1, y.shape[2] - 1):
-            k = heat_rate(y, i, j, c)
-            s1[0, i, j] = y[0, i, j] + w1 * k
-            acc[0, i, j] = y[0, i, j] + w2 * k
+def heat_first(y, s, acc, c, w_s, w_acc):
+    n0, n1 = y.shape
+    for i in prange(n0):
+        im, ip = i - 1 if i > 0 else n0 - 1, i + 1 if i < n0 - 1 else 0
+        heat_first_at(y, s, acc, i, im, ip, 0, n1 - 1, 1, c, w_s, w_acc)
+        for j in range(1, n1 - 1):
+            heat_first_at(y, s, acc, i, im, ip, j, j - 1, j + 1, c, w_s, w_acc)
+        heat_first_at(y, s, acc, i, im, ip, n1 - 1, n1 - 2, 0, c, w_s, w_acc)
 
 
 @njit(parallel=True)
-def heat_rk_middle(src, y, dst, acc, c, w1, w2):
-    for i in prange(1, y.shape[1] - 1):
-        for j in range(1, y.shape[2] - 1):
-            k = heat_rate(src, i, j, c)
-            dst[0, i, j] = y[0, i, j] + w1 * k
-            acc[0, i, j] += w2 * k
+def heat_middle(src, y, s, acc, c, w_s, w_acc):
+    n0, n1 = y.shape
+    for i in prange(n0):
+        im, ip = i - 1 if i > 0 else n0 - 1, i + 1 if i < n0 - 1 else 0
+        heat_middle_at(src, y, s, acc, i, im, ip, 0, n1 - 1, 1, c, w_s, w_acc)
+        for j in range(1, n1 - 1):
+            heat_middle_at(src, y, s, acc, i, im, ip, j, j - 1, j + 1, c, w_s, w_acc)
+        heat_middle_at(src, y, s, acc, i, im, ip, n1 - 1, n1 - 2, 0, c, w_s, w_acc)
 
 
 @njit(parallel=True)
-def heat_rk_last(src, acc, y, c, w):
-    for i in prange(1, y.shape[1] - 1):
-        for j in range(1, y.shape[2] - 1):
-            y[0, i, j] = acc[0, i, j] + w * heat_rate(src, i, j, c)
+def heat_last(src, acc, c, w_acc):
+    n0, n1 = acc.shape
+    for i in prange(n0):
+        im, ip = i - 1 if i > 0 else n0 - 1, i + 1 if i < n0 - 1 else 0
+        heat_last_at(src, acc, i, im, ip, 0, n1 - 1, 1, c, w_acc)
+        for j in range(1, n1 - 1):
+            heat_last_at(src, acc, i, im, ip, j, j - 1, j + 1, c, w_acc)
+        heat_last_at(src, acc, i, im, ip, n1 - 1, n1 - 2, 0, c, w_acc)
+
+
+@njit(inline="always")
+def gray_scott_euler_at(u, v, ou, ov, i, im, ip, j, jm, jp, cu, cv, F, Fk, dt):
+    ru, rv = gray_scott_rates(u, v, i, im, ip, j, jm, jp, cu, cv, F, Fk)
+    ou[i, j] = u[i, j] + dt * ru
+    ov[i, j] = v[i, j] + dt * rv
+
+
+@njit(inline="always")
+def gray_scott_first_at(u, v, su, sv, au, av, i, im, ip, j, jm, jp, cu, cv, F, Fk, w_s, w_acc):
+    ru, rv = gray_scott_rates(u, v, i, im, ip, j, jm, jp, cu, cv, F, Fk)
+    su[i, j] = u[i, j] + w_s * ru
+    sv[i, j] = v[i, j] + w_s * rv
+    au[i, j] = u[i, j] + w_acc * ru
+    av[i, j] = v[i, j] + w_acc * rv
+
+
+@njit(inline="always")
+def gray_scott_middle_at(u, v, yu, yv, su, sv, au, av, i, im, ip, j, jm, jp, cu, cv, F, Fk, w_s, w_acc):
+    ru, rv = gray_scott_rates(u, v, i, im, ip, j, jm, jp, cu, cv, F, Fk)
+    su[i, j] = yu[i, j] + w_s * ru
+    sv[i, j] = yv[i, j] + w_s * rv
+    au[i, j] += w_acc * ru
+    av[i, j] += w_acc * rv
+
+
+@njit(inline="always")
+def gray_scott_last_at(u, v, au, av, i, im, ip, j, jm, jp, cu, cv, F, Fk, w_acc):
+    ru, rv = gray_scott_rates(u, v, i, im, ip, j, jm, jp, cu, cv, F, Fk)
+    au[i, j] += w_acc * ru
+    av[i, j] += w_acc * rv
 
 
 @njit(parallel=True)
-def gray_scott_euler(src, dst, cu, cv, F, Fk, dt):
-    for i in prange(1, src.shape[1] - 1):
-        for j in range(1, src.shape[2] - 1):
-            ru, rv = gray_scott_rates(src, i, j, cu, cv, F, Fk)
-            dst[0, i, j] = src[0, i, j] + dt * ru
-            dst[1, i, j] = src[1, i, j] + dt * rv
+def gray_scott_euler(u, v, ou, ov, cu, cv, F, Fk, dt):
+    n0, n1 = u.shape
+    for i in prange(n0):
+        im, ip = i - 1 if i > 0 else n0 - 1, i + 1 if i < n0 - 1 else 0
+        gray_scott_euler_at(u, v, ou, ov, i, im, ip, 0, n1 - 1, 1, cu, cv, F, Fk, dt)
+        for j in range(1, n1 - 1):
+            gray_scott_euler_at(u, v, ou, ov, i, im, ip, j, j - 1, j + 1, cu, cv, F, Fk, dt)
+        gray_scott_euler_at(u, v, ou, ov, i, im, ip, n1 - 1, n1 - 2, 0, cu, cv, F, Fk, dt)
 
 
 @njit(parallel=True)
-def gray_scott_rk_first(y, s1, acc, cu, cv, F, Fk, w1, w2):
-    for i in prange(1, y.shape[1] - 1):
-        for j in range(1, y.shape[2] - 1):
-            ru, rv = gray_scott_rates(y, i, j, cu, cv, F, Fk)
-            s1[0, i, j] = y[0, i, j] + w1 * ru
-            s1[1, i, j] = y[1, i, j] + w1 * rv
-            acc[0, i, j] = y[0, i, j] + w2 * ru
-            acc[1, i, j] = y[1, i, j] + w2 * rv
+def gray_scott_first(u, v, su, sv, au, av, cu, cv, F, Fk, w_s, w_acc):
+    n0, n1 = u.shape
+    for i in prange(n0):
+        im, ip = i - 1 if i > 0 else n0 - 1, i + 1 if i < n0 - 1 else 0
+        gray_scott_first_at(u, v, su, sv, au, av, i, im, ip, 0, n1 - 1, 1, cu, cv, F, Fk, w_s, w_acc)
+        for j in range(1, n1 - 1):
+            gray_scott_first_at(u, v, su, sv, au, av, i, im, ip, j, j - 1, j + 1, cu, cv, F, Fk, w_s, w_acc)
+        gray_scott_first_at(u, v, su, sv, au, av, i, im, ip, n1 - 1, n1 - 2, 0, cu, cv, F, Fk, w_s, w_acc)
 
 
 @njit(parallel=True)
-def gray_scott_rk_middle(src, y, dst, acc, cu, cv, F, Fk, w1, w2):
-    for i in prange(1, y.shape[1] - 1):
-        for j in range(1, y.shape[2] - 1):
-            ru, rv = gray_scott_rates(src, i, j, cu, cv, F, Fk)
-            dst[0, i, j] = y[0, i, j] + w1 * ru
-            dst[1, i, j] = y[1, i, j] + w1 * rv
-            acc[0, i, j] += w2 * ru
-            acc[1, i, j] += w2 * rv
+def gray_scott_middle(u, v, yu, yv, su, sv, au, av, cu, cv, F, Fk, w_s, w_acc):
+    n0, n1 = u.shape
+    for i in prange(n0):
+        im, ip = i - 1 if i > 0 else n0 - 1, i + 1 if i < n0 - 1 else 0
+        gray_scott_middle_at(u, v, yu, yv, su, sv, au, av, i, im, ip, 0, n1 - 1, 1, cu, cv, F, Fk, w_s, w_acc)
+        for j in range(1, n1 - 1):
+            gray_scott_middle_at(u, v, yu, yv, su, sv, au, av, i, im, ip, j, j - 1, j + 1, cu, cv, F, Fk, w_s,
+                                 w_acc)
+        gray_scott_middle_at(u, v, yu, yv, su, sv, au, av, i, im, ip, n1 - 1, n1 - 2, 0, cu, cv, F, Fk, w_s,
+                             w_acc)
 
 
 @njit(parallel=True)
-def gray_scott_rk_last(src, acc, y, cu, cv, F, Fk, w):
-    for i in prange(1, y.shape[1] - 1):
-        for j in range(1, y.shape[2] - 1):
-            ru, rv = gray_scott_rates(src, i, j, cu, cv, F, Fk)
-            y[0, i, j] = acc[0, i, j] + w * ru
-            y[1, i, j] = acc[1, i, j] + w * rv
+def gray_scott_last(u, v, au, av, cu, cv, F, Fk, w_acc):
+    n0, n1 = u.shape
+    for i in prange(n0):
+        im, ip = i - 1 if i > 0 else n0 - 1, i + 1 if i < n0 - 1 else 0
+        gray_scott_last_at(u, v, au, av, i, im, ip, 0, n1 - 1, 1, cu, cv, F, Fk, w_acc)
+        for j in range(1, n1 - 1):
+            gray_scott_last_at(u, v, au, av, i, im, ip, j, j - 1, j + 1, cu, cv, F, Fk, w_acc)
+        gray_scott_last_at(u, v, au, av, i, im, ip, n1 - 1, n1 - 2, 0, cu, cv, F, Fk, w_acc)
 
 
 class HandStepper:
-    """Euler (ping-pong) and fused in-place RK4 with the hand-written kernels."""
+    """Euler (ping-pong) and fused in-place RK4 with the hand-written kernels on per-field arrays."""
 
-    def __init__(self, case: str, state: np.ndarray, params: dict, h: float):
-        self.case = case
+    def __init__(self, case: str, fields: list, params: dict, h: float):
         if case == "heat_2d":
             self.constants = (params["D"] / h ** 2,)
-            self.euler, self.first, self.middle, self.last = heat_euler, heat_rk_first, heat_rk_middle, heat_rk_last
+            self.kernels = (heat_euler, heat_first, heat_middle, heat_last)
         else:
             self.constants = (params["Du"] / h ** 2, params["Dv"] / h ** 2, params["F"], params["F"] + params["k"])
-            self.euler, self.first = gray_scott_euler, gray_scott_rk_first
-            self.middle, self.last = gray_scott_rk_middle, gray_scott_rk_last
-        self.s1, self.s2, self.acc = state.copy(), state.copy(), state.copy()
+            self.kernels = (gray_scott_euler, gray_scott_first, gray_scott_middle, gray_scott_last)
+        self.y = [f.copy() for f in fields]
+        self.s1, self.s2, self.acc = ([f.copy() for f in fields] for _ in range(3))
 
-    def euler_step(self, y, dt):
-        self.euler(y, self.s1, *self.constants, dt)
-        wrap(self.s1)
-        y, self.s1 = self.s1, y
-        return y
+    def euler_step(self, dt):
+        self.kernels[0](*self.y, *self.s1, *self.constants, dt)
+        self.y, self.s1 = self.s1, self.y
 
-    def rk4_step(self, y, dt):
-        c, s1, s2, acc = self.constants, self.s1, self.s2, self.acc
-        self.first(y, s1, acc, *c, 0.5 * dt, dt / 6)
-        wrap(s1)
-        self.middle(s1, y, s2, acc, *c, 0.5 * dt, dt / 3)
-        wrap(s2)
-        self.middle(s2, y, s1, acc, *c, dt, dt / 3)
-        wrap(s1)
-        self.last(s1, acc, y, *c, dt / 6)
-        wrap(y)
-        return y
+    def rk4_step(self, dt):
+        _, first, middle, last = self.kernels
+        c, y, s1, s2, acc = self.constants, self.y, self.s1, self.s2, self.acc
+        first(*y, *s1, *acc, *c, 0.5 * dt, dt / 6)
+        middle(*s1, *y, *s2, *acc, *c, 0.5 * dt, dt / 3)
+        middle(*s2, *y, *s1, *acc, *c, dt, dt / 3)
+        last(*s1, *acc, *c, dt / 6)
+        self.y, self.acc = acc, y
 
 
 @njit(parallel=True)
@@ -231,7 +293,8 @@ def median_time(step, repeats: int) -> float:
 
 # -- the cases ---------------------------------------------------------------------------
 
-def bench_case(case: str, model, repeats: int, numpy_repeats: int) -> dict:
+def bench_case(case: str, model, repeats: int, numpy_repeats: int, baseline=None) -> dict:
+    """Every variant of one case, timed in alternation; ``baseline``: (revision, its generated module)."""
     reference = compile_model(model, target="numpy")
     compiled = compile_model(model, target="numba")
     params = compiled.resolve_params()
@@ -249,8 +312,7 @@ def bench_case(case: str, model, repeats: int, numpy_repeats: int) -> dict:
         numba_state = [start.copy()]
         numba_stepper = CompiledStepper(compiled.stepper_function(method),
                                         compiled.module.new_work(numba_state[0], method), method, params)
-        hand_state = [start.copy()]
-        hand = HandStepper(case, hand_state[0], params, compiled.lowered.axes[0].spacing)
+        hand = HandStepper(case, list(compiled.interior(start)), params, compiled.lowered.axes[0].spacing)
         hand_step = hand.euler_step if method == "euler" else hand.rk4_step
 
         def run_numpy():
@@ -260,9 +322,19 @@ def bench_case(case: str, model, repeats: int, numpy_repeats: int) -> dict:
             numba_state[0] = numba_stepper.step(0.0, numba_state[0], dt)
 
         def run_hand():
-            hand_state[0] = hand_step(hand_state[0], dt)
+            hand_step(dt)
 
         variants = {"symsim numpy": run_numpy, "symsim numba": run_numba, "hand numba": run_hand}
+        if baseline is not None:
+            revision, module = baseline
+            old_state = [start.copy()]
+            old_stepper = CompiledStepper(getattr(module, f"{method}_step"), module.new_work(old_state[0], method),
+                                          method, params)
+
+            def run_old():
+                old_state[0] = old_stepper.step(0.0, old_state[0], dt)
+
+            variants[f"symsim numba @{revision}"] = run_old
         medians = interleaved_medians(variants, repeats, numpy_repeats)
         if method == "euler":
             devito = devito_seconds(case, compiled.lowered.shape[0], params, dt, repeats)
@@ -274,7 +346,9 @@ def bench_case(case: str, model, repeats: int, numpy_repeats: int) -> dict:
                 "mpts_per_s": points / seconds / 1e6,
                 "effective_gb_per_s": BYTES_PER_FIELD[method] * fields * points / seconds / 1e9}
         # the variants must compute the same thing (a benchmark of wrong code is worthless)
-        assert np.allclose(compiled.interior(numba_state[0]), compiled.interior(hand_state[0]), rtol=1e-9, atol=1e-12)
+        assert np.allclose(compiled.interior(numba_state[0]), np.stack(hand.y), rtol=1e-9, atol=1e-12)
+        if baseline is not None:
+            assert np.allclose(numba_state[0], old_state[0], rtol=1e-9, atol=1e-12)
     return {"grid": list(compiled.lowered.shape), "fields": fields, "runs": rows}
 
 
@@ -322,6 +396,34 @@ def devito_seconds(case: str, n: int, params: dict, dt: float, repeats: int) -> 
         print(f"devito failed: {run.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
         return None
     return json.loads(run.stdout.strip().splitlines()[-1])["seconds_per_step"]
+
+
+def baseline_modules(revision: str, sizes: dict) -> dict:
+    """case -> the Numba module that commit ``revision`` generates for it, loaded into this process
+    (generated modules need only numpy and numba), so both commits are timed in the same rounds."""
+    repository = Path(__file__).resolve().parent.parent
+    out = Path(tempfile.mkdtemp(prefix="symsim-baseline-"))
+    tree = out / "tree"
+    subprocess.run(["git", "-C", str(repository), "worktree", "add", "--detach", "-f", str(tree), revision],
+                   check=True, capture_output=True)
+    try:
+        for case, (builder, n) in sizes.items():
+            script = (f"import sys; sys.path.insert(0, 'benchmarks'); from models import {builder}; "
+                      f"from symsim import compile_model; "
+                      f"open({str(out / case)!r} + '.py', 'w').write(compile_model({builder}({n}), target='numba', "
+                      f"cache=False).source)")
+            subprocess.run([sys.executable, "-c", script], cwd=tree, env=dict(os.environ, PYTHONPATH=str(tree)),
+                           check=True, capture_output=True)
+    finally:
+        subprocess.run(["git", "-C", str(repository), "worktree", "remove", "--force", str(tree)], capture_output=True)
+    modules = {}
+    for case in sizes:
+        name = f"baseline_{case}"
+        spec = importlib.util.spec_from_file_location(name, out / f"{case}.py")
+        modules[case] = importlib.util.module_from_spec(spec)
+        sys.modules[name] = modules[case]       # Numba's parallel kernels look their module up by name
+        spec.loader.exec_module(modules[case])
+    return modules
 
 
 def startup_times(model_name: str, n: int) -> dict:
@@ -380,6 +482,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small grids, few repeats (a smoke run)")
     parser.add_argument("--json", default="benchmarks/stencil.json")
+    parser.add_argument("--baseline", metavar="REV", help="also time the Numba modules commit REV generates")
     args = parser.parse_args()
     heat_n, gs_n, repeats, numpy_repeats = (256, 128, 5, 3) if args.quick else (2048, 1024, 30, 5)
     keep_freed_arrays_mapped()   # what symsim.simulate does for the NumPy backend
@@ -387,14 +490,19 @@ def main() -> None:
     results = {"machine": platform.platform(), "cpus": os.cpu_count(), "numba": numba.__version__,
                "numba_threads": numba.get_num_threads(), "numpy": np.__version__,
                "triad_gb_per_s": triad_bandwidth(2 ** 25 if not args.quick else 2 ** 20, repeats)}
-    results["heat_2d"] = bench_case("heat_2d", heat_model(heat_n), repeats, numpy_repeats)
-    results["gray_scott"] = bench_case("gray_scott", gray_scott_model(gs_n), repeats, numpy_repeats)
+    old = {}
+    if args.baseline:
+        old = baseline_modules(args.baseline, {"heat_2d": ("heat_model", heat_n), "gray_scott": ("gray_scott_model", gs_n)})
+        results["baseline"] = args.baseline
+    for case, model in (("heat_2d", heat_model(heat_n)), ("gray_scott", gray_scott_model(gs_n))):
+        results[case] = bench_case(case, model, repeats, numpy_repeats,
+                                   (args.baseline, old[case]) if args.baseline else None)
     results["startup"] = {"heat_2d": startup_times("heat", heat_n), "gray_scott": startup_times("gray_scott", gs_n),
                           "numba_floor": numba_floor()}
 
     triad_gbs = results["triad_gb_per_s"]
     print(f"STREAM-style triad (numba prange, {results['numba_threads']} threads): {triad_gbs:.1f} GB/s")
-    print(f"{'case':<11}{'grid':>10}{'method':>7}{'variant':>14}{'ms/step':>9}{'MPts/s':>9}"
+    print(f"{'case':<11}{'grid':>10}{'method':>7}{'variant':>24}{'ms/step':>9}{'MPts/s':>9}"
           f"{'GB/s eff':>9}{'of triad':>9}{'vs hand':>8}{'vs numpy':>9}")
     for case in ("heat_2d", "gray_scott"):
         runs = results[case]["runs"]
@@ -406,7 +514,7 @@ def main() -> None:
             row["vs_hand"] = hand / row["seconds_per_step"]
             row["vs_numpy"] = numpy_seconds / row["seconds_per_step"]
             row["of_triad"] = row["effective_gb_per_s"] / triad_gbs
-            print(f"{case:<11}{grid:>10}{method:>7}{row['variant']:>14}{1e3 * row['seconds_per_step']:>9.2f}"
+            print(f"{case:<11}{grid:>10}{method:>7}{row['variant']:>24}{1e3 * row['seconds_per_step']:>9.2f}"
                   f"{row['mpts_per_s']:>9.0f}{row['effective_gb_per_s']:>9.1f}{row['of_triad']:>9.2f}"
                   f"{row['vs_hand']:>8.2f}{row['vs_numpy']:>9.1f}")
     floor = results["startup"]["numba_floor"]

@@ -1,16 +1,24 @@
-"""Backends: each renders a :class:`symsim.ir.LoweredModel` as source code.
+"""Backends: each prints the same loop-level IR as source code.
 
-``kernel_plan`` holds the walk all backends share (kernel statements and
-boundary steps as plain data); a backend module only renders them.
+    KernelPlan (kernel_plan) -> passes of loops (loops; fused Runge–Kutta passes: stages) -> one printer each:
+    numpy_backend (slices), numba_backend (loop nests), cuda_backend (a thread per point),
+    torch_operator (slices over a batch of states); torch_pinn prints the continuous form.
+
+Importing this package is light (the command line reads the target names from it);
+backend modules are imported when a target is rendered.
 """
-
-from .kernel_plan import KernelPlan, plan_kernel  # noqa: F401
 
 #: backends that simulate (``symsim run``); their modules have rhs, apply_boundaries, steps
 SIMULATION_TARGETS = ("numpy", "numba", "cuda")
 #: backends that render physics losses for training networks (``symsim compile`` only)
 LOSS_TARGETS = ("torch-pinn", "torch-operator")
 TARGETS = SIMULATION_TARGETS + LOSS_TARGETS
+
+
+def function_text(source: str, name: str) -> str:
+    """The text of function ``name`` in generated ``source`` (to read one kernel of a module)."""
+    start = source.index(f"def {name}(")
+    return source[start:].split("\n\n\n")[0]
 
 
 def renderer_for(target: str):

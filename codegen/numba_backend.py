@@ -1,402 +1,267 @@
-"""Numba CPU backend: a :class:`KernelPlan` rendered as ``@numba.njit(parallel=True)`` loops.
+"""Numba CPU backend: the loop IR printed as ``@numba.njit`` loop nests, the interior in parallel.
 
-    >>> print(render_numba_module(plan_kernel(lowered)))     # a module a person can read:
-    @numba.njit(parallel=True, cache=True)
-    def _pass_rk_middle(t, _src, _y, _dst, _acc, _w_dst, _w_acc, D):
-        c0 = D/h_x**2
+    >>> from symsim import load_model
+    >>> from symsim.codegen import function_text
+    >>> from symsim.codegen.kernel_plan import plan_kernel
+    >>> from symsim.lowering import lower_to_stencils
+    >>> source = render_numba_module(plan_kernel(lower_to_stencils(load_model("heat_1d"))))
+    >>> print(function_text(source, "_pass1"))      # SSPRK3's second pass: a module a person can read
+    def _pass1(t, _src, _a0, _a1, _w0, _w1, _w2, D):
+        ...
         u = _src[0]
-        for i_x in numba.prange(1, 65):
-            rate_u = c0*(u[i_x - 1] - 2*u[i_x] + u[i_x + 1])
-            _dst[0, i_x] = _y[0, i_x] + _w_dst*rate_u
-            _acc[0, i_x] = _acc[0, i_x] + _w_acc*rate_u
+        _a0_u = _a0[0]
+        _a1_u = _a1[0]
+        # interior points
+        for i_x in numba.prange(1, 102):
+            rate_u = D*(u[i_x + 1] + u[i_x - 1] - 2*u[i_x])/(h_x*h_x)
+            _a0_u[i_x] = _a1_u[i_x]*_w0 + u[i_x]*_w1 + _w2*rate_u
 
-One pass over the grid per right-hand-side evaluation computes every field;
-Runge–Kutta stage combinations are fused into it (:mod:`codegen.fused_stages`).
-The interior loops have no branches: halo layers are filled beforehand by
-``_boundaries`` (periodic wraps, wall values, ghost extrapolation in their own
-loops over the edges). Kernels compile on first use and are cached on disk
-(``cache=True``), so the module must be imported from a file by name, which
-:mod:`symsim.kernel_cache` (or a plain ``import``) does.
+One pass over the grid per right-hand-side evaluation computes every field, with the
+Runge–Kutta stage combinations of :mod:`symsim.codegen.stages` fused into it; kernels
+of the same shape (RK4's middle passes) are one kernel. The interior loops have no
+branches: halo layers are filled by ``_boundaries`` between passes. Each array is
+read and written through per-field views made once per call (``u = _src[0]``), so
+a kernel indexes plain 2-D (or 1-D, 3-D) arrays.
 
-Models without space axes (ODE systems) also get ``ensemble_rk4`` and
-``ensemble_dopri5``: many parameter sets and initial states at once, in
-parallel over the batch (see :mod:`codegen.numba_ensemble`).
+Kernels compile on first use and are cached on disk (``cache=True``), so the module
+must be imported from a file by name, which :mod:`symsim.kernel_cache` (or a plain
+``import``) does. ODE models (no space axes) also carry the batched ensemble solvers
+of :mod:`symsim.codegen.templates.ensemble`.
 """
 
 from __future__ import annotations
 
-import re
-
 import sympy
-from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
 
-import symsim
-from symsim.errors import BackendError
-from symsim.ir import LoweredModel, StencilAccess
+from symsim.printing import KernelPrinting
+from symsim.tableaus import FAC_MAX, FAC_MIN, SAFETY, TABLEAUS
 
-from .fused_stages import PASS_KINDS, SCHEMES
-from .kernel_plan import GhostExtrapolation, KernelPlan, PeriodicWrap, WallValue
-from .numba_ensemble import render_ensemble
-from .printing import DoubleLiterals
+from .kernel_plan import KernelPlan
+from .loops import (Pass, Point, boundary_pass, check_names, fully_periodic, interior_pass, loop_index,
+                    loop_symbols, module_head, pass_symbols, storage_layout)
+from .stages import SCHEMES, kernel_arguments, pass_shape
+from .templates import inlined_text
 
 
-class PointPrinter(DoubleLiterals, PythonCodePrinter):
-    """Python/``math`` source of one point's arithmetic: accesses as indexed field views.
+class PointPrinter(KernelPrinting, PythonCodePrinter):
+    """Python/``math`` source of one point's arithmetic: a Point as its per-field view at the loop index."""
 
-    Shared by the Numba CPU and CUDA backends; ``index`` maps each axis to the
-    name of its loop index (``i_x``), ``coordinates`` maps coordinate symbols to
-    the local name of their value at the point.
-    """
-
-    def __init__(self, lowered: LoweredModel, index: tuple[str, ...], state: str = "_src"):
+    def __init__(self, lowered, index: tuple = ()):
         super().__init__({"fully_qualified_modules": True})
         self.lowered = lowered
-        self.index = index
-        self.state = state
+        self.index = index          # per axis: the name of the point's index
 
-    def _print_StencilAccess(self, access: StencilAccess) -> str:
+    def _print_Point(self, point: Point) -> str:
         if not self.lowered.axes:
-            return f"{self.state}[{self.lowered.fields.index(access.field)}]"
+            return f"_{point.array}[{point.index}]"
         parts = [name if o == 0 else f"{name} {'+' if o > 0 else '-'} {abs(o)}"
-                 for name, o in zip(self.index, access.offsets)]
-        return f"{access.field}[{', '.join(parts)}]"
+                 for name, o in zip(self.index, point.offsets)]
+        return f"{view_name(point.array, point.field)}[{', '.join(parts)}]"
 
-    def _print_Pow(self, power, rational=False):
-        base, exponent = power.args
-        if exponent.is_Integer and exponent != 0 and abs(exponent) <= 4:
-            # small integer powers as products (exact, and no call into pow)
-            factor = self.parenthesize(base, PRECEDENCE["Mul"])
-            product = "*".join([factor] * int(abs(exponent)))
-            if exponent > 0:
-                # parenthesized: the printer places a power as a divisor without parentheses
-                return product if exponent == 1 else f"({product})"
-            return f"(1.0/{factor})" if exponent == -1 else f"(1.0/({product}))"
-        return super()._print_Pow(power, rational)
+
+def view_name(array: str, field: str) -> str:
+    """The per-field view of an array argument: ``u`` for the stencil source, ``_a0_u`` for others."""
+    return field if array in ("src", "state") else f"_{array}_{field}"
 
 
 def render_numba_module(plan: KernelPlan) -> str:
     """Python source of a module with ``rhs``, ``apply_boundaries`` and fused ``<method>_step`` functions."""
     lowered = plan.lowered
-    check_names(lowered)
-    lines = module_header(lowered, "Numba")
-    lines += ["import math", "", "import numba", "import numpy", "", ""]
-    lines += module_constants(lowered)
-    for kind in PASS_KINDS.values():
-        lines += _pass_kernel(plan, kind)
-    lines += _boundary_kernel(plan)
-    lines += python_api(lowered)
+    check_names(plan, "numba")
+    wraps = fully_periodic(lowered)
+    kernels, by_shape = step_kernels(plan, wraps)
+    lines = module_head(lowered, "Numba kernels", USAGE, ["import math", "", "import numba", "import numpy"],
+                        module_constants(lowered))
+    for pass_ in [*kernels.values(), boundary_pass(lowered)]:
+        lines += numba_kernel(lowered, pass_)
+    lines += python_api(by_shape, wraps) + storage_lines(lowered)
     if not lowered.axes:
-        lines += render_ensemble(plan, PointPrinter(lowered, (), state="_y"))
+        lines += ensemble_lines(lowered)
     return "\n".join(lines).rstrip() + "\n"
 
 
-# -- names ------------------------------------------------------------------------------
+# -- the passes of a module ----------------------------------------------------------------
 
-def loop_index(axis) -> str:
-    return f"i_{axis.name}"
-
-
-def rate_name(field: str) -> str:
-    return f"rate_{field}"
-
-
-def check_names(lowered: LoweredModel) -> None:
-    """Generated locals (loop indices, rates) must not shadow a model name."""
-    generated = {loop_index(a) for a in lowered.axes} | {rate_name(f) for f in lowered.fields}
-    generated |= {"math", "numba", "numpy", "t"}
-    taken = set(lowered.parameters) | set(lowered.fields)
-    clash = sorted(generated & taken)
-    if clash:
-        raise BackendError(f"model {lowered.name!r}: the name {clash[0]!r} is used by the generated kernels; "
-                           "rename that parameter or field")
-
-
-# -- module parts -----------------------------------------------------------------------
-
-def module_header(lowered: LoweredModel, backend: str) -> list[str]:
-    lines = [
-        f'"""{backend} kernels of model {lowered.name!r}, generated by symsim {symsim.__version__}.',
-        "",
-        "State layout: state[f] is field FIELDS[f] on the grid padded by HALO ghost layers",
-        "per axis; interior points are state[f][HALO[0]:HALO[0]+SHAPE[0], ...].",
-        "",
-        "    rhs(t, state, out, p)              d(state)/dt at every grid point into out",
-        "    apply_boundaries(t, state, p)      fill halo layers and wall nodes in place",
-        "    work = new_work(state, 'rk4')      work arrays of a fused stepper (allocated once)",
-        "    state = rk4_step(t, state, dt, p, work)   one step; returns the array holding the new state",
-        "",
-        "p maps parameter names to values (PARAMS holds the defaults).",
-        "",
-        "Equations:",
-    ]
-    lines += [f"    {lowered.equations[f]}" for f in lowered.user_fields]
-    return lines + ['"""', ""]
+def step_kernels(plan: KernelPlan, wraps: bool) -> tuple[dict, dict]:
+    """(name -> Pass, fused-pass shape -> kernel name): ``rhs`` (wall nodes frozen) and one kernel per
+    distinct shape of the fused passes of every method. With ``wraps`` (a grid periodic on every
+    axis) each pass fills the halos of the arrays it completes, and no boundary pass runs between."""
+    kernels = {"rhs": interior_pass(plan, "rhs", "d(state)/dt of _src at every grid point into _out",
+                                    [("out", (), 1)], freeze=True)}
+    names = {}
+    for shape in dict.fromkeys(pass_shape(p) for scheme in SCHEMES.values() for p in scheme.passes):
+        writes, scalars = [], []
+        for target, terms, unit in shape[0]:
+            weights = []
+            for array, is_one in zip(terms, unit):
+                if not is_one:
+                    scalars.append(f"_w{len(scalars)}")
+                weights.append((array, 1 if is_one else sympy.Symbol(scalars[-1])))
+            scalars.append(f"_w{len(scalars)}")
+            writes.append((target, tuple(weights), sympy.Symbol(scalars[-1])))
+        names[shape] = f"pass{len(names)}"
+        doc = "; ".join(f"_{target} = " + " + ".join([f"{w}*_{a}" if w != 1 else f"_{a}" for a, w in terms]
+                                                     + [f"{rate}*rhs(_src)"]) for target, terms, rate in writes)
+        kernels[names[shape]] = interior_pass(plan, names[shape], doc, writes, scalars,
+                                              wraps=shape[1] if wraps else ())
+    return kernels, names
 
 
-def module_constants(lowered: LoweredModel) -> list[str]:
-    lines = [f"FIELDS = {tuple(lowered.fields)!r}",
-             f"AXES = {tuple(a.name for a in lowered.axes)!r}",
-             f"SHAPE = {lowered.shape!r}",
-             f"HALO = {lowered.halo!r}",
-             f"PARAMS = {dict(lowered.parameters)!r}",
-             f"PARAM_ORDER = {tuple(lowered.parameters)!r}",
-             f"METHODS = {tuple(SCHEMES)!r}"]
-    return lines + spacing_lines(lowered) + ["", ""]
+# -- printing ------------------------------------------------------------------------------
+
+def numba_kernel(lowered, pass_: Pass, decorator: str = "@numba.njit") -> list[str]:
+    """One ``@numba.njit`` function: invariants, per-field views, then each loop as a loop nest."""
+    parallel = any(loop.parallel for loop in pass_.loops) and bool(lowered.axes)
+    lines = [f"{decorator}({'parallel=True, ' if parallel else ''}cache=True)",
+             f"def _{pass_.name}({kernel_signature(lowered, pass_)}):",
+             f'    """{pass_.doc}"""']
+    lines += ["    " + line for line in kernel_body(lowered, pass_, loop_lines)]
+    return lines + (["    return"] if not pass_.loops else []) + ["", ""]
 
 
-def spacing_lines(lowered: LoweredModel) -> list[str]:
-    """Module constants ``h_x`` (spacing) and ``x_start`` (first interior point) of every axis."""
-    if not lowered.axes:
-        return []
-    lines = ["", "# grid spacing and the coordinate of the first interior point, per axis"]
-    for axis in lowered.axes:
-        lines.append(f"h_{axis.name} = {axis.spacing!r}")
-        lines.append(f"{axis.name}_start = {axis.start!r}")
-    return lines
+def kernel_signature(lowered, pass_: Pass) -> str:
+    return ", ".join(["t", *(f"_{a}" for a in pass_.arrays), *pass_.scalars, *lowered.parameters])
 
 
-def _parallel(lowered: LoweredModel) -> str:
-    return "parallel=True, " if lowered.axes else ""
-
-
-def _pass_kernel(plan: KernelPlan, kind) -> list[str]:
-    """One fused pass: k = rhs(src) at each interior point, then the kind's writes."""
-    lowered = plan.lowered
-    arrays = ", ".join(f"_{a}" for a in kind.arrays)
-    weights = "".join(f", {w}" for w in kind.weights)
-    params = "".join(f", {p}" for p in lowered.parameters)
-    lines = [f"@numba.njit({_parallel(lowered)}cache=True)",
-             f"def _pass_{kind.name}(t, _src, {arrays}{weights}{params}):",
-             f'    """{PASS_DOCS[kind.name]}"""']
-    body = point_statements(plan, lowered_index(lowered))
-    write_lines = pass_writes(lowered, kind)
-    lines += invariant_lines(plan, "    ")
+def kernel_body(lowered, pass_: Pass, print_loop) -> list[str]:
+    """Invariants, views and the loops of a pass; ``print_loop(lowered, loop)`` prints one loop."""
+    printer = PointPrinter(lowered)
+    lines = [f"{symbol_} = {printer.doprint(value)}" for symbol_, value in pass_.invariants]
+    used = pass_symbols(pass_)
     if lowered.axes:
-        read = stencil_fields(plan)
-        lines += [f"    {f} = _src[{k}]" for k, f in enumerate(lowered.fields) if f in read]
-    lines += loop_nest(lowered, body + write_lines, parallel=True)
-    if kind.name == "rhs":
-        for field, axis, side in plan.frozen_nodes:
-            # boundary nodes are set by their wall condition, not evolved; the fused
-            # passes need no such line: the boundaries of every stage input are reapplied
-            lines.append(f"    _out[{_slab_index(lowered, lowered.fields.index(field), axis, boundary_index(lowered, axis, side))}] = 0.0")
-    return lines + ["", ""]
-
-
-PASS_DOCS = {"rhs": "d(state)/dt of _src at every interior point into _out",
-             "axpy": "_dst = _src + _w*rhs(_src)",
-             "rk_first": "_dst = _src + _w_dst*rhs(_src); _acc = _src + _w_acc*rhs(_src)",
-             "rk_middle": "_dst = _y + _w_dst*rhs(_src); _acc += _w_acc*rhs(_src)",
-             "rk_last": "_dst = _acc + _w*rhs(_src)",
-             "blend": "_dst = _a*_y + _b*_src + _w*rhs(_src)  (_dst may be _y: _y is read only at the point)"}
-
-
-def pass_writes(lowered: LoweredModel, kind) -> list[str]:
-    """The stores of one pass at the current point, e.g. ``_dst[0, i_x] = _y[0, i_x] + _w_dst*rate_u``."""
-    index = lowered_index(lowered)
-    if kind.name == "rhs":
-        writes = [("_out", k, rate_name(f)) for k, f in enumerate(lowered.fields)]
-    else:
-        writes = []
-        for write in kind.writes:
-            for k, field in enumerate(lowered.fields):
-                terms = [point_value(lowered, array, k, weight) for array, weight in write.terms]
-                writes.append((f"_{write.target}", k, " + ".join(terms) + f" + {write.rate_weight}*{rate_name(field)}"))
-    return [f"{array}[{', '.join((str(k),) + index)}] = {value}" for array, k, value in writes]
-
-
-def lowered_index(lowered: LoweredModel) -> tuple[str, ...]:
-    return tuple(loop_index(a) for a in lowered.axes)
-
-
-def point_value(lowered: LoweredModel, array: str, field_index: int, weight: str) -> str:
-    index = ", ".join((str(field_index),) + lowered_index(lowered))
-    value = f"_{array}[{index}]"
-    return value if weight == "1" else f"{weight}*{value}"
-
-
-def stencil_fields(plan: KernelPlan) -> set:
-    expressions = [e for _, e in plan.temporaries] + list(plan.outputs.values())
-    return {a.field for e in expressions for a in sympy.sympify(e).atoms(StencilAccess)}
-
-
-def invariant_lines(plan: KernelPlan, indent: str) -> list[str]:
-    printer = PointPrinter(plan.lowered, ())
-    lines = [f"{indent}# loop invariants, once per call"] if plan.invariants else []
-    return lines + [f"{indent}{symbol} = {printer.doprint(expression)}" for symbol, expression in plan.invariants]
-
-
-def point_statements(plan: KernelPlan, index: tuple[str, ...], state: str = "_src") -> list[str]:
-    """Temporaries then one ``rate_<field> = ...`` per field, at the point ``index``."""
-    lowered = plan.lowered
-    printer = PointPrinter(lowered, index, state)
-    lines = [f"{symbol} = {printer.doprint(expression)}" for symbol, expression in plan.temporaries]
-    return lines + [f"{rate_name(f)} = {printer.doprint(e)}" for f, e in plan.outputs.items()]
-
-
-def coordinate_lines(lowered: LoweredModel, axis_number: int, used: set) -> list[str]:
-    """The coordinate of the current point along one axis, if any expression uses it."""
-    axis = lowered.axes[axis_number]
-    if axis.symbol not in used:
-        return []
-    return [f"{axis.name} = {axis.name}_start + ({loop_index(axis)} - {lowered.halo[axis_number]})*h_{axis.name}"]
-
-
-def loop_nest(lowered: LoweredModel, body: list[str], parallel: bool) -> list[str]:
-    """Nested loops over the interior points (outermost axis in parallel), body innermost."""
-    if not lowered.axes:
-        return [f"    {line}" for line in body]
-    used = symbols_in(body)
-    lines, indent = [], "    "
-    for k, axis in enumerate(lowered.axes):
-        start = lowered.halo[k]
-        loop = "numba.prange" if parallel and k == 0 else "range"
-        lines.append(f"{indent}for {loop_index(axis)} in {loop}({start}, {start + axis.points}):")
-        indent += "    "
-        lines += [indent + c for c in coordinate_lines(lowered, k, used)]
-    return lines + [indent + line for line in body]
-
-
-def free_symbols(expressions) -> set:
-    """The free symbols of all ``expressions`` together (SymPy expressions or their source)."""
-    return set().union(*[sympy.sympify(e).free_symbols for e in expressions])
-
-
-def symbols_in(lines: list[str]) -> set:
-    """Every identifier in generated lines, as symbols (to see which coordinates a body uses)."""
-    return {sympy.Symbol(word) for line in lines for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", line)}
-
-
-def boundary_index(lowered: LoweredModel, axis: int, side: str) -> int:
-    halo = lowered.halo[axis]
-    return halo if side == "low" else halo + lowered.axes[axis].points - 1
-
-
-def _slab_index(lowered: LoweredModel, field_index: int, axis: int, position) -> str:
-    parts = [":"] * lowered.ndim
-    parts[axis] = str(position)
-    return ", ".join([str(field_index)] + parts)
-
-
-# -- boundaries -------------------------------------------------------------------------
-
-def _boundary_kernel(plan: KernelPlan) -> list[str]:
-    lowered = plan.lowered
-    params = "".join(f", {p}" for p in lowered.parameters)
-    lines = ["@numba.njit(cache=True)",
-             f"def _boundaries(t, state{params}):",
-             '    """Fill halo layers and wall nodes of every field in place for time t."""']
-    body = []
-    for step in plan.boundary_steps:
-        if isinstance(step, PeriodicWrap):
-            body += _periodic_lines(lowered, step.axis)
-        elif isinstance(step, WallValue):
-            body += wall_value_lines(lowered, step.wall)
-        elif isinstance(step, GhostExtrapolation):
-            body += ghost_lines(lowered, step.wall, step.layer)
-    return lines + (body or ["    return"]) + ["", ""]
-
-
-def _periodic_lines(lowered: LoweredModel, axis: int) -> list[str]:
-    halo, n = lowered.halo[axis], lowered.axes[axis].points
-
-    def slab(a, b):
-        parts = [":"] * (lowered.ndim + 1)
-        parts[axis + 1] = f"{a}:{b}"
-        return ", ".join(parts)
-
-    return [f"    # periodic axis {lowered.axes[axis].name}: halo layers copied from the opposite end",
-            f"    state[{slab(0, halo)}] = state[{slab(n, n + halo)}]",
-            f"    state[{slab(n + halo, n + 2 * halo)}] = state[{slab(halo, 2 * halo)}]"]
-
-
-def _slab_loops(lowered: LoweredModel, axis: int, value_expressions) -> tuple[list[str], str, tuple]:
-    """Loops over the full padded extent of the axes other than ``axis``: (lines, indent, index names)."""
-    used = free_symbols(value_expressions)
-    lines, indent, index = [], "    ", []
-    for k, other in enumerate(lowered.axes):
-        if k == axis:
-            index.append(None)
-            continue
-        name = loop_index(other)
-        lines.append(f"{indent}for {name} in range({lowered.padded_shape[k]}):")
-        indent += "    "
-        lines += [indent + c for c in coordinate_lines(lowered, k, used)]
-        index.append(name)
-    return lines, indent, tuple(index)
-
-
-def _at(field_index: int, index: tuple, axis: int, position: int) -> str:
-    parts = [str(position) if k == axis else name for k, name in enumerate(index)]
-    return f"state[{', '.join([str(field_index)] + parts)}]"
-
-
-def wall_value_lines(lowered: LoweredModel, wall, slab=None) -> list[str]:
-    """Set the boundary node of ``wall`` on every point of its slab; ``slab`` visits the slab's points
-    (default: loops, see :func:`_slab_loops`)."""
-    axis = lowered.axes[wall.axis]
-    f = lowered.fields.index(wall.field)
-    boundary = boundary_index(lowered, wall.axis, wall.side)
-    position = axis.start if wall.side == "low" else axis.stop
-    loops, indent, index = (slab or _slab_loops)(lowered, wall.axis, [wall.value])
-    value = PointPrinter(lowered, index).doprint(wall.value)
-    lines = [f"    # {wall.kind} condition of {wall.field} at {axis.name}={position}"] + loops
-    if wall.kind == "dirichlet":
-        return lines + [f"{indent}{_at(f, index, wall.axis, boundary)} = {value}"]
-    w0, *rest = wall.neumann_weights
-    terms = " + ".join(f"{float(sympy.Rational(w))!r}*{_at(f, index, wall.axis, boundary + j * wall.inward)}"
-                       for j, w in enumerate(rest, start=1) if w != 0)
-    return lines + [f"{indent}{_at(f, index, wall.axis, boundary)} = "
-                    f"(({value})*h_{axis.name} - ({terms}))/{float(sympy.Rational(w0))!r}"]
-
-
-def ghost_lines(lowered: LoweredModel, wall, layer: int, slab=None) -> list[str]:
-    f = lowered.fields.index(wall.field)
-    boundary = boundary_index(lowered, wall.axis, wall.side)
-    loops, indent, index = (slab or _slab_loops)(lowered, wall.axis, [])
-    terms = " + ".join(f"{float(sympy.Rational(w))!r}*{_at(f, index, wall.axis, boundary + j * wall.inward)}"
-                       for j, w in enumerate(wall.ghost_weights[layer - 1]) if w != 0)
-    ghost = boundary - layer * wall.inward
-    return loops + [f"{indent}{_at(f, index, wall.axis, ghost)} = {terms}"]
-
-
-# -- what callers use --------------------------------------------------------------------
-
-def python_api(lowered: LoweredModel, launch: str = "", copy: str = "state.copy()") -> list[str]:
-    """rhs, apply_boundaries, new_work and the step functions; ``launch`` is the kernel launch
-    configuration of a GPU backend (``[_BLOCKS, _THREADS]``), ``copy`` how to copy a state."""
-    params = ", ".join(f"p[{p!r}]" for p in lowered.parameters)
-    lines = ["def _param_args(p):",
-             '    """Parameter values in kernel argument order."""',
-             f"    return ({params}{',' if len(lowered.parameters) == 1 else ''})", "", "",
-             "def rhs(t, state, out, p):",
-             '    """Write d(state)/dt at every grid point into out (halo layers of out are not touched)."""',
-             f"    _pass_rhs{launch}(t, state, out, *_param_args(p))", "", "",
-             "def apply_boundaries(t, state, p):",
-             '    """Fill halo layers and wall nodes of every field in place for time t."""',
-             "    _boundaries(t, state, *_param_args(p))", "", "",
-             "def new_work(state, method):",
-             '    """Work arrays of a fused stepper, copies of state so that halo cells start equal to its own."""',
-             f"    buffers = {{{', '.join(f'{m!r}: {s.buffers!r}' for m, s in SCHEMES.items())}}}",
-             f"    return {{name: {copy} for name in buffers[method]}}", "", ""]
-    for scheme in SCHEMES.values():
-        lines += _step_function(scheme, launch)
+        views = dict.fromkeys((p.array, p.field, p.index) for p in used if isinstance(p, Point))
+        lines += [f"{view_name(a, f)} = _{a}[{i}]" for a, f, i in sorted(views, key=lambda v: (v[0] != "src", v))]
+    for loop in pass_.loops:
+        lines += print_loop(lowered, loop)
     return lines
 
 
-def _step_function(scheme, launch: str) -> list[str]:
-    lines = [f"def {scheme.method}_step(t, y, dt, p, work):",
-             f'    """One {scheme.method} step from t; returns the array that holds the state at t + dt."""',
-             "    args = _param_args(p)"]
-    lines.append(f"    {', '.join(scheme.buffers)} = " + ", ".join(f"work[{b!r}]" for b in scheme.buffers))
-    for call in scheme.calls:
-        time = "t" if call.c == 0 else f"t + {call.c!r}*dt"
-        arguments = ", ".join((time, call.src) + call.arrays + call.weights)
-        lines.append(f"    _pass_{call.kind}{launch}({arguments}, *args)")
-        if call.constrain:
-            lines.append(f"    _boundaries(t + {call.constrain_c!r}*dt, {call.constrain}, *args)")
-    if scheme.result != "y":
-        # ping-pong: the old state array is the next step's output buffer
-        lines.append(f"    work[{scheme.result!r}] = y")
-    return lines + [f"    return {scheme.result}", "", ""]
+def coordinate_line(lowered, k: int) -> str:
+    axis = lowered.axes[k]
+    return f"{axis.name} = {axis.name}_start + ({loop_index(axis)} - {lowered.halo[k]})*h_{axis.name}"
+
+
+def loop_lines(lowered, loop) -> list[str]:
+    """A loop nest over the region, the outermost axis in parallel for the interior; one position along
+    an axis is an assignment, not a loop. The loop's ``wraps`` are filled as it goes (see :func:`_wrap`)."""
+    used = loop_symbols(loop)
+    printer = PointPrinter(lowered, tuple(loop_index(a) for a in lowered.axes))
+    looping = [k for k, (start, stop) in enumerate(loop.region) if stop - start > 1]
+
+    def level(k: int, indent: str) -> list[str]:
+        if k == lowered.ndim:
+            return [f"{indent}{printer.doprint(s.target)} = {printer.doprint(s.value)}" for s in loop.body]
+        start, stop = loop.region[k]
+        name = loop_index(lowered.axes[k])
+        if k not in looping:
+            head, inner = [f"{indent}{name} = {start}"], indent
+        else:
+            parallel = loop.parallel and k == looping[0]
+            head, inner = [f"{indent}for {name} in {'numba.prange' if parallel else 'range'}({start}, {stop}):"], \
+                indent + "    "
+        head += [inner + coordinate_line(lowered, k)] if lowered.axes[k].symbol in used else []
+        return head + level(k + 1, inner) + _wrap(lowered, loop, k, inner if k < lowered.ndim - 1 else indent)
+
+    return [f"# {loop.name}"] + level(0, "")
+
+
+def _wrap(lowered, loop, k: int, indent: str) -> list[str]:
+    """Fill the periodic halo of axis k of the loop's ``wraps`` for the block just computed.
+
+    The innermost axis: after its loop, the halo columns of the current row. An outer axis: inside
+    its loop, once the inner ones (and their halos) are done, the thread that computed a block of
+    the first or last interior layers copies it whole into the opposite halo, corners included --
+    so no separate boundary pass is needed and no thread reads another's halo in the same pass.
+    """
+    halo, n = lowered.halo[k], lowered.axes[k].points
+    if not loop.wraps or not halo:
+        return []
+    index = [loop_index(a) for a in lowered.axes]
+    views = [view_name(array, field) for array in loop.wraps for field in lowered.fields]
+
+    def at(position: str) -> str:
+        return ", ".join(index[:k] + [position] + [f"_j{j}" for j in range(k + 1, lowered.ndim)])
+
+    if k == lowered.ndim - 1:
+        return [f"{indent}{v}[{at(str(low))}], {v}[{at(str(n + halo + low))}] = "
+                f"{v}[{at(str(n + low))}], {v}[{at(str(halo + low))}]" for v in views for low in range(halo)]
+    lines = []
+    for condition, shift in ((f"{index[k]} < {2 * halo}", f"{index[k]} + {n}"), (f"{index[k]} >= {n}", f"{index[k]} - {n}")):
+        lines.append(f"{indent}if {condition}:")
+        inner = indent + "    "
+        for j in range(k + 1, lowered.ndim):
+            lines.append(f"{inner}for _j{j} in range({lowered.padded_shape[j]}):")
+            inner += "    "
+        lines += [f"{inner}{v}[{at(shift)}] = {v}[{at(index[k])}]" for v in views]
+    return lines
+
+
+# -- module parts -------------------------------------------------------------------------
+
+#: what a Numba or CUDA module's docstring says about using it
+USAGE = ["State layout: state[f] is field FIELDS[f] on the grid padded by HALO ghost layers",
+         "per axis; interior points are state[f][HALO[0]:HALO[0]+SHAPE[0], ...].",
+         "",
+         "    rhs(t, state, out, p)              d(state)/dt at every grid point into out",
+         "    apply_boundaries(t, state, p)      fill halo layers and wall nodes in place",
+         "    work = new_work(state, 'rk4')      work arrays of a fused stepper (allocated once)",
+         "    state = rk4_step(t, state, dt, p, work)   one step; returns the array holding the new state",
+         "",
+         "p maps parameter names to values (PARAMS holds the defaults).", ""]
+
+
+def module_constants(lowered) -> dict:
+    return {"PARAM_ORDER": tuple(lowered.parameters), "METHODS": tuple(SCHEMES)}
+
+
+def python_api(by_shape: dict, wrapped: bool = False) -> list[str]:
+    """rhs, apply_boundaries (:mod:`~symsim.codegen.templates.stepping`) and the step functions, calling
+    the kernels by name (a GPU backend defines each as a function that launches its kernels);
+    ``by_shape`` names the kernel of each fused-pass shape; ``wrapped``: the passes fill the halos
+    they need, so no boundary pass runs between them."""
+    kernels = {m: tuple(dict.fromkeys(f"_{by_shape[pass_shape(p)]}" for p in s.passes)) for m, s in SCHEMES.items()}
+    lines = ["#: the work arrays of each fused stepper, and the stencil kernels it runs (besides _boundaries)",
+             f"WORK_ARRAYS = {dict((m, s.buffers) for m, s in SCHEMES.items())!r}",
+             f"STEP_KERNELS = {kernels!r}", "", ""] + inlined_text("stepping").splitlines() + ["", ""]
+    for scheme in SCHEMES.values():
+        lines += [f"def {scheme.method}_step(t, y, dt, p, work):",
+                  f'    """One {scheme.method} step from t; returns the array that holds the state at t + dt."""',
+                  "    args = _param_args(p)"] + [f"    {b} = work[{b!r}]" for b in scheme.buffers]
+        for stage in scheme.passes:
+            arrays, weights = kernel_arguments(stage)
+            time = "t" if stage.c == 0 else f"t + {stage.c!r}*dt"
+            lines.append(f"    _{by_shape[pass_shape(stage)]}({', '.join([time, stage.src, *arrays, *weights])}, *args)")
+            if not wrapped:
+                lines += [f"    _boundaries(t + {c!r}*dt, {array}, *args)" for array, c in stage.constrain]
+        if scheme.result != "y":
+            # the old state's array becomes the work array that held the result
+            lines.append(f"    work[{scheme.result!r}] = y")
+        lines += [f"    return {scheme.result}", "", ""]
+    return lines
+
+
+def storage_lines(lowered) -> list[str]:
+    """``new_state`` and ``new_work`` (:mod:`~symsim.codegen.templates.numba_arrays`) with this grid's
+    layout (:func:`symsim.codegen.loops.storage_layout`)."""
+    shape, offsets = storage_layout(lowered, 1 + max(len(s.buffers) for s in SCHEMES.values()))
+    return ["#: allocated shape of a state (the padded grid in its front corner) and each array's offset in a",
+            "#: 4 KiB page: every field of every array of a pass then starts in other L1 cache sets",
+            f"STORAGE_SHAPE = {shape!r}",
+            f"_PAGE_OFFSETS = {offsets!r}", "", ""] + inlined_text("numba_arrays").splitlines() + ["", ""]
+
+
+def ensemble_lines(lowered) -> list[str]:
+    """The batched ODE solvers (:mod:`symsim.codegen.templates.ensemble`), after the model's rate and tableaus."""
+    parameters = "".join(f", _p[{k}]" for k in range(len(lowered.parameters)))
+    lines = ["# -- batched ODE solvers ------------------------------------------------------------", "",
+             "@numba.njit(cache=True)",
+             "def _rate(t, _y, _out, _p):",
+             '    """d(_y)/dt of one trajectory into _out; _p holds parameter values in PARAM_ORDER."""',
+             f"    _rhs(t, _y, _out{parameters})", "", ""]
+    for method, prefix, names in (("rk4", "_RK4", "abc"), ("dopri5", "_DOPRI5", ("a", "b", "c", "error"))):
+        tableau = TABLEAUS[method]
+        for name in names:
+            lines.append(f"{prefix}_{name[0].upper()} = numpy.array({getattr(tableau, name)!r})")
+    lines += [f"_SAFETY, _FAC_MIN, _FAC_MAX = {SAFETY!r}, {FAC_MIN!r}, {FAC_MAX!r}", "", ""]
+    return lines + inlined_text("ensemble").splitlines()

@@ -1,47 +1,62 @@
-"""NumPy reference backend: a :class:`KernelPlan` rendered as vectorized NumPy source.
+"""NumPy reference backend: the loop IR printed as vectorized slicing, one statement per store.
 
-    >>> print(render_numpy_module(plan_kernel(lowered)))      # a module a person can read:
+    >>> from symsim import load_model
+    >>> from symsim.codegen import function_text
+    >>> from symsim.codegen.kernel_plan import plan_kernel
+    >>> from symsim.lowering import lower_to_stencils
+    >>> source = render_numpy_module(plan_kernel(lower_to_stencils(load_model("heat_1d"))))
+    >>> print(function_text(source, "rhs"))              # a module a person can read
     def rhs(t, state, out, p):
-        u = state[0]
-        out[0, 1:65] = D*(u[0:64] - 2*u[1:65] + u[2:66])/h_x**2
+        ...
+        D = p['D']
+        # interior points
+        rate_u = D*(state[0, 2:103] + state[0, 0:101] - 2*state[0, 1:102])/(h_x*h_x)
+        out[0, 1:102] = rate_u
+        # wall node of u at x=0.0: set by its condition, not evolved
+        out[0, 1:2] = 0.0
+        # wall node of u at x=1.0: set by its condition, not evolved
+        out[0, 101:102] = 0.0
 
-Arrays are padded with ``halo`` ghost layers per axis; the kernel evaluates every
-field's right-hand side on all grid points at once with slices, and
-``apply_boundaries`` fills ghosts (periodic wraps, wall values, extrapolation).
+A loop over a region becomes one array statement per store: the region's slice of
+every array, shifted by the point's offsets. Arrays are padded with ``halo`` ghost
+layers per axis; ``apply_boundaries`` fills them (periodic wraps, wall values,
+extrapolation) with the steps of :func:`symsim.codegen.loops.boundary_pass`.
 """
 
 from __future__ import annotations
 
-import sympy
 from sympy.printing.numpy import NumPyPrinter
 
-import symsim
-from symsim.ir import LoweredModel, StencilAccess
+from symsim.printing import KernelPrinting
 
-from .kernel_plan import GhostExtrapolation, KernelPlan, PeriodicWrap, WallValue
+from .kernel_plan import KernelPlan
+from .loops import Pass, Point, boundary_pass, check_names, interior_pass, module_head, pass_symbols, used_parameters
 
 
-class NumpyPrinter(NumPyPrinter):
-    """SymPy's NumPy printer, plus stencil accesses as shifted slices of padded arrays."""
+class Slices:
+    """Printer mixin: a Point as the region's slice of its array (shifted), a coordinate as the region's
+    slice of its padded values. ``lead`` indexes leading axes before the field (``:, `` for a batch of
+    states), ``arrays`` renames Point arrays to the function's argument names."""
 
-    def __init__(self, lowered: LoweredModel, coordinate_code: dict):
+    def __init__(self, lowered, region: tuple = (), arrays: dict | None = None, lead: str = ""):
         super().__init__({"fully_qualified_modules": True})
-        self.lowered = lowered
-        self.coordinate_code = coordinate_code   # coordinate symbol -> source for its values
+        self.lowered, self.region, self.arrays, self.lead = lowered, region, arrays or {}, lead
 
-    def _print_StencilAccess(self, access: StencilAccess) -> str:
-        if not access.offsets:
-            return access.field
-        slices = []
-        for axis, halo, offset in zip(self.lowered.axes, self.lowered.halo, access.offsets):
-            start = halo + offset
-            slices.append(f"{start}:{start + axis.points}")
-        return f"{access.field}[{', '.join(slices)}]"
+    def _print_Point(self, point: Point) -> str:
+        array = self.arrays.get(point.array, point.array)
+        slices = [f"{start + o}:{stop + o}" for (start, stop), o in zip(self.region, point.offsets)]
+        return f"{array}[{', '.join([self.lead + str(point.index), *slices])}]"
 
     def _print_Symbol(self, symbol) -> str:
-        if symbol in self.coordinate_code:
-            return self.coordinate_code[symbol]
+        for k, axis in enumerate(self.lowered.axes):
+            if symbol == axis.symbol and self.region:
+                parts = [":"] * k + ["{}:{}".format(*self.region[k])]
+                return f"{axis.name}[{', '.join(parts)}]"
         return super()._print_Symbol(symbol)
+
+
+class SlicePrinter(Slices, KernelPrinting, NumPyPrinter):
+    """SymPy's NumPy printer over the slices of a region."""
 
     def _print_And(self, expr) -> str:
         # logical_and.reduce (SymPy's choice) cannot broadcast operands of different shapes
@@ -56,171 +71,47 @@ class NumpyPrinter(NumPyPrinter):
             text = f"{function}({text}, {self._print(arg)})"
         return text
 
-    def _print_Float(self, number) -> str:
-        # repr round-trips a double exactly; SymPy's default prints 15 digits
-        return repr(float(number))
-
-    def _print_Pow(self, power, rational=False):
-        base, exponent = power.args
-        if exponent.is_Integer and exponent < 0:
-            positive = self._print(sympy.Pow(base, -exponent, evaluate=False)) if exponent != -1 else \
-                self.parenthesize(base, sympy.printing.precedence.PRECEDENCE["Pow"])
-            return f"1/{positive}" if exponent == -1 else f"1/({positive})"
-        if exponent.is_Integer:
-            return f"{self.parenthesize(base, sympy.printing.precedence.PRECEDENCE['Pow'])}**{int(exponent)}"
-        return super()._print_Pow(power, rational)
-
 
 def render_numpy_module(plan: KernelPlan) -> str:
     """Python source of a module with ``rhs(t, state, out, p)`` and ``apply_boundaries(t, state, p)``."""
     lowered = plan.lowered
+    check_names(plan, "numpy")
+    rhs = interior_pass(plan, "rhs", "Write d(state)/dt at every grid point into out "
+                        "(halo layers of out are not touched).", [("out", (), 1)], freeze=True)
     lines = _header(lowered)
-    lines += _rhs_function(plan)
-    lines += _boundary_function(plan)
-    return "\n".join(lines) + "\n"
+    lines += sliced_function(lowered, rhs, "rhs(t, state, out, p)", {"src": "state"})
+    lines += sliced_function(lowered, boundary_pass(lowered), "apply_boundaries(t, state, p)")
+    return "\n".join(lines).rstrip() + "\n"
 
 
-def _header(lowered: LoweredModel) -> list[str]:
-    lines = [
-        f'"""NumPy kernels of model {lowered.name!r}, generated by symsim {symsim.__version__}.',
-        "",
-        "State layout: state[f] is field FIELDS[f] on the grid padded by HALO ghost layers",
-        "per axis; interior points are state[f][HALO[0]:HALO[0]+SHAPE[0], ...].",
-        "",
-        "Equations:",
-    ]
-    lines += [f"    {lowered.equations[f]}" for f in lowered.user_fields]
+def sliced_function(lowered, pass_: Pass, signature: str, arrays: dict | None = None, lead: str = "",
+                    printer=SlicePrinter, prologue=(), epilogue=()) -> list[str]:
+    """A pass as one Python function of array statements: parameters from ``p``, ``prologue``,
+    invariants, then each loop's stores over its region, then ``epilogue``. ``printer`` prints them
+    (the PyTorch backend passes its own)."""
+    lines = [f"def {signature}:", f'    """{pass_.doc}"""']
+    used = pass_symbols(pass_)
+    lines += [f"    {name} = p[{name!r}]" for name in used_parameters(lowered, used)]
+    lines += [f"    {line}" for line in prologue]
+    invariant_printer = printer(lowered, (), arrays, lead)
+    lines += [f"    {symbol} = {invariant_printer.doprint(value)}" for symbol, value in pass_.invariants]
+    for loop in pass_.loops:
+        loop_printer = printer(lowered, loop.region, arrays, lead)
+        lines.append(f"    # {loop.name}")
+        lines += [f"    {loop_printer.doprint(s.target)} = {loop_printer.doprint(s.value)}" for s in loop.body]
+    lines += [f"    {line}" for line in epilogue]
+    return lines + (["    pass"] if len(lines) == 2 else []) + ["", ""]
+
+
+def _header(lowered) -> list[str]:
     # functools: SymPy prints Min/Max of several arguments as functools.reduce(numpy.fmin, ...)
-    lines += ['"""', "", "import functools", "", "import numpy", "", ""]
-    lines.append(f"FIELDS = {tuple(lowered.fields)!r}")
-    lines.append(f"AXES = {tuple(a.name for a in lowered.axes)!r}")
-    lines.append(f"SHAPE = {lowered.shape!r}")
-    lines.append(f"HALO = {lowered.halo!r}")
-    lines.append(f"PARAMS = {dict(lowered.parameters)!r}")
+    lines = module_head(lowered, "NumPy kernels", ["State layout: state[f] is field FIELDS[f] on the grid padded by HALO "
+                        "ghost layers", "per axis; interior points are state[f][HALO[0]:HALO[0]+SHAPE[0], ...].", ""],
+                        ["import functools", "", "import numpy"])
     if lowered.axes:
-        lines += ["", "# grid spacing and padded coordinates, shaped to broadcast over the grid"]
+        lines += ["# padded coordinates, shaped to broadcast over the grid"]
     for k, axis in enumerate(lowered.axes):
-        shape = ["1"] * lowered.ndim
-        shape[k] = "-1"
-        halo = lowered.halo[k]
-        lines.append(f"h_{axis.name} = {axis.spacing!r}")
-        lines.append(f"{axis.name} = ({axis.start!r} + h_{axis.name} * numpy.arange({-halo}, {axis.points + halo}))"
-                     f".reshape({', '.join(shape)})")
-    lines += ["", ""]
-    return lines
-
-
-def _interior_coordinates(lowered: LoweredModel) -> dict:
-    """Coordinate symbol -> source of its values at the interior points (broadcastable)."""
-    code = {}
-    for k, axis in enumerate(lowered.axes):
-        index = [":"] * lowered.ndim
-        index[k] = f"{lowered.halo[k]}:{lowered.halo[k] + axis.points}"
-        while index and index[-1] == ":":
-            index.pop()
-        code[axis.symbol] = f"{axis.name}[{', '.join(index)}]"
-    return code
-
-
-def _unpack(lowered: LoweredModel, expressions) -> list[str]:
-    used = set().union(*[e.free_symbols for e in expressions]) if expressions else set()
-    names = [p for p in lowered.parameters if sympy.Symbol(p) in used]
-    return [f"    {name} = p[{name!r}]" for name in names]
-
-
-def _rhs_function(plan: KernelPlan) -> list[str]:
-    lowered = plan.lowered
-    printer = NumpyPrinter(lowered, _interior_coordinates(lowered))
-    expressions = [e for _, e in plan.temporaries] + list(plan.outputs.values())
-    lines = ["def rhs(t, state, out, p):",
-             '    """Write d(state)/dt at every grid point into out (halo layers of out are not touched)."""']
-    lines += _unpack(lowered, expressions + [e for _, e in plan.invariants])
-    if plan.invariants:
-        lines.append("    # loop invariants, once per call")
-    for symbol, expression in plan.invariants:
-        lines.append(f"    {symbol} = {printer.doprint(expression)}")
-    used_fields = {a.field for e in expressions for a in e.atoms(StencilAccess)}
-    lines += [f"    {f} = state[{i}]" for i, f in enumerate(lowered.fields) if f in used_fields]
-    for symbol, expression in plan.temporaries:
-        lines.append(f"    {symbol} = {printer.doprint(expression)}")
-    interior = ", ".join(f"{h}:{h + a.points}" for a, h in zip(lowered.axes, lowered.halo))
-    for i, (field, expression) in enumerate(plan.outputs.items()):
-        target = f"out[{i}, {interior}]" if interior else f"out[{i}]"
-        lines.append(f"    {target} = {printer.doprint(expression)}")
-    for field, axis, side in plan.frozen_nodes:
-        # boundary nodes are set by their wall condition, not evolved
-        lines.append(f"    out[{lowered.fields.index(field)}][{_slab(lowered, axis, _boundary_index(lowered, axis, side))}] = 0.0")
+        shape = ", ".join("-1" if j == k else "1" for j in range(lowered.ndim))
+        lines.append(f"{axis.name} = ({axis.name}_start + h_{axis.name} * numpy.arange({-lowered.halo[k]}, "
+                     f"{axis.points + lowered.halo[k]})).reshape({shape})")
     return lines + ["", ""]
-
-
-def _boundary_index(lowered: LoweredModel, axis: int, side: str) -> int:
-    halo = lowered.halo[axis]
-    return halo if side == "low" else halo + lowered.axes[axis].points - 1
-
-
-def _slab(lowered: LoweredModel, axis: int, index) -> str:
-    """Index expression selecting position ``index`` along ``axis`` and everything along the others."""
-    parts = [":"] * lowered.ndim
-    parts[axis] = str(index)
-    while parts and parts[-1] == ":":
-        parts.pop()
-    return ", ".join(parts)
-
-
-def _boundary_function(plan: KernelPlan) -> list[str]:
-    lowered = plan.lowered
-    lines = ["def apply_boundaries(t, state, p):",
-             '    """Fill halo layers and wall nodes of every field in place for time t."""']
-    steps = plan.boundary_steps
-    if not steps:
-        return lines + ["    pass"]
-    values = [s.wall.value for s in steps if isinstance(s, WallValue)]
-    lines += _unpack(lowered, values)
-    for step in steps:
-        if isinstance(step, PeriodicWrap):
-            k, halo, n = step.axis, lowered.halo[step.axis], lowered.axes[step.axis].points
-            name = lowered.axes[k].name
-            lines.append(f"    # periodic axis {name}: halo layers copied from the opposite end")
-            lines.append(f"    state[:, {_slab(lowered, k, f'0:{halo}')}] = state[:, {_slab(lowered, k, f'{n}:{n + halo}')}]")
-            lines.append(f"    state[:, {_slab(lowered, k, f'{n + halo}:{n + 2 * halo}')}] = "
-                         f"state[:, {_slab(lowered, k, f'{halo}:{2 * halo}')}]")
-        elif isinstance(step, WallValue):
-            lines += _wall_value_lines(lowered, step.wall)
-        elif isinstance(step, GhostExtrapolation):
-            lines += _ghost_lines(lowered, step.wall, step.layer)
-    return lines
-
-
-def _wall_printer(lowered: LoweredModel, axis: int) -> NumpyPrinter:
-    """Printer for values on a wall slab: other coordinates as 1-D-per-axis views of the slab."""
-    code = {}
-    for k, other in enumerate(lowered.axes):
-        if k != axis:
-            code[other.symbol] = f"{other.name}[{_slab(lowered, axis, 0)}]"
-    return NumpyPrinter(lowered, code)
-
-
-def _wall_value_lines(lowered: LoweredModel, wall) -> list[str]:
-    axis = lowered.axes[wall.axis]
-    field_index = lowered.fields.index(wall.field)
-    boundary = _boundary_index(lowered, wall.axis, wall.side)
-    position = axis.start if wall.side == "low" else axis.stop
-    target = f"state[{field_index}][{_slab(lowered, wall.axis, boundary)}]"
-    value = _wall_printer(lowered, wall.axis).doprint(wall.value)
-    lines = [f"    # {wall.kind} condition of {wall.field} at {axis.name}={position}"]
-    if wall.kind == "dirichlet":
-        return lines + [f"    {target} = {value}"]
-    w0, *rest = wall.neumann_weights
-    terms = " + ".join(f"({sympy.Rational(w)!s}) * state[{field_index}][{_slab(lowered, wall.axis, boundary + j * wall.inward)}]"
-                       for j, w in enumerate(rest, start=1) if w != 0)
-    return lines + [f"    {target} = (({value}) * h_{axis.name} - ({terms})) / ({sympy.Rational(w0)!s})"]
-
-
-def _ghost_lines(lowered: LoweredModel, wall, layer: int) -> list[str]:
-    field_index = lowered.fields.index(wall.field)
-    boundary = _boundary_index(lowered, wall.axis, wall.side)
-    weights = wall.ghost_weights[layer - 1]
-    terms = " + ".join(f"({sympy.Rational(w)!s}) * state[{field_index}][{_slab(lowered, wall.axis, boundary + j * wall.inward)}]"
-                       for j, w in enumerate(weights) if w != 0)
-    ghost = boundary - layer * wall.inward
-    return [f"    state[{field_index}][{_slab(lowered, wall.axis, ghost)}] = {terms}"]

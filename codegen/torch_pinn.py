@@ -1,50 +1,45 @@
 """PyTorch PINN backend: a :class:`symsim.continuous.ContinuousPlan` rendered as residual modules.
 
-    >>> print(render_torch_pinn_module(continuous_plan(load_model("burgers_1d"))[0]))
-    class Residual(torch.nn.Module):
-        def forward(self, net, t, x):
+    >>> from symsim import load_model
+    >>> from symsim.continuous import continuous_plan
+    >>> source = render_torch_pinn_module(continuous_plan(load_model("burgers_1d"))[0])
+    >>> from symsim.codegen import function_text
+    >>> print(function_text(source, "forward"))         # of Residual
+    def forward(self, net, t, x):
             t, x = _inputs(t, x)
             out = net(t, x)
             u = out[:, 0:1]
-            u_t, u_x = _grad(u, (t, x))          # one backward pass for both
-            u_xx, = _grad(u_x, (x,))             # from u_x: never a fresh graph
-            ...
-            return torch.cat([residual_u], dim=1)
+            u_t, u_x = _grad(u, (t, x))
+            u_xx, = _grad(u_x, (x,))
+            nu = self.params['nu']
+            residual_u = u*u_x + u_t - u_xx*nu
+            return torch.cat([_column(residual_u, t)], dim=1)
+
+(one backward pass gives u_t and u_x; u_xx comes from u_x, never from a fresh graph).
 
 The generated module also holds ``InitialResidual`` and ``BoundaryResidual`` (the
 model's initial and wall conditions as residual terms) and ``HardConstraints``,
 which wraps a network as ``u = g + d * N``: ``g`` meets the Dirichlet walls and
 the initial value exactly (transfinite interpolation of the boundary data), ``d``
-vanishes there, so those conditions hold whatever the network outputs.
+vanishes there (:func:`symsim.continuous.hard_constraint_forms`), so those conditions
+hold whatever the network outputs.
 """
 
 from __future__ import annotations
 
-import itertools
-
 import sympy
-from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pytorch import TorchPrinter
 
 import symsim
-from symsim.continuous import ContinuousPlan, FieldDerivative, wall_position
+from symsim.continuous import ContinuousPlan, FieldDerivative, hard_constraint_forms, wall_position
 from symsim.errors import BackendError
+from symsim.printing import KernelPrinting
 
-from .printing import DoubleLiterals
+from .templates import inlined_text
 
 
-class PinnPrinter(DoubleLiterals, TorchPrinter):
-    """SymPy's torch printer with exact float literals, products for small powers, safe Max/Min."""
-
-    def _print_Pow(self, power, rational=False):
-        base, exponent = power.args
-        if exponent.is_Integer and 1 <= exponent <= 4:
-            factor = self.parenthesize(base, PRECEDENCE["Mul"])
-            return "(" + "*".join([factor] * int(exponent)) + ")"
-        if exponent.is_Integer and -4 <= exponent <= -1:
-            factor = self.parenthesize(base, PRECEDENCE["Mul"])
-            return "(1.0/(" + "*".join([factor] * int(-exponent)) + "))"
-        return super()._print_Pow(power, rational)
+class PinnPrinter(KernelPrinting, TorchPrinter):
+    """SymPy's torch printer with the kernels' literals and powers (:mod:`symsim.printing`), safe Max/Min."""
 
     def _print_Max(self, expr) -> str:
         return self._chain("_maximum", expr.args)
@@ -85,34 +80,12 @@ def render_torch_pinn_module(plan: ContinuousPlan) -> str:
               f"DOMAIN = {{{', '.join(f'{k!r}: ({v[0]!r}, {v[1]!r})' for k, v in plan.extents.items())}}}",
               f"PERIODIC = {tuple(k for k, v in plan.extents.items() if v[2])!r}",
               f"TIME_ORDER = {dict(plan.time_order)!r}", "", ""]
-    lines += _helpers()
+    lines += inlined_text("pinn").splitlines() + ["", ""]
     lines += _residual_class(plan, printer)
     lines += _initial_class(plan, printer)
     lines += _boundary_class(plan, printer)
     lines += _hard_constraints(plan, printer)
     return "\n".join(lines).rstrip() + "\n"
-
-
-def _helpers() -> list[str]:
-    return [
-        "def _grad(y, inputs):",
-        '    """dy/d(input) for every input in one backward pass, graph kept for the next order."""',
-        "    if not y.requires_grad:          # y depends on no input (a constant network or derivative)",
-        "        return tuple(torch.zeros_like(y) for _ in inputs)",
-        "    return torch.autograd.grad(y, inputs, grad_outputs=torch.ones_like(y), create_graph=True,",
-        "                               materialize_grads=True)",
-        "", "",
-        "def _inputs(*inputs):",
-        '    """The inputs as tensors that autograd can differentiate with respect to."""',
-        "    return tuple(x if x.requires_grad else x.detach().requires_grad_(True) for x in inputs)",
-        "", "",
-        "def _maximum(a, b):",
-        "    return torch.maximum(torch.as_tensor(a), torch.as_tensor(b))",
-        "", "",
-        "def _minimum(a, b):",
-        "    return torch.minimum(torch.as_tensor(a), torch.as_tensor(b))",
-        "", "",
-    ]
 
 
 def _derivative_lines(plan: ContinuousPlan, needed, indent: str) -> list[str]:
@@ -138,11 +111,8 @@ def _residual_class(plan: ContinuousPlan, printer) -> list[str]:
     lowered = plan.lowered
     inputs = ", ".join(plan.inputs)
     used_fields = {d.field for d in plan.derivatives}
-    lines = ["class Residual(torch.nn.Module):",
+    lines = ["class Residual(_Terms):",
              '    """Residual of every equation (d^n u/dt^n - rhs) at collocation points."""', "",
-             "    def __init__(self, params=None):",
-             "        super().__init__()",
-             "        self.params = dict(PARAMS, **(params or {}))", "",
              f"    def forward(self, net, {inputs}):",
              f"        {inputs}{',' if len(plan.inputs) == 1 else ''} = _inputs({inputs})",
              f"        out = net({inputs})"]
@@ -155,15 +125,7 @@ def _residual_class(plan: ContinuousPlan, printer) -> list[str]:
     lines += [f"        {s} = {printer.doprint(e)}" for s, e in plan.temporaries]
     lines += [f"        residual_{f} = {printer.doprint(plan.outputs[f])}" for f in lowered.fields]
     columns = ", ".join(f"_column(residual_{f}, t)" for f in lowered.fields)
-    lines += [f"        return torch.cat([{columns}], dim=1)", "", ""]
-    lines += ["def _column(value, like):",
-              '    """A residual as an (N, 1) column (a constant residual broadcast to every point)."""',
-              "    return torch.as_tensor(value, dtype=like.dtype, device=like.device).expand_as(like)", "", ""]
-    return lines
-
-
-def _symbols(plan) -> dict:
-    return {name: sympy.Symbol(name) for name in plan.inputs}
+    return lines + [f"        return torch.cat([{columns}], dim=1)", "", ""]
 
 
 def _initial_class(plan: ContinuousPlan, printer) -> list[str]:
@@ -176,13 +138,10 @@ def _initial_class(plan: ContinuousPlan, printer) -> list[str]:
         if plan.time_order[f] == 2 and f in plan.initial_velocity:
             terms.append((f, "_t", plan.initial_velocity[f]))
     columns = tuple(f"{f}{s}" for f, s, _ in terms)
-    header = ["class InitialResidual(torch.nn.Module):",
+    header = ["class InitialResidual(_Terms):",
               f'    """Value (and velocity of second-order fields) at t=0 minus the initial condition: '
               f'{", ".join(columns)}."""', "",
               f"    COLUMNS = {columns!r}", "",
-              "    def __init__(self, params=None):",
-              "        super().__init__()",
-              "        self.params = dict(PARAMS, **(params or {}))", "",
               f"    def forward(self, net{', ' + args if args else ''}):"]
     reference = space[0] if space else None
     lines += [f"        t = torch.zeros_like({reference})" if reference else
@@ -202,16 +161,13 @@ def _initial_class(plan: ContinuousPlan, printer) -> list[str]:
 
 def _boundary_class(plan: ContinuousPlan, printer) -> list[str]:
     inputs = ", ".join(plan.inputs)
-    lines = ["class BoundaryResidual(torch.nn.Module):",
+    lines = ["class BoundaryResidual(_Terms):",
              '    """Wall conditions at points moved onto each wall: one column per wall (WALLS)."""', ""]
     walls = []
     for w in plan.walls:
         axis = plan.inputs[w.axis + 1]
         walls.append((w.field, axis, w.side, w.kind, wall_position(plan, w)))
     lines += [f"    WALLS = {tuple(walls)!r}", "",
-              "    def __init__(self, params=None):",
-              "        super().__init__()",
-              "        self.params = dict(PARAMS, **(params or {}))", "",
               f"    def forward(self, net, {inputs}):",
               "        columns = []"]
     if not plan.walls:
@@ -239,80 +195,11 @@ def _boundary_class(plan: ContinuousPlan, printer) -> list[str]:
     return lines + ["", ""]
 
 
-# -- hard constraints: u = g + d * N ------------------------------------------------------
-
-def constraint_forms(plan: ContinuousPlan, field: str):
-    """(g, d) for ``field`` as SymPy expressions of the inputs, or None without Dirichlet data.
-
-    g is the transfinite (Boolean-sum) interpolation of the Dirichlet walls and, when
-    the field has an initial value, of t=0: for projectors P_k (linear blend between the
-    walls of axis k, or the single wall's value) and P_t (the value at t=0),
-    g = (1 - prod_k (1 - P_k)) applied to the boundary data. Where data meet (t=0 on a
-    wall, a corner of two walls) the value comes from the initial value, else the first
-    wall: Dirichlet walls then hold exactly for all t, the initial value wherever it
-    agrees with them. d is a product of
-    factors that vanish on those walls and at t=0, scaled to be O(1) inside.
-    """
-    symbols = _symbols(plan)
-    projectors = []   # (kind, axis name or "t", [(side position, blend weight expr, restriction)])
-    for axis_number, name in enumerate(plan.inputs[1:]):
-        walls = [w for w in plan.walls if w.field == field and w.axis == axis_number and w.kind == "dirichlet"]
-        if not walls:
-            continue
-        start, stop, _ = plan.extents[name]
-        s = symbols[name]
-        length = stop - start
-        if len(walls) == 2:
-            blend = {"low": (stop - s) / length, "high": (s - start) / length}
-            factor = (s - start) * (stop - s) / (length / 2) ** 2
-        else:
-            blend = {walls[0].side: sympy.Integer(1)}
-            factor = (s - start) / length if walls[0].side == "low" else (stop - s) / length
-        projectors.append((name, [(w, blend[w.side]) for w in walls], factor))
-    has_initial = field in plan.initial
-    if not projectors and not has_initial:
-        return None
-    t = symbols["t"]
-    terms = []
-    # one group per projector: the restrictions it blends (a wall with its weight, or t=0)
-    groups = [[(name, wall, weight) for wall, weight in walls] for name, walls, _ in projectors]
-    if has_initial:
-        groups.append([("t", None, sympy.Integer(1))])
-    for size in range(1, len(groups) + 1):
-        for subset in itertools.combinations(groups, size):
-            for picks in itertools.product(*subset):
-                weight = sympy.Mul(*[w for _, _, w in picks])
-                value = _restricted_data(plan, field, picks)
-                terms.append((-1) ** (size + 1) * weight * value)
-    g = sympy.Add(*terms)
-    d = sympy.Mul(*[factor for _, _, factor in projectors])
-    if has_initial:
-        d = d * t
-    return g, d
-
-
-def _restricted_data(plan: ContinuousPlan, field: str, picks) -> sympy.Expr:
-    """The field's value where every picked restriction holds (walls, t=0): the initial value
-    if t=0 is picked, else the first picked wall's condition."""
-    symbols = _symbols(plan)
-    positions = {}
-    wall = None
-    for name, w, _ in picks:
-        if name == "t":
-            positions["t"] = 0
-        else:
-            positions[name] = wall_position(plan, w)
-            wall = wall or w
-    # at t=0 the initial value is the data, also on a wall: then the wall condition holds
-    # exactly for every t even where the initial value disagrees with it at t=0 (the initial
-    # value is then met up to that disagreement, blended linearly into the domain)
-    source = plan.initial[field] if "t" in positions else wall.value
-    return sympy.sympify(source).xreplace({symbols[k]: v for k, v in positions.items()})
-
+# -- hard constraints: u = g + d * N (the forms from symsim.continuous) -----------------------
 
 def _hard_constraints(plan: ContinuousPlan, printer) -> list[str]:
     inputs = ", ".join(plan.inputs)
-    forms = {f: constraint_forms(plan, f) for f in plan.lowered.fields}
+    forms = {f: hard_constraint_forms(plan, f) for f in plan.lowered.fields}
     lines = ["class HardConstraints(torch.nn.Module):",
              '    """net wrapped as u = g + d * N: the Dirichlet walls and initial values hold exactly.',
              "",

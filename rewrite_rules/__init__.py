@@ -35,9 +35,20 @@ Where each kind of rewrite lives:
 | subterms shared between equations          | variants scored together after ``cse`` (``symsim.simplify``)  |
 """
 
-from rewrite_rules.polynomial_egraph import FactoringResult, Monomial, Polynomial, factor_polynomials, operation_cost
-from rewrite_rules.schedule import DEFAULT_LIMITS, DEFAULT_TERM_LIMITS, Limits
-from rewrite_rules.term_egraph import TermResult, simplify_terms, term_cost
+import importlib
 
-__all__ = ["DEFAULT_LIMITS", "DEFAULT_TERM_LIMITS", "FactoringResult", "Limits", "Monomial", "Polynomial",
-           "TermResult", "factor_polynomials", "operation_cost", "simplify_terms", "term_cost"]
+#: public name -> the module that defines it (imported on first use: egglog loads with it)
+_EXPORTS = {"FactoringResult": "polynomial_egraph", "Monomial": "polynomial_egraph", "Polynomial": "polynomial_egraph",
+            "factor_polynomials": "polynomial_egraph", "operation_cost": "polynomial_egraph",
+            "DEFAULT_LIMITS": "schedule", "DEFAULT_TERM_LIMITS": "schedule", "Limits": "schedule",
+            "TermResult": "term_egraph", "simplify_terms": "term_egraph", "term_cost": "term_egraph"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value

@@ -23,7 +23,7 @@ from functools import partial
 from egglog import Expr, MultiSet, function, i64, rule, ruleset, set_cost, union
 from egglog.builtins import multiset_contains_swapped, multiset_not_contains_swapped, multiset_remove_swapped
 
-from rewrite_rules.polynomial_egraph import Ex, NegOne, Poly
+from .polynomial_encoding import Ex, NegOne, Poly
 
 
 class Candidates(Expr):

@@ -32,7 +32,7 @@ from fractions import Fraction
 
 from egglog import BigRat, MultiSet, eq, i64, ne, rule, ruleset, union
 
-from rewrite_rules.term_egraph import (ONE, ZERO, InProduct, InSum, MINUS_ONE, Num, Pow, Product, Recip, Sum,
+from .term_encoding import (ONE, ZERO, InProduct, InSum, MINUS_ONE, Num, Pow, Product, Recip, Sum,
                                        Term)
 
 

@@ -52,39 +52,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import sympy
-from egglog import EGraph, Expr, MultiSet, function, i64Like
+from egglog import EGraph, MultiSet
 from egglog.deconstruct import get_callable_args, get_callable_fn, get_literal_value
+
+from .polynomial_encoding import Atom, Coef, Ex, NegOne, Poly
+from .schedule import DEFAULT_LIMITS, Limits, run_schedule
 
 Monomial = tuple[tuple[int, int], ...]  # ((atom, power), ...) sorted by atom, powers >= 1; () is the constant monomial
 Polynomial = dict[Monomial, object]     # monomial -> coefficient: a SymPy Symbol or number, never 0
 
 
-# -- the encoding ---------------------------------------------------------------------
-
-class Ex(Expr):
-    """A factor or a sum: anything that can appear in a monomial."""
-
-
-@function(cost=0)
-def Atom(index: i64Like) -> Ex: ...
-
-
-@function(cost=0)
-def Coef(index: i64Like) -> Ex: ...
-
-
-@function(cost=0)
-def NegOne() -> Ex: ...
-
-
-@function
-def Poly(monomials: MultiSet[MultiSet[Ex]]) -> Ex:
-    """Sum of products; its operation cost is set by ``factoring.operation_costs``."""
-
-
-# The rules and the schedule are written over the encoding above, so they are
-# imported only once it exists.
-from rewrite_rules.schedule import DEFAULT_LIMITS, Limits, run_schedule  # noqa: E402
 
 
 @dataclass

@@ -1,18 +1,19 @@
-"""Power rules over the term encoding of :mod:`rewrite_rules.term_egraph`.
+"""Power rules over the term encoding of :mod:`symsim.rewrite_rules.term_encoding`.
 
 Running example::
 
-    u**5 + v**-2   ->   (u**2)**2*u + 1/(v*v)       (100 cycles of pow -> 3 multiplies, 1 multiply + 1 division)
+    u**5 + v**-4   ->   (u**2)**2*u + 1/(v**2)**2    (100 cycles of pow -> 3 multiplies, 2 multiplies + 1 division)
 
-Costs follow :mod:`symsim.op_count`: x**2 is one multiply, x**3 and x**4 two,
-x**-1 a division, x**(1/2) a call, any other power a pow call (50 cycles).
+Costs follow what the backends print (:mod:`symsim.printing`): x**2 and x**3 are one
+and two multiplies (a compound base is named once), x**-n a division more, x**(1/2) a
+call, any other power a pow call (50 cycles).
 
 | rule                                   | direction     | why |
 |----------------------------------------|---------------|-----|
 | x*x -> x**2                            | both ways     | same cost (one multiply); each form lets other rules match |
 | x**a * x -> x**(a+1), integer a        | left to right | one multiply less; exact for integer exponents |
 | x**a * x**b -> x**(a+b), integers      | left to right | one multiply less (and the power stays cheap or is split below) |
-| x**(2k) -> (x**k)**2, k >= 3           | left to right | squaring: a pow call (50) becomes multiplies (~log2 n) |
+| x**(2k) -> (x**k)**2, k >= 2           | left to right | squaring: a pow call (50) becomes multiplies (~log2 n) |
 | x**(2k+1) -> x**(2k) * x, k >= 2       | left to right | the same for odd exponents |
 | x**-1 -> 1/x                           | left to right | a division, not a pow call |
 | x**-n -> 1/x**n, integer n >= 2        | left to right | one division and a few multiplies instead of a pow call |
@@ -30,7 +31,7 @@ from fractions import Fraction
 
 from egglog import BigRat, MultiSet, eq, i64, ne, rule, ruleset, union
 
-from rewrite_rules.term_egraph import MINUS_ONE, TWO, Call, HALF, InProduct, Num, Pow, Product, Recip, Term
+from .term_encoding import MINUS_ONE, TWO, Call, HALF, InProduct, Num, Pow, Product, Recip, Term
 
 
 @ruleset
@@ -51,7 +52,7 @@ def powers(terms: MultiSet[Term], x: Term, a: BigRat, b: BigRat):
             Pow(x, Num(a + b))))))
 
     # exponentiation by squaring
-    yield rule(Pow(x, Num(a)), a >= Fraction(6), eq(a / BigRat(2, 1)).to((a / BigRat(2, 1)).floor())).then(
+    yield rule(Pow(x, Num(a)), a >= Fraction(4), eq(a / BigRat(2, 1)).to((a / BigRat(2, 1)).floor())).then(
         union(Pow(x, Num(a))).with_(Pow(Pow(x, Num(a / BigRat(2, 1))), TWO)))
     yield rule(Pow(x, Num(a)), a >= Fraction(5), eq(a).to(a.floor()),
                ne(a / BigRat(2, 1)).to((a / BigRat(2, 1)).floor())).then(

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from egglog import MultiSet, i64, ne, rule, ruleset, union
 
-from rewrite_rules.term_egraph import ONE, HoistedRecip, InProduct, InSum, IsInvariant, Product, Recip, Sum, Term
+from .term_encoding import ONE, HoistedRecip, InProduct, InSum, IsInvariant, Product, Recip, Sum, Term
 
 #: longest sum whose fractions are merged pairwise over a shared denominator
 MAX_MERGED_TERMS = 8

@@ -41,8 +41,8 @@ from dataclasses import dataclass
 
 from egglog import EGraph
 
-from rewrite_rules.factoring import Candidate, factor_candidates, factor_out_shared, operation_costs
-from rewrite_rules.polynomial_egraph import Poly
+from .factoring import Candidate, factor_candidates, factor_out_shared, operation_costs
+from .polynomial_encoding import Poly
 
 
 @dataclass(frozen=True)

@@ -49,110 +49,20 @@ import random
 import time
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import partial
 
 import sympy
-from egglog import (BigRat, BigRatLike, EGraph, Expr, MultiSet, StringLike, function, i64, i64Like, relation, rule,
-                    ruleset, set_cost)
+from egglog import EGraph, MultiSet
 from egglog.deconstruct import get_callable_args, get_callable_fn, get_literal_value
 
 from symsim.op_count import count_operations, varies
 
-# -- the encoding ---------------------------------------------------------------------
-
-
-class Term(Expr):
-    """A scalar value: a leaf, a sum, a product, a power, a reciprocal or a call."""
-
-
-@function(cost=0)
-def Num(value: BigRatLike) -> Term: ...
-
-
-@function(cost=0)
-def Invariant(index: i64Like) -> Term: ...
-
-
-@function(cost=0)
-def Varying(index: i64Like) -> Term: ...
-
-
-@function
-def Sum(terms: MultiSet[Term]) -> Term:
-    """Its cost (adds) is set by ``operation_costs``."""
-
-
-@function
-def Product(factors: MultiSet[Term]) -> Term:
-    """Its cost (multiplies; a -1 factor is free) is set by ``operation_costs``."""
-
-
-@function(cost=50)
-def Pow(base: Term, exponent: Term) -> Term:
-    """A general power costs a pow call; small integer exponents are costed by ``operation_costs``."""
-
-
-@function(cost=16)
-def Recip(x: Term) -> Term: ...
-
-
-@function(cost=0)
-def HoistedRecip(x: Term) -> Term: ...
-
-
-@function(cost=50)
-def Call(name: StringLike, argument: Term) -> Term: ...
-
-
-class Membership(Expr):
-    """Bookkeeping, not algebra: which terms a sum or product has."""
-
-
-@function
-def InSum(terms: MultiSet[Term], term: Term) -> Membership: ...
-
-
-@function
-def InProduct(factors: MultiSet[Term], factor: Term) -> Membership: ...
-
-
-IsInvariant = relation("IsInvariant", Term)
-
-
-def number(value) -> Term:
-    """Num of an int or Fraction (egglog needs the BigRat spelled out)."""
-    return Num(Fraction(value))
-
-
-ZERO, ONE, MINUS_ONE, TWO, HALF = number(0), number(1), number(-1), number(2), number(Fraction(1, 2))
-
-
-@ruleset
-def memberships(terms: MultiSet[Term], index: i64, value: BigRat):
-    yield rule(Sum(terms)).then(terms.map(partial(InSum, terms)))
-    yield rule(Product(terms)).then(terms.map(partial(InProduct, terms)))
-    yield rule(Invariant(index)).then(IsInvariant(Invariant(index)))
-    yield rule(Num(value)).then(IsInvariant(Num(value)))
-
-
-@ruleset
-def operation_costs(terms: MultiSet[Term], x: Term):
-    # adds: terms - 1 (a negated term is a subtraction, same cost)
-    yield rule(Sum(terms), terms.length() >= i64(1)).then(set_cost(Sum(terms), terms.length() - i64(1)))
-    # multiplies: factors - 1, a -1 factor free (it becomes a subtraction or a negation)
-    yield rule(Product(terms), terms.length() - terms.count(MINUS_ONE) >= i64(1)).then(
-        set_cost(Product(terms), terms.length() - terms.count(MINUS_ONE) - i64(1)))
-    # the op_count model: x**2 one multiply, x**3 and x**4 two, x**-1 a division, x**(1/2) a call
-    for exponent, cycles in ((2, 1), (3, 2), (4, 2), (-1, 16)):
-        yield rule(Pow(x, number(exponent))).then(set_cost(Pow(x, number(exponent)), i64(cycles)))
-
-
-# The rules are written over the encoding above, so they are imported once it exists.
-from rewrite_rules.identities import identities  # noqa: E402
-from rewrite_rules.powers import powers  # noqa: E402
-from rewrite_rules.reciprocals import reciprocals  # noqa: E402
-from rewrite_rules.schedule import DEFAULT_TERM_LIMITS, Limits, run_term_schedule  # noqa: E402
-from rewrite_rules.transcendental import transcendental  # noqa: E402
+from .identities import identities
+from .powers import powers
+from .reciprocals import reciprocals
+from .schedule import DEFAULT_TERM_LIMITS, Limits, run_term_schedule
+from .term_encoding import (HALF, MINUS_ONE, ONE, TWO, ZERO, Call, HoistedRecip, Invariant, Num, Pow, Product, Recip,
+                            Sum, Term, Varying, memberships, number, operation_costs)
+from .transcendental import transcendental
 
 REWRITES = identities | powers | reciprocals | transcendental
 

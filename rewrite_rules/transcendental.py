@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from egglog import MultiSet, i64, ne, rule, ruleset, union
 
-from rewrite_rules.term_egraph import (MINUS_ONE, ONE, TWO, Call, InProduct, InSum, Pow, Product, Recip, Sum,
+from .term_encoding import (MINUS_ONE, ONE, TWO, Call, InProduct, InSum, Pow, Product, Recip, Sum,
                                        Term)
 
 

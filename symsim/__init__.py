@@ -1,36 +1,80 @@
 """symsim: write a PDE or ODE model once in SymPy; get fast, verified simulators.
 
-    >>> from symsim import load_model, simulate
-    >>> result = simulate(load_model("examples/heat_2d.py"), t_end=0.1)
+    >>> import symsim
+    >>> result = symsim.simulate(symsim.load_model("heat_1d"), t_end=0.01, saves=2)
     >>> result["u"].shape
+    (3, 101)
 
-The pipeline: model script (:class:`Model`) -> :func:`lower_to_stencils`
-(semi-discrete IR, :mod:`symsim.ir`) -> a ``codegen`` backend -> time
-integration (:func:`simulate`) -> :class:`Result`.
+The pipeline, one module or package per stage, imports running one way::
+
+    model -> lowering -> ir -> rewrite_rules -> simplify -> codegen -> compiler -> solve -> cli
+
+``import symsim`` is light: the names below are loaded on first use, so the
+command line's ``--help`` and ``import symsim.ir`` import neither egglog, Numba
+nor PyTorch.
 """
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.util
+import sys
+from pathlib import Path
 
 __version__ = "0.1.0"
 
-from .compiler import CompiledModel, compile_model  # noqa: E402
-from .ensemble import EnsembleResult, solve_ensemble  # noqa: E402
-from .errors import (BackendError, BoundaryConditionError, MissingEquationError,  # noqa: E402
-                     ModelDefinitionError, ModelScriptError, OptionError, ParameterError,
-                     SolverError, SymsimError, UnknownSymbolError, UnsupportedOperatorError)
-from .grid import Grid  # noqa: E402
-from .loader import load_model  # noqa: E402
-from .lowering import lower_to_stencils  # noqa: E402
-from .model import Dt, Model, div, grad, laplace, t  # noqa: E402
-from .result import Result  # noqa: E402
-from .solve import simulate  # noqa: E402
+#: public name -> the module that defines it
+_EXPORTS = {
+    "Model": "model", "Dt": "model", "laplace": "model", "grad": "model", "div": "model", "t": "model",
+    "Grid": "grid", "load_model": "loader", "simulate": "solve", "lower_to_stencils": "lowering",
+    "compile_model": "compiler", "CompiledModel": "compiler", "Result": "result",
+    "solve_ensemble": "ensemble", "EnsembleResult": "ensemble",
+    **{name: "errors" for name in (
+        "SymsimError", "ModelScriptError", "ModelDefinitionError", "UnknownSymbolError", "MissingEquationError",
+        "BoundaryConditionError", "UnsupportedOperatorError", "ParameterError", "SolverError", "BackendError",
+        "OptionError")},
+}
 
-#: ``symsim.compile(model, target="numpy")``, named after the CLI command
-compile = compile_model
+__all__ = [*_EXPORTS, "compile"]
 
-__all__ = [
-    "Model", "Grid", "Dt", "laplace", "grad", "div", "t",
-    "load_model", "simulate", "compile", "compile_model", "lower_to_stencils", "CompiledModel", "Result",
-    "solve_ensemble", "EnsembleResult",
-    "SymsimError", "ModelScriptError", "ModelDefinitionError", "UnknownSymbolError", "MissingEquationError",
-    "BoundaryConditionError", "UnsupportedOperatorError", "ParameterError", "SolverError", "BackendError",
-    "OptionError",
-]
+
+def __getattr__(name: str):
+    if name == "compile":      # ``symsim.compile(model, target="numpy")``, named after the CLI command
+        name = "compile_model"
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'symsim' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+class _CheckoutStages(importlib.abc.MetaPathFinder):
+    """In a source checkout, ``codegen/`` and ``rewrite_rules/`` sit beside this package; an
+    install puts them inside it (pyproject's package-dir). This finder gives the checkout the
+    installed names, ``symsim.codegen`` and ``symsim.rewrite_rules``, and nothing else."""
+
+    def __init__(self, root: Path):
+        self.folders = {f"{__name__}.{name}": root / name for name in ("codegen", "rewrite_rules")}
+
+    def find_spec(self, fullname, path=None, target=None):
+        folder = self.folders.get(fullname)
+        if folder is None:
+            return None
+        return importlib.util.spec_from_file_location(fullname, folder / "__init__.py",
+                                                      submodule_search_locations=[str(folder)])
+
+
+def _install_checkout_finder() -> None:
+    package = Path(__file__).resolve().parent
+    if (package / "codegen").is_dir() or not (package.parent / "codegen" / "__init__.py").is_file():
+        return      # installed: the stages are inside the package
+    if not any(isinstance(finder, _CheckoutStages) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _CheckoutStages(package.parent))
+
+
+_install_checkout_finder()

@@ -17,10 +17,9 @@ import os
 import sys
 from pathlib import Path
 
-from codegen import LOSS_TARGETS, SIMULATION_TARGETS, TARGETS
-
+from .codegen import LOSS_TARGETS, SIMULATION_TARGETS, TARGETS
 from .errors import OptionError, SymsimError
-from .integrators import METHODS
+from .tableaus import METHODS
 from .io import atomic_directory, atomic_write_text
 
 

@@ -1,8 +1,13 @@
 """Compile a model for a target: lower, plan, render, load.
 
-    >>> compiled = compile_model(model, target="numpy", space_order=4)
-    >>> state = compiled.initial_state(params)       # padded, boundaries applied
-    >>> compiled.rhs(0.0, state, out, params)
+    >>> from symsim import load_model
+    >>> compiled = compile_model(load_model("heat_1d"), target="numpy", space_order=4)
+    >>> params = compiled.resolve_params({"D": 0.2})
+    >>> state = compiled.initial_state(params)       # padded (halo 2), boundaries applied
+    >>> state.shape
+    (1, 105)
+    >>> out = numpy.zeros_like(state)
+    >>> compiled.rhs(0.0, state, out, params)         # d(state)/dt at every grid point
 """
 
 from __future__ import annotations
@@ -12,14 +17,16 @@ import linecache
 import types
 from dataclasses import dataclass
 
+import numpy
 import numpy as np
 import sympy
 
-from codegen import KernelPlan, plan_kernel, renderer_for
+from .codegen import renderer_for
+from .codegen.kernel_plan import KernelPlan, plan_kernel
 
 from . import kernel_cache
 from .errors import ModelDefinitionError, ParameterError
-from .ir import Kernel, LoweredModel
+from .ir import LoweredModel
 from .lowering import lower_to_stencils
 from .model import Model
 from .simplify import cse_kernel, egraph_kernel, kernel_cost
@@ -51,7 +58,7 @@ class CompiledModel:
         so a report never re-runs the pass, whose time limit could make it find another kernel)."""
         if self._rendered_cost is None:
             plan = self.plan
-            self._rendered_cost = kernel_cost(Kernel(plan.invariants, plan.temporaries, plan.outputs), self.lowered)
+            self._rendered_cost = kernel_cost(plan.kernel, self.lowered)
         return self._rendered_cost
 
     def stepper_function(self, method: str):
@@ -67,7 +74,14 @@ class CompiledModel:
         return self.module.apply_boundaries
 
     def new_state(self) -> np.ndarray:
-        return np.zeros((len(self.lowered.fields),) + self.lowered.padded_shape)
+        """A zeroed state: the padded grid, in the backend's own allocation where it has one (the Numba
+        backend pads it further so that a kernel's streams do not share cache sets)."""
+        allocate = getattr(self.module, "new_state", None)
+        return allocate() if allocate is not None else np.zeros((len(self.lowered.fields),) + self.lowered.padded_shape)
+
+    def padded(self, state: np.ndarray) -> np.ndarray:
+        """View of the padded grid of ``state`` (grid points and halo layers; an allocation may be larger)."""
+        return state[(slice(None),) + tuple(slice(0, n) for n in self.lowered.padded_shape)]
 
     def interior(self, state: np.ndarray) -> np.ndarray:
         """View of the grid points of ``state`` (halo layers dropped)."""
@@ -133,7 +147,7 @@ def compile_model(model: Model | LoweredModel, target: str = "numpy", space_orde
         def build():
             plan, built["report"] = optimized_plan(lowered, egraph)
             built["plan"] = plan
-            cost = kernel_cost(Kernel(plan.invariants, plan.temporaries, plan.outputs), lowered)
+            cost = kernel_cost(plan.kernel, lowered)
             return render(plan), {"egraph_report": built["report"], "ops_per_point": cost}
 
         key = kernel_cache.cache_key(lowered, target, {"egraph": egraph})

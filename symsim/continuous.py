@@ -10,12 +10,15 @@ which goes through the same e-graph pass as the simulators' kernels (coordinates
 and ``t`` vary from point to point; parameters are hoisted), so the PINN loss
 evaluates the simplified form. Plain data at the boundary: :class:`ContinuousPlan`.
 
+    >>> from symsim import load_model
     >>> plan, report = continuous_plan(load_model("burgers_1d"))
-    >>> plan.derivatives       # (Derivative('u', ('t',)), Derivative('u', ('x',)), Derivative('u', ('x', 'x')))
+    >>> [d.name for d in plan.derivatives], plan.outputs
+    (['u', 'u_t', 'u_x', 'u_xx'], {'u': u*u_x + u_t - u_xx*nu})
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -142,4 +145,73 @@ def wall_position(plan: ContinuousPlan, wall: WallCondition) -> float:
     return start if wall.side == "low" else stop
 
 
-__all__ = ["ContinuousPlan", "FieldDerivative", "continuous_plan", "wall_position", "t"]
+def hard_constraint_forms(plan: ContinuousPlan, field: str):
+    """(g, d) for ``field`` as SymPy expressions of the inputs, or None without Dirichlet data.
+
+    g is the transfinite (Boolean-sum) interpolation of the Dirichlet walls and, when
+    the field has an initial value, of t=0: for projectors P_k (linear blend between the
+    walls of axis k, or the single wall's value) and P_t (the value at t=0),
+    g = (1 - prod_k (1 - P_k)) applied to the boundary data. Where data meet (t=0 on a
+    wall, a corner of two walls) the value comes from the initial value, else the first
+    wall: Dirichlet walls then hold exactly for all t, the initial value wherever it
+    agrees with them. d is a product of
+    factors that vanish on those walls and at t=0, scaled to be O(1) inside.
+    """
+    symbols = {name: sympy.Symbol(name) for name in plan.inputs}
+    projectors = []   # (kind, axis name or "t", [(side position, blend weight expr, restriction)])
+    for axis_number, name in enumerate(plan.inputs[1:]):
+        walls = [w for w in plan.walls if w.field == field and w.axis == axis_number and w.kind == "dirichlet"]
+        if not walls:
+            continue
+        start, stop, _ = plan.extents[name]
+        s = symbols[name]
+        length = stop - start
+        if len(walls) == 2:
+            blend = {"low": (stop - s) / length, "high": (s - start) / length}
+            factor = (s - start) * (stop - s) / (length / 2) ** 2
+        else:
+            blend = {walls[0].side: sympy.Integer(1)}
+            factor = (s - start) / length if walls[0].side == "low" else (stop - s) / length
+        projectors.append((name, [(w, blend[w.side]) for w in walls], factor))
+    has_initial = field in plan.initial
+    if not projectors and not has_initial:
+        return None
+    t = symbols["t"]
+    terms = []
+    # one group per projector: the restrictions it blends (a wall with its weight, or t=0)
+    groups = [[(name, wall, weight) for wall, weight in walls] for name, walls, _ in projectors]
+    if has_initial:
+        groups.append([("t", None, sympy.Integer(1))])
+    for size in range(1, len(groups) + 1):
+        for subset in itertools.combinations(groups, size):
+            for picks in itertools.product(*subset):
+                weight = sympy.Mul(*[w for _, _, w in picks])
+                value = _restricted_data(plan, field, picks)
+                terms.append((-1) ** (size + 1) * weight * value)
+    g = sympy.Add(*terms)
+    d = sympy.Mul(*[factor for _, _, factor in projectors])
+    if has_initial:
+        d = d * t
+    return g, d
+
+
+def _restricted_data(plan: ContinuousPlan, field: str, picks) -> sympy.Expr:
+    """The field's value where every picked restriction holds (walls, t=0): the initial value
+    if t=0 is picked, else the first picked wall's condition."""
+    symbols = {name: sympy.Symbol(name) for name in plan.inputs}
+    positions = {}
+    wall = None
+    for name, w, _ in picks:
+        if name == "t":
+            positions["t"] = 0
+        else:
+            positions[name] = wall_position(plan, w)
+            wall = wall or w
+    # at t=0 the initial value is the data, also on a wall: then the wall condition holds
+    # exactly for every t even where the initial value disagrees with it at t=0 (the initial
+    # value is then met up to that disagreement, blended linearly into the domain)
+    source = plan.initial[field] if "t" in positions else wall.value
+    return sympy.sympify(source).xreplace({symbols[k]: v for k, v in positions.items()})
+
+
+__all__ = ["ContinuousPlan", "FieldDerivative", "continuous_plan", "hard_constraint_forms", "wall_position", "t"]

@@ -1,12 +1,13 @@
-"""Many trajectories of an ODE model at once: compiled, in parallel over the batch.
+"""Many trajectories of an ODE model at once: compiled, in parallel over the batch::
 
-    >>> ens = solve_ensemble("lorenz", y0=np.random.uniform(-2, 2, (4096, 3)),
-    ...                      times=np.linspace(0, 6, 192), params={"rho": rho_values})
-    >>> ens.states.shape          # (4096, 192, 3)
-    >>> ens.ok                    # trajectories that finished inside the bound
+    rng = np.random.default_rng(0)
+    ens = solve_ensemble("lorenz", y0=rng.uniform(-2, 2, (4096, 3)),
+                         times=np.linspace(0, 6, 192), params={"rho": rng.uniform(20, 30, 4096)})
+    ens.states.shape          # (4096, 192, 3)
+    ens.ok                    # trajectories that finished inside the bound
 
 The solvers are generated into the model's Numba module
-(:mod:`codegen.numba_ensemble`); this wrapper checks the inputs and raises
+(:mod:`symsim.codegen.templates.ensemble`); this wrapper checks the inputs and raises
 symsim errors that name what is wrong.
 """
 
@@ -67,7 +68,12 @@ def solve_ensemble(model, y0, times, params=None, method: str = "dopri5", rtol: 
     times = np.asarray(times, dtype=float)
     if times.ndim != 1 or times.size < 1 or not np.isfinite(times).all() or np.any(np.diff(times) <= 0):
         raise OptionError("times must be a 1-D array of finite, strictly increasing save times")
-    matrix = _parameter_matrix(lowered, params, y0.shape[0])
+    try:    # the generated module's own resolution (it also serves the standalone module's users)
+        matrix = compiled.module.parameter_matrix(params, y0.shape[0])
+    except ValueError as error:
+        raise ParameterError(f"model {lowered.name!r}: {error}") from None
+    if not np.isfinite(matrix).all():
+        raise ParameterError("parameter values must be finite")
     if method == "dopri5":
         if not (rtol >= 0 and atol >= 0 and rtol + atol > 0):
             raise OptionError(f"tolerances must be >= 0 and not both zero, got rtol={rtol}, atol={atol}")
@@ -77,27 +83,3 @@ def solve_ensemble(model, y0, times, params=None, method: str = "dopri5", rtol: 
             raise OptionError(f"substeps must be at least 1, got {substeps}")
         states, status = compiled.module.ensemble_rk4(y0, matrix, times, int(substeps), bound)
     return EnsembleResult(tuple(lowered.fields), times, states, status, matrix, tuple(lowered.parameters))
-
-
-def _parameter_matrix(lowered, params, batch: int) -> np.ndarray:
-    names = tuple(lowered.parameters)
-    if params is None or isinstance(params, dict):
-        params = params or {}
-        unknown = sorted(set(params) - set(names))
-        if unknown:
-            raise ParameterError(f"model {lowered.name!r} has no parameter {unknown[0]!r} "
-                                 f"(parameters: {', '.join(names) or 'none'})")
-        matrix = np.empty((batch, len(names)))
-        for k, name in enumerate(names):
-            value = np.asarray(params.get(name, lowered.parameters[name]), dtype=float)
-            if value.ndim > 1 or (value.ndim == 1 and value.shape[0] != batch):
-                raise ParameterError(f"parameter {name!r} needs a scalar or {batch} values, got shape {value.shape}")
-            matrix[:, k] = value
-    else:
-        matrix = np.asarray(params, dtype=float)
-        if matrix.shape != (batch, len(names)):
-            raise ParameterError(f"params array needs shape ({batch}, {len(names)}) in the order {names}, "
-                                 f"got {matrix.shape}")
-    if not np.isfinite(matrix).all():
-        raise ParameterError("parameter values must be finite")
-    return np.ascontiguousarray(matrix)

@@ -4,7 +4,18 @@ Every problem a user can cause is raised as a :class:`SymsimError` subclass whos
 message names the offending symbol, equation, file line or option, so that the
 CLI can print it as one line and exit non-zero.
 
-    >>> raise UnknownSymbolError("equation for Dt(u): unknown symbol 'D'")
+    >>> from sympy import Eq, Symbol
+    >>> from symsim import Model, Grid, Dt, laplace, lower_to_stencils
+    >>> model = Model("heat", Grid(x=(0.0, 1.0, 64), periodic=("x",)))
+    >>> u = model.fields("u")
+    >>> model.equations(Eq(Dt(u), Symbol("D") * laplace(u)))   # D was never declared
+    >>> model.initial(u=0)
+    >>> lower_to_stencils(model)
+    Traceback (most recent call last):
+    ...
+    symsim.errors.UnknownSymbolError: ...: unknown symbol 'D'; declare it with model.params(D=...)
+    >>> issubclass(UnknownSymbolError, SymsimError)
+    True
 """
 
 

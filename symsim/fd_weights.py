@@ -1,4 +1,4 @@
-"""Exact finite-difference weights (Fornberg's algorithm) and stencil shapes.
+"""Exact finite-difference weights (Fornberg's algorithm, as SymPy implements it) and stencil shapes.
 
     >>> fornberg_weights(2, 0, [-1, 0, 1])
     [1, -2, 1]
@@ -19,42 +19,22 @@ def fornberg_weights(derivative: int, at, nodes) -> list[sympy.Rational]:
     """Weights of the ``derivative``-th derivative at ``at`` from values at ``nodes``.
 
     Fornberg (1988), "Generation of finite difference formulas on arbitrarily
-    spaced grids"; exact arithmetic, so symmetric stencils come out symmetric.
+    spaced grids", in exact arithmetic (:func:`sympy.finite_diff_weights`), so
+    symmetric stencils come out symmetric.
     """
-    nodes = tuple(Fraction(n) for n in nodes)
+    nodes = tuple(sympy.Rational(Fraction(n).numerator, Fraction(n).denominator) for n in nodes)
     if len(set(nodes)) != len(nodes):
         raise ValueError(f"stencil nodes must be distinct, got {[str(n) for n in nodes]}")
-    return [sympy.Rational(w.numerator, w.denominator)
-            for w in _fornberg(derivative, Fraction(at), nodes)]
+    if derivative < 0 or len(nodes) <= derivative:
+        raise ValueError(f"{len(nodes)} nodes cannot approximate a derivative of order {derivative}")
+    at = Fraction(at)
+    return list(_weights(derivative, sympy.Rational(at.numerator, at.denominator), nodes))
 
 
 @lru_cache(maxsize=None)
-def _fornberg(m: int, x0: Fraction, nodes: tuple[Fraction, ...]) -> tuple[Fraction, ...]:
-    n = len(nodes)
-    if m < 0 or n <= m:
-        raise ValueError(f"{n} nodes cannot approximate a derivative of order {m}")
-    # c[k][j]: weight of node j for the k-th derivative using the nodes seen so far
-    c = [[Fraction(0)] * n for _ in range(m + 1)]
-    c[0][0] = Fraction(1)
-    c1 = Fraction(1)
-    c4 = nodes[0] - x0
-    for i in range(1, n):
-        mn = min(i, m)
-        c2 = Fraction(1)
-        c5 = c4
-        c4 = nodes[i] - x0
-        for j in range(i):
-            c3 = nodes[i] - nodes[j]
-            c2 *= c3
-            if j == i - 1:
-                for k in range(mn, 0, -1):
-                    c[k][i] = c1 * (k * c[k - 1][i - 1] - c5 * c[k][i - 1]) / c2
-                c[0][i] = -c1 * c5 * c[0][i - 1] / c2
-            for k in range(mn, 0, -1):
-                c[k][j] = (c4 * c[k][j] - k * c[k - 1][j]) / c3
-            c[0][j] = c4 * c[0][j] / c3
-        c1 = c2
-    return tuple(c[m])
+def _weights(derivative: int, at: sympy.Rational, nodes: tuple) -> tuple:
+    # finite_diff_weights(m, x, x0)[m][-1]: the m-th derivative from all of x
+    return tuple(sympy.finite_diff_weights(derivative, nodes, at)[derivative][-1])
 
 
 def centered_half_width(derivative: int, accuracy: int) -> int:

@@ -1,8 +1,12 @@
 """A compact Fourier neural operator (Li et al., "Fourier Neural Operator for Parametric PDEs", 2021).
 
     >>> net = FNO(in_channels=1, out_channels=20, modes=(16,), width=32, layers=4)
-    >>> net(u0).shape                      # u0: (batch, 1, 64) -> (batch, 20, 64)
-    >>> FNO(2, 2, modes=(12, 12))(v).shape # 2-D: (batch, 2, 64, 64) -> (batch, 2, 64, 64)
+    >>> u0 = torch.zeros(8, 1, 64)                     # (batch, 1, 64)
+    >>> net(u0).shape                                  # (batch, 20, 64)
+    torch.Size([8, 20, 64])
+    >>> v = torch.zeros(3, 2, 64, 64)                  # 2-D: (batch, 2, 64, 64)
+    >>> FNO(2, 2, modes=(12, 12))(v).shape
+    torch.Size([3, 2, 64, 64])
 
 Layout is channels first, (batch, channel, *grid), like the field axis of symsim's
 states. The network lifts the input (plus the grid coordinates in [0, 1], when

@@ -10,11 +10,16 @@ included).  The caller supplies three callables:
 * ``interior(y)`` returns the evolved points (only used for dopri5 error norms).
 
 Fixed-step methods (``euler``, ``ssprk3``, ``rk4``) share one generic stage loop
-driven by the Butcher tableaus below; ``dopri5`` is the adaptive Dormand–Prince
-5(4) pair with first-same-as-last (FSAL) reuse.
+driven by their Butcher tableaus (:mod:`symsim.tableaus`); ``dopri5`` is the adaptive
+Dormand–Prince 5(4) pair with first-same-as-last (FSAL) reuse.
 
-    >>> st = FixedStepper("rk4", rhs, constrain, y0)
-    >>> st.step(0.0, y, 0.01)            # y now holds the state at t = 0.01
+    >>> def rhs(t, y, out): out[:] = -y           # y' = -y
+    >>> def constrain(t, y): pass
+    >>> y = numpy.ones(2)
+    >>> st = FixedStepper("rk4", rhs, constrain, y)
+    >>> for n in range(10): _ = st.step(0.1 * n, y, 0.1)
+    >>> y                                          # exp(-1) = 0.36787944...
+    array([0.36787977, 0.36787977])
 """
 
 from __future__ import annotations
@@ -22,134 +27,28 @@ from __future__ import annotations
 import math
 from typing import Callable
 
+import numpy
 import numpy as np
 
+from . import tableaus
 from .errors import SolverError
-
-__all__ = [
-    "METHODS",
-    "ORDER",
-    "STABILITY",
-    "TABLEAUS",
-    "DOPRI5",
-    "FixedStepper",
-    "CompiledStepper",
-    "AdaptiveStepper",
-    "initial_step_guess",
-    "stability_polynomial",
-]
+from .tableaus import FIXED_STEP, METHODS, ORDER, TABLEAUS
 
 RhsFn = Callable[[float, np.ndarray, np.ndarray], None]
 ConstrainFn = Callable[[float, np.ndarray], None]
 InteriorFn = Callable[[np.ndarray], np.ndarray]
 
-METHODS = ("euler", "ssprk3", "rk4", "dopri5")
-ORDER = {"euler": 1, "ssprk3": 3, "rk4": 4, "dopri5": 5}
-
-# Extent of each stability region {z : |R(z)| <= 1} measured from the origin along
-# the negative real axis and along the imaginary axis (first boundary crossing),
-# rounded down so that |R| <= 1 holds at the stated value.  Exact values:
-#   euler  : 2,       0 (|1 + ib| > 1 for every b != 0)
-#   ssprk3 : 2.5127,  sqrt(3) = 1.7321
-#   rk4    : 2.7853,  2*sqrt(2) = 2.8284
-#   dopri5 : 3.3066,  0.997 -- DOPRI5's region leaves the imaginary axis just
-#            below |z| = 1 (|R(iy)| - 1 is only ~3e-4 at y = 1.2 but grows
-#            quickly); the often-quoted 3.4 is not supported by its polynomial
-#            R(z) = sum_{k<=5} z^k/k! + z^6/600.  tests/test_integrators.py
-#            recomputes all of these from the tableaus.
-STABILITY = {
-    "euler": (2.0, 0.0),
-    "ssprk3": (2.51, 1.73),
-    "rk4": (2.78, 2.82),
-    "dopri5": (3.30, 0.99),
-}
-
-
-def _tableau(a, b, c):
-    """Freeze a Butcher tableau (strictly lower-triangular ``a``) as float arrays."""
-    a = np.array(a, dtype=float)
-    b = np.array(b, dtype=float)
-    c = np.array(c, dtype=float)
-    a.flags.writeable = b.flags.writeable = c.flags.writeable = False
-    return {"a": a, "b": b, "c": c}
-
-
-# Butcher tableaus of the fixed-step methods.  ssprk3 is the Shu–Osher
-# three-stage SSP scheme u1 = u + dt L(u), u2 = 3/4 u + 1/4 (u1 + dt L(u1)),
-# u^{n+1} = 1/3 u + 2/3 (u2 + dt L(u2)), rewritten in Butcher form so that one
-# stage loop serves every method (identical interior values in exact arithmetic;
-# every stage input is constrained either way, so pinned/ghost values agree too).
-TABLEAUS = {
-    "euler": _tableau([[0.0]], [1.0], [0.0]),
-    "ssprk3": _tableau(
-        [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.25, 0.25, 0.0]],
-        [1 / 6, 1 / 6, 2 / 3],
-        [0.0, 1.0, 0.5],
-    ),
-    "rk4": _tableau(
-        [[0.0, 0.0, 0.0, 0.0], [0.5, 0.0, 0.0, 0.0], [0.0, 0.5, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]],
-        [1 / 6, 1 / 3, 1 / 3, 1 / 6],
-        [0.0, 0.5, 0.5, 1.0],
-    ),
-}
-
-# Dormand–Prince 5(4) (Hairer, Nørsett & Wanner, "Solving ODEs I", table 5.2).
-# The 7th stage is evaluated at the 5th-order solution itself (a[6] == b), which
-# is what makes FSAL possible.  ``e`` = b - bhat gives the embedded error.
-DOPRI5 = dict(
-    _tableau(
-        [
-            [0, 0, 0, 0, 0, 0, 0],
-            [1 / 5, 0, 0, 0, 0, 0, 0],
-            [3 / 40, 9 / 40, 0, 0, 0, 0, 0],
-            [44 / 45, -56 / 15, 32 / 9, 0, 0, 0, 0],
-            [19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729, 0, 0, 0],
-            [9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656, 0, 0],
-            [35 / 384, 0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84, 0],
-        ],
-        [35 / 384, 0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84, 0],
-        [0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1, 1],
-    ),
-    e=np.array(
-        [71 / 57600, 0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40],
-        dtype=float,
-    ),
-)
-DOPRI5["e"].flags.writeable = False
-
-
-def stability_polynomial(method: str) -> np.polynomial.Polynomial:
-    """R(z) with y_{n+1} = R(z) y_n on the Dahlquist test y' = λy, z = λ dt (vectorized).
-
-        >>> R = stability_polynomial("rk4")
-        >>> abs(R(-2.78)) <= 1
-    """
-    tab = DOPRI5 if method == "dopri5" else _lookup(method)
-    a, b = tab["a"], tab["b"]
-    # R(z) = 1 + z b^T (I - zA)^{-1} 1 = 1 + sum_k z^{k+1} b^T A^k 1: a polynomial,
-    # since an explicit method's A is strictly lower triangular (nilpotent)
-    coef = [1.0]
-    v = np.ones(len(b))
-    for _ in range(len(b)):
-        coef.append(float(b @ v))
-        v = a @ v
-    return np.polynomial.Polynomial(coef)
-
 
 def _lookup(method: str):
     """Tableau of a fixed-step method, or a SolverError naming ``method`` and the valid ones."""
-    try:
+    if method in FIXED_STEP:
         return TABLEAUS[method]
-    except (KeyError, TypeError):
-        fixed = ", ".join(repr(m) for m in TABLEAUS)
-        if method == "dopri5":
-            msg = f"time integration method 'dopri5' is adaptive: use AdaptiveStepper, not a fixed-step one ({fixed})"
-        else:
-            msg = (
-                f"unknown time integration method {method!r}; valid methods are "
-                f"{', '.join(repr(m) for m in METHODS)} (fixed-step: {fixed})"
-            )
-        raise SolverError(msg) from None
+    fixed = ", ".join(repr(m) for m in FIXED_STEP)
+    if method == "dopri5":
+        raise SolverError(f"time integration method 'dopri5' is adaptive: use AdaptiveStepper, not a fixed-step one "
+                          f"({fixed})")
+    raise SolverError(f"unknown time integration method {method!r}; valid methods are "
+                      f"{', '.join(repr(m) for m in METHODS)} (fixed-step: {fixed})")
 
 
 def _stage_terms(row):
@@ -174,8 +73,7 @@ def _increment(acc, terms, dt, k, tmp):
 class FixedStepper:
     """Fixed-step explicit Runge–Kutta (``euler``, ``ssprk3``, ``rk4``), in place, allocation-free.
 
-        >>> st = FixedStepper("ssprk3", rhs, constrain, y)
-        >>> for n in range(100): st.step(n * dt, y, dt)
+    A step allocates nothing: every work array is made here, once (example: the module's).
     """
 
     def __init__(self, method: str, rhs: RhsFn, constrain: ConstrainFn, template: np.ndarray):
@@ -185,13 +83,13 @@ class FixedStepper:
         self.rhs = rhs
         self.constrain = constrain
         self.shape = np.shape(template)
-        self._c = tuple(float(x) for x in tab["c"])
-        self._rows = tuple(_stage_terms(row) for row in tab["a"])
-        self._b = _stage_terms(tab["b"])
+        self._c = tab.c
+        self._rows = tuple(_stage_terms(row) for row in tab.a)
+        self._b = _stage_terms(tab.b)
         # every work array is allocated here, once; step() only writes into them.
         # Zeroed, not empty: an rhs may leave halo cells unwritten, and those must
         # stay finite when stage combinations sweep over them.
-        self._k = [np.zeros(self.shape, dtype=float) for _ in tab["b"]]
+        self._k = [np.zeros(self.shape, dtype=float) for _ in tab.b]
         self._stage = np.zeros(self.shape, dtype=float)
         self._tmp = np.zeros(self.shape, dtype=float)
         self.n_rhs = 0
@@ -222,8 +120,8 @@ class FixedStepper:
 class CompiledStepper:
     """A backend's fused step function (``rk4_step`` of a Numba module, ...) behind the stepper interface.
 
-        >>> st = CompiledStepper(module.rk4_step, module.new_work(y, "rk4"), "rk4", params)
-        >>> y = st.step(t, y, dt)     # the returned array holds the new state (Euler swaps buffers)
+        st = CompiledStepper(module.rk4_step, module.new_work(y, "rk4"), "rk4", params)
+        y = st.step(t, y, dt)     # the returned array holds the new state (it may be another array)
 
     The work arrays are allocated once, by the caller; a step allocates nothing.
     """
@@ -234,7 +132,7 @@ class CompiledStepper:
         self._step = step_function
         self._work = work
         self._params = params
-        self._stages = len(TABLEAUS[method]["b"])
+        self._stages = TABLEAUS[method].stages
         self.n_rhs = 0
 
     def step(self, t: float, y: np.ndarray, dt: float) -> np.ndarray:
@@ -269,8 +167,9 @@ def initial_step_guess(
 ) -> float:
     """Hairer's starting-step heuristic (HNW I, sec. II.4): one Euler probe, two rhs calls.
 
-        >>> dt0 = initial_step_guess(rhs, constrain, 0.0, y, 1e-6, 1e-9)
-        >>> st.advance(0.0, y, 1.0, dt0)
+        >>> def rhs(t, y, out): out[:] = -y
+        >>> initial_step_guess(rhs, lambda t, y: None, 0.0, numpy.ones(3), 1e-6, 1e-9)
+        0.0251238...
 
     ``f0`` may pass rhs(t, y) when already known (then only one rhs call is made);
     ``t_end`` caps the guess at the length of the interval.
@@ -307,8 +206,12 @@ def initial_step_guess(
 class AdaptiveStepper:
     """Adaptive Dormand–Prince 5(4) with FSAL, advancing ``y`` in place to an exact target time.
 
-        >>> st = AdaptiveStepper(rhs, constrain, y, rtol=1e-8, atol=1e-10)
-        >>> dt = st.advance(0.0, y, 1.0, dt=1e-3)   # y now at t=1.0; dt: suggested next step
+        >>> def rhs(t, y, out): out[:] = -y
+        >>> y = numpy.ones(3)
+        >>> st = AdaptiveStepper(rhs, lambda t, y: None, y, rtol=1e-8, atol=1e-10)
+        >>> dt = st.advance(0.0, y, 1.0, dt=None)   # y now at t=1.0; dt: the suggested next step
+        >>> y, st.accepted, st.rejected
+        (array([0.36787944, 0.36787944, 0.36787944]), 13, 0)
 
     FSAL: the 7th stage input *is* the new 5th-order state, and it is constrained
     at ``t + dt`` before ``rhs`` is evaluated on it, so the last stage's rhs is
@@ -323,9 +226,7 @@ class AdaptiveStepper:
     (accepted + rejected) of a single ``advance`` call.
     """
 
-    SAFETY = 0.9
-    FAC_MIN = 0.2
-    FAC_MAX = 5.0
+    SAFETY, FAC_MIN, FAC_MAX = tableaus.SAFETY, tableaus.FAC_MIN, tableaus.FAC_MAX
 
     def __init__(
         self,
@@ -348,9 +249,10 @@ class AdaptiveStepper:
         self.interior = interior if interior is not None else _identity
         self.max_steps = int(max_steps)
         self.shape = np.shape(template)
-        self._c = tuple(float(x) for x in DOPRI5["c"])
-        self._rows = tuple(_stage_terms(row) for row in DOPRI5["a"])
-        self._e = _stage_terms(DOPRI5["e"])
+        pair = TABLEAUS["dopri5"]
+        self._c = pair.c
+        self._rows = tuple(_stage_terms(row) for row in pair.a)
+        self._e = _stage_terms(pair.error)
         self._k = [np.zeros(self.shape, dtype=float) for _ in range(7)]   # zeroed: see FixedStepper
         self._stage = np.zeros(self.shape, dtype=float)
         self._ynew = np.zeros(self.shape, dtype=float)

@@ -5,8 +5,13 @@ these helpers, so that an interrupted or failing run never leaves a truncated
 file behind: the content is written to a temporary file next to the target and
 moved onto it with :func:`os.replace` only once it is complete.
 
-    >>> atomic_write_text("out/notes.txt", "hello\\n")   # doctest: +SKIP
-    PosixPath('out/notes.txt')
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = atomic_write_text(Path(folder) / "out" / "notes.txt", "hello\\n")
+    ...     print(path.read_text(), end="")
+    ...     print(sorted(p.name for p in path.parent.iterdir()))  # no temporary file left behind
+    hello
+    ['notes.txt']
 """
 
 from __future__ import annotations

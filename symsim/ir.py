@@ -12,8 +12,12 @@ expression for d(field)/dt at a grid point, written in
 plus plain-data boundary information (:class:`WallCondition`). Backends render
 this; none of them discretizes anything.
 
+    >>> from symsim import load_model, lower_to_stencils
+    >>> lowered = lower_to_stencils(load_model("heat_1d"), space_order=2)
     >>> lowered.rhs["u"]
-    D*(u[x-1] - 2*u[x] + u[x+1])/h_x**2
+    D*(u[x+1] + u[x-1] - 2*u[x])/h_x**2
+    >>> sorted(stencil_accesses(lowered.rhs["u"]), key=str)
+    [u[x+1], u[x-1], u[x]]
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
     <cache>/kernels/symsim_gray_scott_numba_3f9c0d2a61b7e845.py     generated source (Numba caches
     <cache>/kernels/symsim_gray_scott_numba_3f9c0d2a61b7e845.json   its machine code in __pycache__)
 
-``<cache>`` is ``$SYMSIM_CACHE_DIR``, else ``$XDG_CACHE_HOME/symsim``, else
-``~/.cache/symsim``. A second run of the same model finds the module, skips the
+``<cache>`` is ``$SYMSIM_CACHE_DIR``, else the platform's user cache directory
+(platformdirs: ``$XDG_CACHE_HOME/symsim`` or ``~/.cache/symsim`` on Linux). A second run of the same model finds the module, skips the
 e-graph pass and rendering, and Numba loads the compiled kernels instead of
 compiling them again (``cache=True`` needs the module imported from a file under
 its own name, which :func:`load_module_file` does).
@@ -37,10 +37,11 @@ from .ir import LoweredModel
 
 
 def cache_root() -> Path:
+    """``$SYMSIM_CACHE_DIR``, else the platform's user cache directory (platformdirs)."""
     if os.environ.get("SYMSIM_CACHE_DIR"):
         return Path(os.environ["SYMSIM_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "symsim"
+    import platformdirs
+    return Path(platformdirs.user_cache_dir("symsim", appauthor=False))
 
 
 def ir_fingerprint(lowered: LoweredModel) -> str:
@@ -61,9 +62,13 @@ def compiler_fingerprint() -> str:
     A changed renderer must not be served an old module under the same IR, even
     before the version number moves.
     """
-    root = Path(__file__).resolve().parent.parent
-    files = sorted((root / "codegen").glob("*.py")) + sorted((root / "rewrite_rules").glob("*.py"))
-    files += [root / "symsim" / name for name in ("simplify.py", "op_count.py", "ir.py", "kernel_cache.py")]
+    package = Path(__file__).resolve().parent
+    files = []
+    for stage in ("codegen", "rewrite_rules"):   # found, not imported (installed inside the package or beside it)
+        folder = Path(importlib.util.find_spec(f"symsim.{stage}").submodule_search_locations[0])
+        files += sorted(folder.rglob("*.py"))
+    files += [package / name for name in ("simplify.py", "op_count.py", "printing.py", "tableaus.py", "ir.py",
+                                          "kernel_cache.py")]
     digest = hashlib.sha256()
     for path in files:
         if path.exists():

@@ -1,6 +1,12 @@
 """Load a model script: run it as a module and take its module-level ``model``.
 
-    >>> model = load_model("examples/gray_scott.py")
+    >>> model = load_model("gray_scott")     # a path, or the name of a shipped example
+    >>> model.name, list(model.field_functions), model.grid.shape
+    ('gray_scott', ['u', 'v'], (256, 256))
+    >>> load_model("no_such_model")
+    Traceback (most recent call last):
+    ...
+    symsim.errors.ModelScriptError: no_such_model: no such model script
 
 Any failure becomes a :class:`ModelScriptError` that names the script's file and
 line, so the CLI can print it as one line.

@@ -1,9 +1,12 @@
 """The model-script vocabulary: ``Model``, ``Dt``, ``laplace``, ``grad``, ``div``.
 
+    >>> from sympy import Eq
     >>> model = Model("heat", Grid(x=(0.0, 1.0, 65)))
     >>> u = model.fields("u")
     >>> D = model.params(D=0.1)
     >>> model.equations(Eq(Dt(u), D * laplace(u)))
+    >>> u, model.equation_list[0].describe()
+    (u(t, x), 'Dt(u) = D*Derivative(u(t, x), (x, 2))')
 
 A ``Model`` only records declarations (plain SymPy objects plus where in the
 script each was made); :func:`symsim.lowering.lower_to_stencils` checks them as a
@@ -259,7 +262,10 @@ class Model:
     def with_points(self, **points) -> "Model":
         """The same model on a grid with other point counts (same extents and periodicity).
 
+            >>> from symsim import load_model
             >>> small = load_model("gray_scott").with_points(x=32, y=32)
+            >>> load_model("gray_scott").grid.shape, small.grid.shape
+            ((256, 256), (32, 32))
 
         Array initial values are resampled at the nearest old grid point.
         """

@@ -1,12 +1,17 @@
 """Operations per grid point of a kernel, and their weighted cost in CPU cycles.
 
-    >>> count_operations([D*(u[x-1] - 2*u[x] + u[x+1])/h_x**2])
+    >>> from symsim import load_model, lower_to_stencils
+    >>> rhs = lower_to_stencils(load_model("heat_1d"), space_order=2).rhs["u"]
+    >>> rhs
+    D*(u[x+1] + u[x-1] - 2*u[x])/h_x**2
+    >>> count_operations([rhs])
     {'add': 2, 'mul': 2, 'div': 0, 'pow': 0, 'call': 0, 'cost': 4}
 
 Loop-invariant subexpressions (no stencil access and no coordinate inside, such
 as ``D/h_x**2``) are evaluated once per kernel call, not per point, so they are
-not counted. Subtraction counts as an add; ``x**2`` and ``x**3`` count as
-multiplies, ``x**-1`` as a division, other powers as ``pow``.
+not counted. Subtraction counts as an add; powers count what the backends print
+for them (:func:`symsim.printing.power_operations`: ``x**3`` two multiplies,
+``x**-2`` a multiply and a division, ``x**0.5`` a call, other powers ``pow``).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import sympy
 
 from .ir import StencilAccess
+from .printing import power_operations
 
 #: approximate cycles per operation (throughput on a modern x86 core)
 CYCLES = {"add": 1, "mul": 1, "div": 16, "pow": 50, "call": 50}
@@ -50,22 +56,17 @@ def _count(expr, counts: dict, varying: set) -> None:
         denominator = [a for a in expr.args if varies(a, varying) and a.is_Pow and a.exp.is_negative]
         coefficient = 1 if invariant and sympy.Mul(*invariant) not in (1, -1) else 0
         counts["mul"] += max(len(numerator) + coefficient - 1, 0)
+        # a/(b*c): one division by the product of the denominators
         counts["div"] += 1 if denominator else 0
+        counts["mul"] += max(len(denominator) - 1, 0)
         for d in denominator:
             _count(sympy.Pow(d.base, -d.exp), counts, varying)
         for a in numerator:
             _count(a, counts, varying)
         return
     elif isinstance(expr, sympy.Pow):
-        exponent = expr.exp
-        if exponent.is_Integer and 2 <= exponent <= 4:
-            counts["mul"] += int(exponent) - 1 if exponent < 4 else 2
-        elif exponent == -1:
-            counts["div"] += 1
-        elif exponent == sympy.S.Half:
-            counts["call"] += 1
-        else:
-            counts["pow"] += 1
+        for kind, count in power_operations(expr.exp).items():
+            counts[kind] += count
         _count(expr.base, counts, varying)
         return
     elif isinstance(expr, sympy.Function) or isinstance(expr, sympy.Piecewise):

@@ -1,11 +1,24 @@
 """Training neural operators on symsim models: data from the simulator, data + physics loss.
 
-    >>> u0 = random_initial_states(model, 64, seed=0)                        # (64, 1, 64)
-    >>> data = simulate_initial_states(model, u0, t_end=0.5, saves=20)        # (64, 21, 1, 64)
-    >>> source, _ = loss_source(model, "torch-operator")                       # symsim.losses
+    >>> import torch
+    >>> from symsim import load_model
+    >>> from symsim.losses import load_loss_module, loss_source
+    >>> model = load_model("burgers_1d").with_points(x=64)
+    >>> u0 = random_initial_states(model, 2, seed=0)                  # (batch, fields, x)
+    >>> data = simulate_initial_states(model, u0, t_end=0.5, saves=20, params={"nu": 0.02}, target="numpy")
+    >>> u0.shape, data.shape                                          # data: (batch, saves + 1, fields, x)
+    ((2, 1, 64), (2, 21, 1, 64))
+    >>> source, _ = loss_source(model, "torch-operator", egraph=False)
     >>> physics = load_loss_module(source, "burgers_operator").PhysicsLoss({"nu": 0.02})
-    >>> history = train_operator(predict, net.parameters(), u0_t, data_t, physics=physics, dt=0.025,
-    ...                          physics_inputs=more_u0, physics_weight=1e-3)
+    >>> still = torch.tensor(u0)[:, None].repeat(1, 21, 1, 1)        # u0 held for all times
+    >>> float(physics(torch.tensor(data), dt=0.025)) < 0.01 * float(physics(still, dt=0.025))
+    True
+
+A network ``predict(u0) -> trajectories`` is then fitted to the data, with the physics
+loss also on initial states that were never simulated::
+
+    history = train_operator(predict, net.parameters(), u0_t, data_t, physics=physics, dt=0.025,
+                             physics_inputs=more_u0, physics_weight=1e-3)
 
 The physics term is the generated residual of the model's own discretization
 (:mod:`codegen.torch_operator`), so it agrees with the simulator that made the data:
@@ -83,8 +96,9 @@ def simulate_initial_states(model: Model, initial_states: np.ndarray, t_end: flo
     return np.stack(runs)
 
 
-def relative_l2(pred, target):
-    """Mean over the batch of ||pred - target|| / ||target||, each trajectory's norm over all its values."""
+def batch_relative_l2(pred, target):
+    """Mean over the batch of ||pred - target|| / ||target||, each trajectory's norm over all its values
+    (a differentiable training loss; :func:`symsim.prose.evaluation.relative_l2` is the metric of one array)."""
     dims = tuple(range(1, target.dim()))
     return ((pred - target).square().sum(dims).sqrt() / target.square().sum(dims).sqrt()).mean()
 
@@ -111,7 +125,7 @@ def train_operator(predict, parameters, inputs, targets, *, physics=None, physic
     history, started = [], time.perf_counter()
     for step in range(1, steps + 1):
         chosen = torch.randperm(len(inputs), generator=generator)[:batch_size]
-        data_loss = relative_l2(predict(inputs[chosen]), targets[chosen])
+        data_loss = batch_relative_l2(predict(inputs[chosen]), targets[chosen])
         loss, physics_loss = data_loss, torch.zeros(())
         if physics_weight:
             drawn = pool[torch.randperm(len(pool), generator=generator)[:physics_batch_size]]

@@ -1,15 +1,26 @@
-"""Train a physics-informed network on a model, with its generated residual loss.
+"""Train a physics-informed network on a model, with its generated residual loss::
 
-    >>> run = train_pinn(load_model("burgers_1d"), steps=5000, hard_bc=True)
-    >>> run.rel_l2            # against symsim's own numerical solution of the same model
-    >>> run.save("pinn_out")  # weights.pt (loaded with weights_only=True), metrics.json, pinn.png
+    run = train_pinn(load_model("burgers_1d"), steps=5000, hard_bc=True)
+    run.rel_l2            # against symsim's own numerical solution of the same model
+    run.save("pinn_out")  # weights.pt (loaded with weights_only=True), metrics.json, pinn.png
 
 The loss is the mean square of the generated ``Residual`` at collocation points
 (resampled every Adam step, fixed for L-BFGS), plus the initial and wall residual
 terms that are not enforced exactly; ``hard_bc=True`` wraps the network in the
 generated ``HardConstraints`` so that Dirichlet walls and initial values hold by
 construction. Periodic axes enter the network as sin/cos features, so periodicity
-holds exactly too.
+holds exactly too. What training starts from, the generated loss module and an
+untrained network ``net(t, x)``:
+
+    >>> import torch
+    >>> from symsim import load_model
+    >>> module = pinn_module(load_model("burgers_1d"), egraph=False)
+    >>> module.INPUTS, module.FIELDS, module.DOMAIN
+    (('t', 'x'), ('u',), {'x': (-1.0, 1.0)})
+    >>> net = build_network(module, t_end=1.0)
+    >>> t, x = torch.linspace(0.0, 1.0, 5)[:, None], torch.linspace(-1.0, 1.0, 5)[:, None]
+    >>> module.Residual()(net, t, x).shape      # one residual per point and field
+    torch.Size([5, 1])
 """
 
 from __future__ import annotations

@@ -4,9 +4,20 @@ A :class:`Result` holds the solution at the saved times ``t`` (``t[0]`` is the
 initial state, ``t[-1]`` the end time). Grid fields have shape
 ``(len(t), *grid_shape)``; fields of ODE systems have shape ``(len(t),)``.
 
-    >>> res["u"][-1]          # the final state of field u      # doctest: +SKIP
-    >>> res["x"], res["t"]    # a coordinate axis, the saved times  # doctest: +SKIP
-    >>> res.save("run.npz"); Result.load("run.npz")               # doctest: +SKIP
+    >>> t, x = np.linspace(0.0, 1.0, 3), np.linspace(0.0, 1.0, 5)
+    >>> u = np.exp(-t)[:, None] * np.sin(np.pi * x)       # what a run of heat_1d would save
+    >>> res = Result("heat_1d", t, coords={"x": x}, fields={"u": u}, params={"D": 0.1})
+    >>> res
+    Result(model='heat_1d', t=[0, 1] (3 saves), grid=(5,), fields=[u(3, 5)], params={'D': 0.1})
+    >>> res["u"][-1].round(3)       # the final state of field u
+    array([0.   , 0.26 , 0.368, 0.26 , 0.   ])
+    >>> res["x"], res["t"]          # a coordinate axis, the saved times
+    (array([0.  , 0.25, 0.5 , 0.75, 1.  ]), array([0. , 0.5, 1. ]))
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     back = Result.load(res.save(Path(folder) / "run.npz"))
+    >>> back.model_name, back.params, np.array_equal(back["u"], res["u"])
+    ('heat_1d', {'D': 0.1}, True)
 
 Results are stored as plain ``.npz`` archives that load with
 ``numpy.load(path, allow_pickle=False)``: one array per saved time vector,

@@ -37,10 +37,9 @@ from dataclasses import dataclass
 
 import sympy
 
-from rewrite_rules.schedule import DEFAULT_TERM_LIMITS, Limits
-
 from .ir import Kernel, LoweredModel
 from .op_count import count_operations, varies
+from .printing import PRODUCT_POWERS
 
 #: a right-hand side whose expansion has more terms than this keeps its factored form
 MAX_EXPANDED_TERMS = 400
@@ -75,7 +74,7 @@ class Hoisted:
 
 def egraph_kernel(lowered: LoweredModel, time_limit: float = 1.5) -> tuple[Kernel, dict]:
     """The cheapest kernel found by the e-graph pass, and a report of what it did."""
-    from rewrite_rules import factor_polynomials
+    from .rewrite_rules import factor_polynomials
 
     started = time.perf_counter()
     deadline = started + time_limit
@@ -121,14 +120,46 @@ def _combinations(variants: list[list]):
 
 def _cse(fields, expressions, invariants) -> Kernel:
     replacements, reduced = sympy.cse(list(expressions), symbols=sympy.numbered_symbols("tmp"), order="none")
-    return Kernel(invariants=tuple(invariants), temporaries=tuple(replacements), outputs=dict(zip(fields, reduced)))
+    temporaries, reduced = name_power_bases(replacements, reduced)
+    return Kernel(invariants=tuple(invariants), temporaries=temporaries, outputs=dict(zip(fields, reduced)))
+
+
+def name_power_bases(temporaries, expressions) -> tuple[tuple, list]:
+    """Every compound base of a small integer power becomes a temporary of its own.
+
+        (a - b)**2   ->   base0 = a - b;  base0**2      (printed base0*base0: a - b once)
+
+    Backends print small powers as products (:mod:`symsim.printing`), which would
+    repeat a compound base; named, it is evaluated once, as the operation count assumes.
+    """
+    names = sympy.numbered_symbols("base")
+    named: dict = {}
+    result: list = []
+
+    def visit(expr):
+        if expr.is_Atom or not expr.args:
+            return expr
+        args = [visit(a) for a in expr.args]
+        if isinstance(expr, sympy.Pow) and expr.exp.is_Integer and 2 <= abs(expr.exp) <= PRODUCT_POWERS \
+                and not args[0].is_Atom:
+            if args[0] not in named:
+                named[args[0]] = next(names)
+                result.append((named[args[0]], args[0]))
+            return sympy.Pow(named[args[0]], expr.exp, evaluate=False)
+        return expr.func(*args, evaluate=False) if args != list(expr.args) else expr
+
+    for symbol, expr in temporaries:
+        result.append((symbol, visit(expr)))
+    outputs = [visit(e) for e in expressions]
+    return tuple(result), outputs
 
 
 def simplify_expression(expr, time_limit: float = 1.5) -> tuple[sympy.Expr, dict, dict]:
     """(cheapest form, cost before, cost after) of a standalone expression.
 
     Every symbol counts as a per-point value; only numbers are invariant.
-        >>> simplify_expression(parse_expression("c*a + c*b"))[0]
+        >>> a, b, c = sympy.symbols("a b c")
+        >>> simplify_expression(c*a + c*b)[0]
         c*(a + b)
     """
     varying = set(expr.free_symbols)
@@ -182,7 +213,7 @@ class FormSimplifier:
         term e-graph opens calls and powers, so this covers their insides too; an expression
         with no per-point division, power or call is left alone (SymPy's evaluation has
         done what the term rules could)."""
-        from rewrite_rules import simplify_terms
+        from .rewrite_rules import DEFAULT_TERM_LIMITS, Limits, simplify_terms
 
         forms = [[e] for e in exprs]
         opened = [i for i, e in enumerate(exprs) if _opens(e, self.varying)]
@@ -198,7 +229,7 @@ class FormSimplifier:
 
     def factored_forms(self, expr) -> list:
         """Factored forms of ``expr`` as a polynomial over its atoms, each atom simplified inside."""
-        from rewrite_rules import factor_polynomials
+        from .rewrite_rules import factor_polynomials
 
         atoms: dict = {}
         grouped = _group_terms(expr, self.varying, lambda a: atoms.setdefault(a, len(atoms))) or {}

@@ -1,7 +1,8 @@
 """Run a model: compile it, integrate in time, and collect saved states into a Result.
 
-    >>> result = simulate(model, t_end=1.0, method="rk4", saves=10, params={"D": 0.2})
-    >>> result["u"].shape          # (11, *grid shape)
+    >>> result = simulate("heat_2d", t_end=0.01, method="rk4", saves=10, params={"D": 0.2})
+    >>> result["u"].shape          # (saves + 1, *grid shape)
+    (11, 129, 129)
 
 Fixed-step methods take ``dt`` (or a stable one suggested from the model) and
 shorten it slightly so that every save time is hit exactly; ``dopri5`` adapts
@@ -12,16 +13,18 @@ from __future__ import annotations
 
 import ctypes
 import math
+import os
 import time as clock
 
 import numpy as np
 
 from .compiler import CompiledModel, compile_model
 from .errors import OptionError, SolverError
-from .integrators import METHODS, AdaptiveStepper, CompiledStepper, FixedStepper
+from .integrators import AdaptiveStepper, CompiledStepper, FixedStepper
 from .model import Model
 from .result import Result
 from .stability import suggest_dt
+from .tableaus import METHODS
 
 BUILTIN_DEFAULTS = {"t_end": None, "dt": None, "method": "rk4", "saves": 20,
                     "space_order": 2, "rtol": 1e-6, "atol": 1e-9}
@@ -74,13 +77,16 @@ def simulate(model: Model, t_end: float | None = None, dt: float | None = None, 
 
 
 def keep_freed_arrays_mapped() -> bool:
-    """Ask glibc to reuse freed grid-sized blocks instead of returning them to the OS.
+    """Ask glibc to reuse freed grid-sized blocks instead of returning them to the OS (process-wide).
 
     Every NumPy operation of the reference kernels allocates a grid-sized temporary.
     By default glibc serves those from fresh mmaps (or trims the heap after each
     free), so every operation page-faults its memory in again: gray_scott, 980 RK4
     steps at 256^2, spent 9.1 s of 19 s in the kernel; with these settings 0.2 s of
     7.2 s. Returns False (and changes nothing) where the C library is not glibc.
+
+    It changes the whole process's allocator, so symsim does it only when asked: call it,
+    or set ``SYMSIM_TUNE_MALLOC=1`` for runs on the NumPy backend.
     """
     try:
         libc = ctypes.CDLL(None)
@@ -93,7 +99,7 @@ def keep_freed_arrays_mapped() -> bool:
 
 def integrate(compiled: CompiledModel, options: dict, params: dict | None = None, progress: bool = False) -> Result:
     """Time loop over a compiled model (see :func:`simulate` for the options)."""
-    if compiled.target == "numpy":
+    if compiled.target == "numpy" and os.environ.get("SYMSIM_TUNE_MALLOC") == "1":
         keep_freed_arrays_mapped()
     lowered = compiled.lowered
     values = compiled.resolve_params(params)

@@ -1,7 +1,14 @@
 """A stable time step suggested from the lowered model (CFL and diffusion limits).
 
-    >>> suggest_dt(compiled, state, params, "rk4")   # heat, D=1, h=1/64: ~ 2.78/(4*64**2)
-    0.000152...
+    >>> from symsim import load_model
+    >>> from symsim.compiler import compile_model
+    >>> compiled = compile_model(load_model("heat_1d").with_points(x=65), target="numpy", egraph=False)
+    >>> params = compiled.resolve_params({"D": 1.0})          # h = 1/64
+    >>> state = compiled.initial_state(params)
+    >>> spectral_bounds(compiled, state, params)             # diffusion: 4 D / h**2 on the real axis
+    (16384.0, 0.0)
+    >>> suggest_dt(compiled, state, params, "rk4")           # SAFETY * 2.78 / (4 D / h**2)
+    0.000135...
 
 The semi-discrete Jacobian row of each field is read off the IR: for every
 stencil access, d(rhs)/d(access) evaluated on the current state. Pairing the
@@ -17,7 +24,7 @@ import numpy as np
 import sympy
 
 from .compiler import grid_coordinates
-from .integrators import STABILITY
+from .tableaus import STABILITY
 from .ir import StencilAccess, stencil_accesses
 
 #: fraction of the stability limit used, for nonlinear growth the bound cannot see

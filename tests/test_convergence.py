@@ -175,6 +175,7 @@ NUMBA_CASES = ("1d-walls-dirichlet-neumann", "2d-walls-dirichlet-neumann", "2d-m
 TARGET_CASES = [(case, "numpy") for case in CASES] + [(case, "numba") for case in CASES if case.name in NUMBA_CASES]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("order", [2, 4, 6], ids=lambda p: f"order{p}")
 @pytest.mark.parametrize("case, target", TARGET_CASES, ids=lambda v: v.name if isinstance(v, Case) else v)
 def test_observed_spatial_order_matches_design_order(case, order, target):
@@ -260,6 +261,7 @@ def pde_time_error(pde_references, name, method, **options) -> float:
     return float(np.max(np.abs(result["u"][-1] - references[name])))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", list(TEMPORAL_ORDERS))
 @pytest.mark.parametrize("name", list(TEMPORAL_CASES))
 def test_observed_temporal_order_on_a_pde_model(pde_references, name, method):

@@ -23,6 +23,9 @@ SMALL = 12
 STEPS = 3
 ROUND_OFF = 1e-12
 
+#: Numba's CUDA simulator runs every GPU thread as a Python thread
+pytestmark = pytest.mark.slow
+
 
 def small(name):
     model = load_model(name)

@@ -7,15 +7,8 @@ import numpy as np
 import pytest
 
 from symsim.errors import SolverError
-from symsim.integrators import (
-    METHODS,
-    ORDER,
-    STABILITY,
-    AdaptiveStepper,
-    FixedStepper,
-    initial_step_guess,
-    stability_polynomial,
-)
+from symsim.integrators import AdaptiveStepper, FixedStepper, initial_step_guess
+from symsim.tableaus import METHODS, ORDER, STABILITY, stability_polynomial
 
 FIXED = ("euler", "ssprk3", "rk4")
 

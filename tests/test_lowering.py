@@ -6,7 +6,7 @@ import sympy
 from sympy import Eq, Rational, sin
 
 from symsim import Dt, Grid, Model, compile_model, div, grad, laplace, lower_to_stencils, simulate
-from symsim.integrators import stability_polynomial
+from symsim.tableaus import stability_polynomial
 from symsim.ir import StencilAccess, stencil_accesses
 from symsim.stability import suggest_dt
 

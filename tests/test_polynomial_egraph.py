@@ -10,7 +10,7 @@ import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rewrite_rules import factor_polynomials, operation_cost
+from symsim.rewrite_rules import factor_polynomials, operation_cost
 
 c0, c1, c2, c3, c4 = sympy.symbols("c0:5")
 
@@ -63,6 +63,7 @@ def polynomials(draw) -> dict:
     return draw(st.dictionaries(monomial, st.sampled_from(COEFFICIENTS), min_size=1, max_size=12))
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.lists(polynomials(), min_size=1, max_size=4))
 def test_every_variant_equals_its_polynomial(polys):
@@ -172,7 +173,7 @@ def test_a_form_that_does_not_expand_to_its_input_is_dropped():
     # that by asking for the forms of one sum while naming a different input
     from egglog import EGraph
 
-    from rewrite_rules.polynomial_egraph import _alternatives, _CoefficientTable, _encode
+    from symsim.rewrite_rules.polynomial_egraph import _alternatives, _CoefficientTable, _encode
 
     table = _CoefficientTable()
     stored = _encode({((1, 1),): c0, ((2, 1),): c0}, table)

@@ -17,6 +17,7 @@ def samples():
     return generate_samples(TWO, 40, seed=3)
 
 
+@pytest.mark.slow
 def test_samples_follow_the_prose_protocol(samples):
     assert samples.clean.shape == (40, 192, 5) and samples.noisy.shape == (40, 192, 5)
     assert set(samples.family) == {0, 1}                     # both families drawn
@@ -151,6 +152,7 @@ def test_online_batches_in_process_are_fresh_and_reproducible():
     assert not np.allclose(other_rank["data_values"].numpy(), a["data_values"].numpy())
 
 
+@pytest.mark.slow
 def test_online_batches_stream_from_worker_processes():
     with OnlineBatches(DataSpec(families=("lorenz",)), batch_size=3, workers=2, seed=0) as stream:
         batches = [next(stream) for _ in range(4)]

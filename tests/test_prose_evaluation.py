@@ -25,6 +25,7 @@ def lorenz_samples():
     return generate_samples(LORENZ, 6, seed=11)
 
 
+@pytest.mark.slow
 def test_batched_numpy_integration_matches_the_ensemble_solver():
     family = FAMILIES["rossler"]
     rng = np.random.default_rng(0)
@@ -59,6 +60,7 @@ def test_refinement_recovers_lorenz_constants_from_a_noisy_window(lorenz_samples
     assert vector_field_error(refined.exprs, truth, points) < 0.02 < vector_field_error(off, truth, points)
 
 
+@pytest.mark.slow
 def test_the_decoded_constants_as_a_prior_keep_what_the_window_cannot_see():
     """Aizawa's 0.1*u_2*u_0**3 barely moves a trajectory with |u| ~ 1 but rules the [-5, 5]^3 box:
     a plain least-squares fit lets it chase the noise, the prior keeps it near the decode."""
@@ -115,6 +117,7 @@ def test_garbage_decodes_count_as_invalid_and_leave_field_errors_out(lorenz_samp
     assert summary["overall"]["samples"] == 2
 
 
+@pytest.mark.slow
 def test_prose_commands_from_data_to_metrics_and_prediction(tmp_path, capsys):
     data = tmp_path / "eval.npz"
     assert main(["prose", "generate", "-o", str(data), "--count", "6", "--families", "lorenz", "--quiet"]) == 0

@@ -237,6 +237,7 @@ def test_sindy_vector_field_is_close_on_the_noisy_64_point_prose_window():
     assert max(errors) < 0.12
 
 
+@pytest.mark.slow
 def test_sindy_recovers_lorenz96_in_five_variables():
     family = FAMILIES["lorenz96_5d"]
     times = np.linspace(0.0, 6.0, 3001)

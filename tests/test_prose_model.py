@@ -17,7 +17,8 @@ torch = pytest.importorskip("torch")
 
 import symsim  # noqa: E402
 from symsim.errors import OptionError  # noqa: E402
-from symsim.prose.model import (MIN_VALUE_SCALE, ProseModel, count_parameters, load_config,  # noqa: E402
+from symsim.fno import count_parameters  # noqa: E402
+from symsim.prose.model import (MIN_VALUE_SCALE, ProseModel, load_config,  # noqa: E402
                                 observed_value_scale)
 from symsim.prose.training import (CHECKPOINT_NAME, TrainingOptions, learning_rate_at,  # noqa: E402
                                    load_checkpoint, load_trained_model, prose_loss, train)
@@ -213,6 +214,7 @@ def overfitted():
     return run, batch
 
 
+@pytest.mark.slow
 def test_tiny_model_overfits_one_batch(overfitted):
     run, _ = overfitted
     first, last = run.history[0], run.history[-1]
@@ -317,6 +319,7 @@ TORCHRUN_SCRIPT = """
 """
 
 
+@pytest.mark.slow
 def test_torchrun_with_two_processes_keeps_ranks_identical_and_rank_zero_checkpoints(tmp_path):
     script = tmp_path / "train_two_ranks.py"
     script.write_text(textwrap.dedent(TORCHRUN_SCRIPT.format(tests=os.path.dirname(__file__), out=str(tmp_path))))

@@ -256,6 +256,7 @@ def test_atomic_directory_creates_new(tmp_path):
 
 # -- pictures -------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", list(ALL))
 def test_plot_writes_png(tmp_path, kind):
     res = ALL[kind]()

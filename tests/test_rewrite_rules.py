@@ -11,11 +11,11 @@ import pytest
 import sympy
 from sympy import Add, Float, Mul, Pow, Rational, cos, cosh, exp, log, sin, sinh
 
-from rewrite_rules.identities import identities
-from rewrite_rules.powers import powers
-from rewrite_rules.reciprocals import reciprocals
-from rewrite_rules.term_egraph import simplify_terms, term_cost
-from rewrite_rules.transcendental import transcendental
+from symsim.rewrite_rules.identities import identities
+from symsim.rewrite_rules.powers import powers
+from symsim.rewrite_rules.reciprocals import reciprocals
+from symsim.rewrite_rules.term_egraph import simplify_terms, term_cost
+from symsim.rewrite_rules.transcendental import transcendental
 from symsim.expression_parser import parse_expression
 from symsim.op_count import count_operations
 from symsim.simplify import simplify_expression
@@ -100,10 +100,12 @@ def test_a_large_power_becomes_a_chain_of_multiplies():
 
 
 def test_a_negative_power_becomes_one_division():
-    got = best(u**-3, identities | powers)
-    assert (ops(got)["pow"], ops(got)["div"], ops(got)["mul"]) == (0, 1, 2)
-    assert cost(got) < cost(u**-3)
-    assert_same_value(got, u**-3)
+    # u**-3 prints as 1.0/(u*u*u) already; u**-7 would be a pow call
+    assert (ops(u**-3)["pow"], ops(u**-3)["div"], ops(u**-3)["mul"]) == (0, 1, 2)
+    got = best(u**-7, identities | powers)
+    assert (ops(got)["pow"], ops(got)["div"], ops(got)["mul"]) == (0, 1, 4)    # 1/((u**3)**2 * u)
+    assert cost(got) < cost(u**-7)
+    assert_same_value(got, u**-7, low=0.3)
 
 
 def test_repeated_factors_become_one_power():

@@ -59,6 +59,7 @@ def evaluate(kernel: Kernel, values: dict) -> list | None:
     return None if None in outputs else [v.real for v in outputs]
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(expressions(), expressions(), st.randoms(use_true_random=False))
 def test_egraph_kernel_has_the_values_of_the_lowered_kernel(u_rhs, v_rhs, rng):
@@ -75,6 +76,7 @@ def test_egraph_kernel_has_the_values_of_the_lowered_kernel(u_rhs, v_rhs, rng):
     assert kernel_cost(kernel, lowered)["cost"] <= kernel_cost(cse_kernel(lowered), lowered)["cost"]
 
 
+@pytest.mark.slow
 @settings(max_examples=350, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(expressions(), st.randoms(use_true_random=False))
 def test_simplified_expression_has_the_same_value(expr, rng):

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from checks import value_at
-from rewrite_rules import Limits, simplify_terms, term_cost
+from symsim.rewrite_rules import Limits, simplify_terms, term_cost
 
 U, V, W = sympy.symbols("u v w")
 H = sympy.Symbol("h")   # a parameter: loop-invariant
@@ -38,6 +38,7 @@ def trees():
     ), max_leaves=10)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(trees(), st.randoms(use_true_random=False))
 def test_every_form_has_the_value_of_its_input_and_costs_no_more(expr, rng):
@@ -66,8 +67,9 @@ def test_many_fractions_stay_within_the_limits():
     assert term_cost(result.variants[0][0], expr.free_symbols) <= term_cost(expr, expr.free_symbols)
 
 
+@pytest.mark.slow
 def test_output_is_the_same_in_every_process():
-    script = ("import sympy; from rewrite_rules import simplify_terms\n"
+    script = ("import sympy; from symsim.rewrite_rules import simplify_terms\n"
               "u, v, w, p, q = sympy.symbols('u v w p q')\n"
               "e = u*sympy.exp(v)*sympy.exp(w) + p/q + w/q + sympy.sin(u)**2 + sympy.cos(u)**2 + v**6\n"
               "print(simplify_terms([e], e.free_symbols).variants[0])\n")

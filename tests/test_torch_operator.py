@@ -141,6 +141,7 @@ def test_trapezoid_residual_of_an_rk4_trajectory_is_second_order_in_dt():
     assert 1.7 < euler[0] / euler[1] < 2.3, euler
 
 
+@pytest.mark.slow
 def test_gradients_reach_the_prediction_and_tensor_parameters(driven_walls):
     module = loss_module(driven_walls)
     loss = module.PhysicsLoss()

@@ -21,7 +21,7 @@ import torch
 import symsim
 from symsim.fno import FNO, count_parameters
 from symsim.losses import load_loss_module, loss_source
-from symsim.operator_training import random_initial_states, relative_l2, simulate_initial_states, train_operator
+from symsim.operator_training import random_initial_states, batch_relative_l2, simulate_initial_states, train_operator
 
 POINTS, NU, T_END, SAVES = 64, 0.02, 0.5, 20
 TRAIN, PHYSICS_ONLY, TEST = 12, 500, 64
@@ -78,7 +78,7 @@ def main():
                        log=None if args.quiet else print, log_every=max(args.steps // 6, 1))
         with torch.no_grad():
             pred = predict(test_inputs)
-            results[name] = (net, pred, float(relative_l2(pred, test_targets)),
+            results[name] = (net, pred, float(batch_relative_l2(pred, test_targets)),
                              float(physics(pred, dt, scheme="trapezoid")))
 
     print(f"\ntest relative L2 on {TEST} held-out simulations ({TRAIN} used for training):")

@@ -1,7 +1,7 @@
-"""Training and evaluation samples for the PROSE transformer, from symsim's compiled ensemble solver.
+"""Training and evaluation samples for the PROSE transformer, from symsim's compiled ensemble solver::
 
-    >>> samples = generate_samples(DataSpec(), count=256, seed=0)     # every family, mixed
-    >>> batch = samples.batch(np.arange(32))                          # torch tensors for the model
+    samples = generate_samples(DataSpec(), count=256, seed=0)     # every family, mixed
+    batch = samples.batch(np.arange(32))                          # torch tensors for the model
 
 One sample is one trajectory of one family (parameters uniform within +-10% of the
 nominal values, initial state uniform in [-2, 2]^d), saved at 192 points on
@@ -275,7 +275,11 @@ def corrupt_system(system: list[sympy.Expr], rng: np.random.Generator, add_proba
     A dropped term is one summand of one equation (never the last one left); an added
     term is a constant times a variable or a product of two variables, in one equation.
 
-        >>> corrupt_system([u0 - u0*u1], rng, 0.0, 1.0)     # e.g. [u0]
+        >>> u_0, u_1 = state_symbols(2)
+        >>> corrupt_system([u_0 - u_0*u_1, u_1], np.random.default_rng(0), 0.0, 1.0)   # a term dropped
+        [u_0, u_1]
+        >>> corrupt_system([u_0 - u_0*u_1, u_1], np.random.default_rng(0), 1.0, 0.0)   # a term added
+        [4.61*u_0**2 - u_0*u_1 + u_0, u_1]
     """
     system = list(system)
     variables = state_symbols(len(system))
@@ -300,10 +304,10 @@ def corrupt_system(system: list[sympy.Expr], rng: np.random.Generator, add_proba
 
 
 class OnlineBatches:
-    """An endless iterator of training batches, made by worker processes while the model trains.
+    """An endless iterator of training batches, made by worker processes while the model trains::
 
-        >>> for step, batch in zip(range(1000), OnlineBatches(spec, batch_size=64, workers=2, seed=1)):
-        ...     loss = model_step(batch)
+        for step, batch in zip(range(1000), OnlineBatches(spec, batch_size=64, workers=2, seed=1)):
+            loss = model_step(batch)
 
     Each worker integrates its own families' ensembles (seeded from ``seed``, ``rank``,
     ``start_step`` and the worker number, so ranks of a distributed run, workers and

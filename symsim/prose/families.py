@@ -3,7 +3,14 @@
     >>> lorenz = FAMILIES["lorenz"]
     >>> lorenz.rhs(lorenz.nominal)[0]
     -10.0*u_0 + 10.0*u_1
-    >>> ens = solve_ensemble(lorenz.model(), y0, times, params=perturbed, bound=1e3)
+    >>> lorenz.rhs(lorenz.parameter_symbols)            # the skeleton
+    [sigma*(-u_0 + u_1), u_0*(rho - u_2) - u_1, -beta*u_2 + u_0*u_1]
+    >>> model = lorenz.model()
+    >>> model.name, list(model.field_functions), list(model.parameters)
+    ('prose_lorenz', ['u_0', 'u_1', 'u_2'], ['sigma', 'rho', 'beta'])
+
+The model runs in symsim's compiled ensemble solver (Numba), e.g.
+``solve_ensemble(lorenz.model(), y0, times, params=perturbed, bound=1e3)``.
 
 Every family is a system u' = f(u; p) in the state symbols ``u_0 .. u_{d-1}``
 (plain ``sympy.Symbol``), with named parameters ``p`` and a chaotic nominal
@@ -111,7 +118,10 @@ class Family:
 def system_model(name: str, rhs: list, params: Mapping | None = None) -> Model:
     """A symsim ODE model for d(u_i)/dt = rhs[i], with fields u_0.. and parameters ``params`` (name -> default).
 
-        >>> system_model("decoded", [-0.5 * u_0 + k], {"k": 1.0})
+        >>> (u_0,), k = state_symbols(1), sympy.Symbol("k")
+        >>> model = system_model("decoded", [-0.5 * u_0 + k], {"k": 1.0})
+        >>> model.equation_list[0].describe(), model.parameters
+        ('Dt(u_0) = k - 0.5*u_0(t)', {'k': (k, 1.0)})
 
     ``rhs`` may use the state symbols of :func:`state_symbols` and ``Symbol(name)``
     for every name in ``params``; lowering reports any other symbol by name.

@@ -1,9 +1,16 @@
 """Grammar-constrained decoding: which tokens may come next so that a stream reads as a system.
 
+    >>> from symsim.prose.tokens import VOCAB
     >>> grammar = SymbolGrammar(VOCAB)
-    >>> state = grammar.start(dimension=torch.tensor([3, 4]), max_len=200)
-    >>> log_probabilities.masked_fill_(~state.allowed(), -math.inf)   # (2, len(VOCAB))
-    >>> state.advance(chosen)                                         # (2,) ids just written
+    >>> state = grammar.start(dimension=torch.tensor([1, 3]), max_len=200)   # two streams: 1-D, 3-D
+    >>> allowed = state.allowed()                                     # (2, len(VOCAB)) booleans
+    >>> [[bool(allowed[row, i]) for i in VOCAB.ids(["u_0", "u_2", "|"])] for row in range(2)]
+    [[True, False, False], [True, True, False]]
+    >>> state.advance(torch.tensor(VOCAB.ids(["u_0", "u_0"])))        # the ids just written
+    >>> [VOCAB.tokens(row.nonzero().flatten().tolist()) for row in state.allowed()]
+    [['<eos>'], ['|']]
+
+A decoder masks its next-token scores with it: ``scores.masked_fill_(~state.allowed(), -math.inf)``.
 
 A transformer's most likely token is sometimes one the token language forbids: a float's
 sign followed by an operator instead of a mantissa, an equation ended while an operator still

@@ -1,9 +1,20 @@
 """The PROSE multimodal transformer (Liu, Zhang, Schaeffer 2023) and its named configs.
 
+    >>> from symsim.prose.tokens import VOCAB
+    >>> _ = torch.manual_seed(0)
     >>> config = load_config("tiny", **VOCAB.config_ids())
-    >>> model = ProseModel(config)
-    >>> out = model(batch)            # out.query_values (B, Tq, 5), out.symbol_logits (B, Lt - 1, V)
-    >>> model.greedy_decode(batch, max_len=200)     # [[id, id, ...], ...] without bos and eos
+    >>> model = ProseModel(config)                      # untrained
+    >>> times = torch.linspace(0.0, 6.0, 192)
+    >>> batch = {"data_times": times[None, :64], "data_values": torch.ones(1, 64, 5),
+    ...          "dim_mask": torch.tensor([[True, True, True, False, False]]),   # a 3-D system
+    ...          "query_times": times[None, 64:],
+    ...          "symbol_target": torch.tensor([VOCAB.ids(["<bos>", "u_0", "|", "u_1", "|", "u_2", "<eos>"])])}
+    >>> out = model(batch)
+    >>> out.query_values.shape, out.symbol_logits.shape    # (B, Tq, 5), (B, Lt - 1, V)
+    (torch.Size([1, 128, 5]), torch.Size([1, 6, 957]))
+    >>> ids = model.greedy_decode(batch, max_len=20)       # [[id, id, ...], ...] without bos and eos
+    >>> len(ids), len(ids[0]) <= 20
+    (1, True)
 
 Five parts, as in the paper:
 
@@ -152,10 +163,6 @@ def load_config(name_or_path: str | Path, **overrides) -> ProseConfig:
     except (OSError, json.JSONDecodeError) as error:
         raise OptionError(f"cannot read PROSE config {path}: {error}") from error
     return ProseConfig.from_dict({**values, **overrides}, source=str(path))
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(parameter.numel() for parameter in model.parameters())
 
 
 class FusedFeatures(NamedTuple):

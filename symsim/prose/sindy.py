@@ -1,9 +1,16 @@
 """SINDy, the sparse-regression baseline PROSE is compared with (Brunton, Proctor, Kutz 2016), in NumPy.
 
+    >>> times = np.linspace(0.0, 2.0, 64, endpoint=False)
+    >>> values = np.stack([np.cos(times), -np.sin(times)], axis=1)   # u_0' = u_1, u_1' = -u_0
     >>> fit = fit_sindy(times, values)          # values: (samples, d) of one trajectory
-    >>> fit.exprs[0]
-    -9.98*u_0 + 9.99*u_1
-    >>> fit.rates(values)                       # the fitted vector field at those states
+    >>> fit.term_names
+    ('1', 'u_0', 'u_1', 'u_0**2', 'u_0*u_1', 'u_1**2')
+    >>> fit.coefficients.T.round(3)             # one row per equation, one column per term
+    array([[ 0.,  0.,  1.,  0.,  0.,  0.],
+           [ 0., -1.,  0.,  0.,  0.,  0.]])
+    >>> fit.rates(values[:2]).round(3)          # the fitted vector field at those states
+    array([[ 0.   , -1.   ],
+           [-0.031, -1.   ]])
 
 Three steps, each a function of its own:
 

@@ -1,8 +1,10 @@
 """SymPy ODE systems <-> prefix-notation token streams, the PROSE transformer's symbol language.
 
-    >>> encode_system([u_0 - 2*u_1, sympy.Rational(8, 3)*u_0])      # u_i = sympy.Symbol("u_i")
+    >>> u_0, u_1 = sympy.symbols("u_0 u_1")
+    >>> tokens = encode_system([u_0 - 2*u_1, sympy.Rational(8, 3)*u_0])
+    >>> tokens
     ['sub', 'u_0', 'mul', '2', 'u_1', '|', 'mul', '+', 'N267', 'E0', 'u_0']
-    >>> decode_system(_).exprs
+    >>> decode_system(tokens).exprs
     [u_0 - 2*u_1, 2.67*u_0]
 
 A system is 1 to ``MAX_EQUATIONS`` right-hand sides du_i/dt = f_i(u_0, ..., u_{d-1}); each is
@@ -198,6 +200,7 @@ def _rounded_number(number: sympy.Number) -> sympy.Number:
 def round_constants(expr) -> sympy.Expr:
     """``expr`` with every number rounded as the tokens round it, exponents left alone.
 
+        >>> u_0 = sympy.Symbol("u_0")
         >>> round_constants(sympy.Rational(8, 3)*u_0**2 + 28)
         2.67*u_0**2 + 28.0
 

@@ -1,10 +1,10 @@
-"""Training a :class:`~symsim.prose.model.ProseModel`: loss, schedule, checkpoints, torchrun.
+"""Training a :class:`~symsim.prose.model.ProseModel`: loss, schedule, checkpoints, torchrun::
 
-    >>> config = load_config("small", **VOCAB.config_ids())
-    >>> run = train(config, batch_stream, steps=100_000, checkpoint_dir="runs/small",
-    ...             options=TrainingOptions(learning_rate=3e-4, warmup_steps=2000))
-    >>> run.history[-1]["loss"], run.model          # rerunning the same call resumes from runs/small
-    >>> model = load_trained_model("runs/small/checkpoint.pt")
+    config = load_config("small", **VOCAB.config_ids())
+    run = train(config, batch_stream, steps=100_000, checkpoint_dir="runs/small",
+                options=TrainingOptions(learning_rate=3e-4, warmup_steps=2000))
+    run.history[-1]["loss"], run.model          # rerunning the same call resumes from runs/small
+    model = load_trained_model("runs/small/checkpoint.pt")
 
 The same script runs unchanged under ``torchrun --nproc_per_node=N script.py``: :func:`train`
 reads RANK, WORLD_SIZE and LOCAL_RANK, joins the process group (nccl on CUDA, gloo on CPU),

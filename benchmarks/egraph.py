@@ -6,7 +6,9 @@ For each example model and space order: weighted cost (cycles: add/mul 1, div 16
 pow/call 50; hoisted invariants not counted) and operation counts per point for
 (a) the raw lowered IR, (b) SymPy cse alone, (c) SymPy simplify + cse, (d) the
 e-graph pass, with the wall time of each; then the geometric-mean ratio of (d) to
-(b), and the NumPy-backend run time of gray_scott with and without the pass.
+(b), and the NumPy-backend run time of gray_scott with and without the pass (with
+glibc's allocator told to keep freed grid-sized blocks, as ``SYMSIM_TUNE_MALLOC=1``
+does, so that page faults do not hide the kernels' cost).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import sympy
 import symsim
 from symsim.ir import Kernel
 from symsim.simplify import cse_kernel, egraph_kernel, kernel_cost, lowered_kernel
+from symsim.solve import keep_freed_arrays_mapped
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -90,6 +93,7 @@ def main() -> None:
           f"PDE models only: {pde_geomean:.3f} ({100 * (1 - pde_geomean):.1f}% cheaper)")
     print(f"cases where the e-graph is worse than the best of (a)-(c): {regressions or 'none'}")
 
+    keep_freed_arrays_mapped()
     with_pass, without = run_time(True, args.t_end), run_time(False, args.t_end)
     results["gray_scott_numpy_seconds"] = {"egraph": with_pass, "cse": without, "t_end": args.t_end}
     print(f"gray_scott NumPy run to t={args.t_end:g}: {with_pass:.2f} s with the pass, {without:.2f} s without "

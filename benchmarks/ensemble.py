@@ -1,6 +1,6 @@
 """Batched ODE ensembles: symsim's compiled dopri5 over a batch vs SciPy's solve_ivp one trajectory at a time.
 
-    python benchmarks/ensemble.py [--quick] [--json benchmarks/ensemble.json]
+    python benchmarks/ensemble.py [--quick] [--json benchmarks/ensemble.json] [--baseline REV]
 
 The workload of the transformer's data generator: Lorenz trajectories with
 parameters uniform in +-10% of nominal and initial states uniform in [-2, 2]^3,
@@ -8,7 +8,8 @@ saved at 192 times on [0, 6], rtol 1e-6 / atol 1e-9. SciPy (RK45, same
 tolerances) is what a user would otherwise loop over; it is timed on a subset and
 reported per trajectory. The two answers are compared (max relative difference of
 the final states over trajectories both finished), so a fast wrong solver cannot
-look good.
+look good. ``--baseline REV`` also times the ensemble solver commit REV generates, in
+alternation with this one (medians of 7 rounds), and compares their answers.
 """
 
 from __future__ import annotations
@@ -26,10 +27,16 @@ from symsim import load_model
 from symsim.ensemble import solve_ensemble
 
 
+def symsim_module(model):
+    from symsim import compile_model
+    return compile_model(model, target="numba").module
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", default="benchmarks/ensemble.json")
+    parser.add_argument("--baseline", metavar="REV", help="also time the ensemble solver commit REV generates")
     args = parser.parse_args()
     batch, scipy_batch = (256, 8) if args.quick else (4096, 64)
     rng = np.random.default_rng(0)
@@ -43,6 +50,26 @@ def main() -> None:
     started = time.perf_counter()
     ensemble = solve_ensemble(model, y0, times, params=params, rtol=1e-6, atol=1e-9)
     symsim_seconds = time.perf_counter() - started
+
+    if args.baseline:
+        from models import modules_of_commit
+        old = modules_of_commit(args.baseline, {"lorenz": "load_model('lorenz')"})["lorenz"]
+        new = symsim_module(model)
+        matrix = np.column_stack([params[name] for name in new.PARAM_ORDER])
+        solvers = {"new": new.ensemble_dopri5, "old": old.ensemble_dopri5}
+        for solve in solvers.values():
+            solve(y0[:2], matrix[:2], times)
+        seconds = {label: [] for label in solvers}
+        outputs = {}
+        for _ in range(7):
+            for label, solve in solvers.items():
+                started = time.perf_counter()
+                outputs[label] = solve(y0, matrix, times, 1e-6, 1e-9)[0]
+                seconds[label].append(time.perf_counter() - started)
+        old_seconds, new_seconds = (float(np.median(seconds[k])) for k in ("old", "new"))
+        baseline = {"revision": args.baseline, "old_seconds": old_seconds, "new_seconds": new_seconds,
+                    "new_over_old_speed": old_seconds / new_seconds,
+                    "max_abs_difference_t_le_1": float(np.nanmax(np.abs(outputs["new"] - outputs["old"])[:, times <= 1]))}
 
     from scipy.integrate import solve_ivp
     started = time.perf_counter()
@@ -74,6 +101,11 @@ def main() -> None:
           f"{results['scipy_trajectories_per_s']:.0f} trajectories/s")
     print(f"  speed-up {results['speedup']:.0f}x; median relative difference of the final states "
           f"(chaotic, t=6): {results['final_state_rel_diff_median']:.1e}")
+    if args.baseline:
+        results["baseline"] = baseline
+        print(f"  against {args.baseline}'s generated solver (alternated, median of 7): {baseline['new_seconds']:.3f} s vs "
+              f"{baseline['old_seconds']:.3f} s = {baseline['new_over_old_speed']:.2f}x; max |difference| on t <= 1 "
+              f"{baseline['max_abs_difference_t_le_1']:.1e}")
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.json}")
 

@@ -1,23 +1,29 @@
 """Stencil kernels: generated Numba vs hand-written Numba vs NumPy vs the memory bandwidth.
 
-    python benchmarks/stencil.py [--quick] [--json benchmarks/stencil.json]
+    python benchmarks/stencil.py [--quick] [--json benchmarks/stencil.json] [--baseline REV]
 
 Heat 2D (5-point Laplacian, 2048^2) and Gray-Scott (1024^2), periodic, float64,
-one forward-Euler step and one RK4 step, all in one run:
+one forward-Euler step and one RK4 step, all in one run, the variants timed in
+alternation round after round:
 
 - ``symsim numpy``: the NumPy backend with the reference steppers;
-- ``symsim numba``: the Numba backend's fused steps (``euler_step``, ``rk4_step``);
-- ``hand numba``: what an expert writes with ``@njit(parallel=True)``: the same
-  stencil in plain loops, Euler ping-ponging two arrays, RK4 with the stage
-  combinations fused into the stencil passes and the last pass writing the state
-  in place (the fastest hand variant in shared/notes/kernel-findings.md);
+- ``symsim numba``: the Numba backend's fused steps (``euler_step``, ``rk4_step``) on the
+  states it allocates (``compile_model(...).initial_state``, as ``symsim run`` uses them);
+- ``hand numba``: what an expert writes with ``@njit(parallel=True)`` for one model: one
+  2-D array per field, the periodic wraps peeled inside the kernel (no halo, no boundary
+  pass), Euler ping-ponging two arrays, RK4 with the stage combinations fused into the
+  stencil passes and the last pass accumulating in place (the fastest hand-written
+  variant measured on this machine), on plain numpy allocations;
+- ``symsim numba @REV`` (with ``--baseline REV``): the Numba module commit REV generates
+  for the same model, loaded into this process (generated modules need only numpy and
+  numba), so that two commits are compared in one run;
 - ``devito``: Devito's OpenMP operator for the same forward-Euler stencil (its own
   process, interior update only), when Devito is installed;
 - a STREAM-style triad ``a = b + s*c`` with ``prange`` (the physical limit).
 
 Effective bandwidth uses the minimum bytes per point-update per field: Euler
 reads the state and writes the new one (16 B); the fused RK4 step moves 128 B
-(passes read/write y,s1,acc | s1,y,acc,s2,acc | s2,y,acc,s1,acc | s1,acc,y),
+(passes read/write y,s0,acc | s0,y,acc,s2,acc | s2,y,acc,s0,acc | s0,acc,acc),
 write-allocate traffic not counted. Start-up: a fresh process compiles the model
 into an empty kernel cache and takes one RK4 step (first run), then a second fresh
 process does the same from the warm cache (cached start-up, from ``compile_model``
@@ -29,7 +35,6 @@ importing numba and calling one trivial cached kernel.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -42,7 +47,7 @@ from pathlib import Path
 
 import numba
 import numpy as np
-from models import gray_scott_model, heat_model
+from models import gray_scott_model, heat_model, modules_of_commit
 from numba import njit, prange
 
 from symsim import compile_model
@@ -263,15 +268,20 @@ def interleaved_medians(variants: dict, repeats: int, numpy_repeats: int) -> dic
     """Median seconds per step of each variant, timed in alternation round after round.
 
     Alternating (rather than timing each variant in one block) spreads the machine's
-    slow phases over all variants, so their ratios stay meaningful on a shared machine.
-    The slow NumPy variant takes part in the first ``numpy_repeats`` rounds only.
+    slow phases over all variants, so their ratios stay meaningful on a shared machine;
+    the order rotates every round, so no variant always runs after the same one (whose
+    arrays it would find in, or evict from, the cache). The slow NumPy variant takes part
+    in the first ``numpy_repeats`` rounds only.
     """
     for step in variants.values():
         step()
         step()   # warm-up: compilation, thread pool, first touch
     times = {label: [] for label in variants}
+    labels = list(variants)
     for round_number in range(repeats):
-        for label, step in variants.items():
+        shift = round_number % len(labels)
+        for label in labels[shift:] + labels[:shift]:
+            step = variants[label]
             if label == "symsim numpy" and round_number >= numpy_repeats:
                 continue
             start = time.perf_counter()
@@ -327,7 +337,7 @@ def bench_case(case: str, model, repeats: int, numpy_repeats: int, baseline=None
         variants = {"symsim numpy": run_numpy, "symsim numba": run_numba, "hand numba": run_hand}
         if baseline is not None:
             revision, module = baseline
-            old_state = [start.copy()]
+            old_state = [compiled.padded(start).copy()]       # the plain padded array that commit allocated
             old_stepper = CompiledStepper(getattr(module, f"{method}_step"), module.new_work(old_state[0], method),
                                           method, params)
 
@@ -348,7 +358,7 @@ def bench_case(case: str, model, repeats: int, numpy_repeats: int, baseline=None
         # the variants must compute the same thing (a benchmark of wrong code is worthless)
         assert np.allclose(compiled.interior(numba_state[0]), np.stack(hand.y), rtol=1e-9, atol=1e-12)
         if baseline is not None:
-            assert np.allclose(numba_state[0], old_state[0], rtol=1e-9, atol=1e-12)
+            assert np.allclose(compiled.padded(numba_state[0]), old_state[0], rtol=1e-9, atol=1e-12)
     return {"grid": list(compiled.lowered.shape), "fields": fields, "runs": rows}
 
 
@@ -396,34 +406,6 @@ def devito_seconds(case: str, n: int, params: dict, dt: float, repeats: int) -> 
         print(f"devito failed: {run.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
         return None
     return json.loads(run.stdout.strip().splitlines()[-1])["seconds_per_step"]
-
-
-def baseline_modules(revision: str, sizes: dict) -> dict:
-    """case -> the Numba module that commit ``revision`` generates for it, loaded into this process
-    (generated modules need only numpy and numba), so both commits are timed in the same rounds."""
-    repository = Path(__file__).resolve().parent.parent
-    out = Path(tempfile.mkdtemp(prefix="symsim-baseline-"))
-    tree = out / "tree"
-    subprocess.run(["git", "-C", str(repository), "worktree", "add", "--detach", "-f", str(tree), revision],
-                   check=True, capture_output=True)
-    try:
-        for case, (builder, n) in sizes.items():
-            script = (f"import sys; sys.path.insert(0, 'benchmarks'); from models import {builder}; "
-                      f"from symsim import compile_model; "
-                      f"open({str(out / case)!r} + '.py', 'w').write(compile_model({builder}({n}), target='numba', "
-                      f"cache=False).source)")
-            subprocess.run([sys.executable, "-c", script], cwd=tree, env=dict(os.environ, PYTHONPATH=str(tree)),
-                           check=True, capture_output=True)
-    finally:
-        subprocess.run(["git", "-C", str(repository), "worktree", "remove", "--force", str(tree)], capture_output=True)
-    modules = {}
-    for case in sizes:
-        name = f"baseline_{case}"
-        spec = importlib.util.spec_from_file_location(name, out / f"{case}.py")
-        modules[case] = importlib.util.module_from_spec(spec)
-        sys.modules[name] = modules[case]       # Numba's parallel kernels look their module up by name
-        spec.loader.exec_module(modules[case])
-    return modules
 
 
 def startup_times(model_name: str, n: int) -> dict:
@@ -492,7 +474,8 @@ def main() -> None:
                "triad_gb_per_s": triad_bandwidth(2 ** 25 if not args.quick else 2 ** 20, repeats)}
     old = {}
     if args.baseline:
-        old = baseline_modules(args.baseline, {"heat_2d": ("heat_model", heat_n), "gray_scott": ("gray_scott_model", gs_n)})
+        old = modules_of_commit(args.baseline, {"heat_2d": f"heat_model({heat_n})",
+                                                "gray_scott": f"gray_scott_model({gs_n})"})
         results["baseline"] = args.baseline
     for case, model in (("heat_2d", heat_model(heat_n)), ("gray_scott", gray_scott_model(gs_n))):
         results[case] = bench_case(case, model, repeats, numpy_repeats,

@@ -42,7 +42,8 @@ from symsim.errors import BackendError
 from .kernel_plan import KernelPlan
 from .loops import Pass, boundary_pass, check_names, loop_index, loop_symbols, module_head
 from .numba_backend import (USAGE, PointPrinter, coordinate_line, kernel_body, kernel_signature,
-                            module_constants, python_api, step_kernels)
+                            module_constants, python_api)
+from .stages import stage_passes
 from .templates import inlined_text
 
 #: threads per block
@@ -56,7 +57,7 @@ def render_cuda_module(plan: KernelPlan) -> str:
         raise BackendError(f"model {lowered.name!r} has no grid: the cuda target runs grid models; "
                            "run ODE models (and ODE ensembles) on the numba target")
     check_names(plan, "cuda")
-    kernels, by_shape = step_kernels(plan, wraps=False)
+    kernels, by_shape = stage_passes(plan, wraps=False)
     lines = module_head(lowered, "Numba CUDA kernels", USAGE,
                         ["import math", "", "import numba", "import numpy", "from numba import cuda"],
                         module_constants(lowered))

@@ -19,9 +19,12 @@
 One pass over the grid per right-hand-side evaluation computes every field, with the
 Runge–Kutta stage combinations of :mod:`symsim.codegen.stages` fused into it; kernels
 of the same shape (RK4's middle passes) are one kernel. The interior loops have no
-branches: halo layers are filled by ``_boundaries`` between passes. Each array is
-read and written through per-field views made once per call (``u = _src[0]``), so
-a kernel indexes plain 2-D (or 1-D, 3-D) arrays.
+branches. On a grid periodic on every axis a pass fills the halos of what it writes as
+it goes (a row's halo columns after the row, the first and last rows into the opposite
+halo rows); otherwise ``_boundaries`` fills them between passes. Each array is read and
+written through per-field views made once per call (``u = _src[0]``), so a kernel
+indexes plain 2-D (or 1-D, 3-D) arrays, and states are allocated so that the streams of
+a pass do not share L1 cache sets (``new_state``).
 
 Kernels compile on first use and are cached on disk (``cache=True``), so the module
 must be imported from a file by name, which :mod:`symsim.kernel_cache` (or a plain
@@ -31,16 +34,15 @@ of :mod:`symsim.codegen.templates.ensemble`.
 
 from __future__ import annotations
 
-import sympy
 from sympy.printing.pycode import PythonCodePrinter
 
 from symsim.printing import KernelPrinting
 from symsim.tableaus import FAC_MAX, FAC_MIN, SAFETY, TABLEAUS
 
 from .kernel_plan import KernelPlan
-from .loops import (Pass, Point, boundary_pass, check_names, fully_periodic, interior_pass, loop_index,
-                    loop_symbols, module_head, pass_symbols, storage_layout)
-from .stages import SCHEMES, kernel_arguments, pass_shape
+from .loops import (Pass, Point, boundary_pass, check_names, fully_periodic, loop_index, loop_symbols,
+                    module_head, pass_symbols, storage_layout)
+from .stages import SCHEMES, kernel_arguments, pass_shape, stage_passes
 from .templates import inlined_text
 
 
@@ -70,50 +72,23 @@ def render_numba_module(plan: KernelPlan) -> str:
     lowered = plan.lowered
     check_names(plan, "numba")
     wraps = fully_periodic(lowered)
-    kernels, by_shape = step_kernels(plan, wraps)
+    kernels, by_shape = stage_passes(plan, wraps)
     lines = module_head(lowered, "Numba kernels", USAGE, ["import math", "", "import numba", "import numpy"],
                         module_constants(lowered))
     for pass_ in [*kernels.values(), boundary_pass(lowered)]:
         lines += numba_kernel(lowered, pass_)
     lines += python_api(by_shape, wraps) + storage_lines(lowered)
     if not lowered.axes:
-        lines += ensemble_lines(lowered)
+        lines += ensemble_lines(lowered, kernels["rhs"])
     return "\n".join(lines).rstrip() + "\n"
-
-
-# -- the passes of a module ----------------------------------------------------------------
-
-def step_kernels(plan: KernelPlan, wraps: bool) -> tuple[dict, dict]:
-    """(name -> Pass, fused-pass shape -> kernel name): ``rhs`` (wall nodes frozen) and one kernel per
-    distinct shape of the fused passes of every method. With ``wraps`` (a grid periodic on every
-    axis) each pass fills the halos of the arrays it completes, and no boundary pass runs between."""
-    kernels = {"rhs": interior_pass(plan, "rhs", "d(state)/dt of _src at every grid point into _out",
-                                    [("out", (), 1)], freeze=True)}
-    names = {}
-    for shape in dict.fromkeys(pass_shape(p) for scheme in SCHEMES.values() for p in scheme.passes):
-        writes, scalars = [], []
-        for target, terms, unit in shape[0]:
-            weights = []
-            for array, is_one in zip(terms, unit):
-                if not is_one:
-                    scalars.append(f"_w{len(scalars)}")
-                weights.append((array, 1 if is_one else sympy.Symbol(scalars[-1])))
-            scalars.append(f"_w{len(scalars)}")
-            writes.append((target, tuple(weights), sympy.Symbol(scalars[-1])))
-        names[shape] = f"pass{len(names)}"
-        doc = "; ".join(f"_{target} = " + " + ".join([f"{w}*_{a}" if w != 1 else f"_{a}" for a, w in terms]
-                                                     + [f"{rate}*rhs(_src)"]) for target, terms, rate in writes)
-        kernels[names[shape]] = interior_pass(plan, names[shape], doc, writes, scalars,
-                                              wraps=shape[1] if wraps else ())
-    return kernels, names
 
 
 # -- printing ------------------------------------------------------------------------------
 
-def numba_kernel(lowered, pass_: Pass, decorator: str = "@numba.njit") -> list[str]:
+def numba_kernel(lowered, pass_: Pass) -> list[str]:
     """One ``@numba.njit`` function: invariants, per-field views, then each loop as a loop nest."""
     parallel = any(loop.parallel for loop in pass_.loops) and bool(lowered.axes)
-    lines = [f"{decorator}({'parallel=True, ' if parallel else ''}cache=True)",
+    lines = [f"@numba.njit({'parallel=True, ' if parallel else ''}cache=True)",
              f"def _{pass_.name}({kernel_signature(lowered, pass_)}):",
              f'    """{pass_.doc}"""']
     lines += ["    " + line for line in kernel_body(lowered, pass_, loop_lines)]
@@ -251,17 +226,51 @@ def storage_lines(lowered) -> list[str]:
             f"_PAGE_OFFSETS = {offsets!r}", "", ""] + inlined_text("numba_arrays").splitlines() + ["", ""]
 
 
-def ensemble_lines(lowered) -> list[str]:
-    """The batched ODE solvers (:mod:`symsim.codegen.templates.ensemble`), after the model's rate and tableaus."""
-    parameters = "".join(f", _p[{k}]" for k in range(len(lowered.parameters)))
+def ensemble_lines(lowered, rhs: Pass) -> list[str]:
+    """The batched ODE solvers (:mod:`symsim.codegen.templates.ensemble`), after the model's rate (the
+    rhs pass, parameters from an array: a call the solvers' loops inline) and the stage functions of RK4
+    and Dormand–Prince printed from their tableaus as straight-line code."""
+    rk4, dopri5 = TABLEAUS["rk4"], TABLEAUS["dopri5"]
     lines = ["# -- batched ODE solvers ------------------------------------------------------------", "",
+             f"_SAFETY, _FAC_MIN, _FAC_MAX = {SAFETY!r}, {FAC_MIN!r}, {FAC_MAX!r}",
+             f"_RK4_STAGES, _DOPRI5_STAGES = {rk4.stages}, {dopri5.stages}", "", "",
              "@numba.njit(cache=True)",
-             "def _rate(t, _y, _out, _p):",
-             '    """d(_y)/dt of one trajectory into _out; _p holds parameter values in PARAM_ORDER."""',
-             f"    _rhs(t, _y, _out{parameters})", "", ""]
-    for method, prefix, names in (("rk4", "_RK4", "abc"), ("dopri5", "_DOPRI5", ("a", "b", "c", "error"))):
-        tableau = TABLEAUS[method]
-        for name in names:
-            lines.append(f"{prefix}_{name[0].upper()} = numpy.array({getattr(tableau, name)!r})")
-    lines += [f"_SAFETY, _FAC_MIN, _FAC_MAX = {SAFETY!r}, {FAC_MIN!r}, {FAC_MAX!r}", "", ""]
+             "def _rate(t, _src, _out, _p):",
+             '    """d(_src)/dt of one trajectory into _out; _p holds parameter values in PARAM_ORDER."""']
+    lines += [f"    {name} = _p[{k}]" for k, name in enumerate(lowered.parameters)]
+    lines += ["    " + line for line in kernel_body(lowered, rhs, loop_lines)] + ["", ""]
+    lines += _stage_function("_rk4_stages", rk4, range(rk4.stages))
+    lines += _weights_function("_rk4_solution", rk4.b)
+    # Dormand–Prince: the first stage is the last step's (FSAL), the last is at the new solution
+    lines += _stage_function("_dopri5_stages", dopri5, range(1, dopri5.stages - 1))
+    lines += _weights_function("_dopri5_solution", dopri5.b)
+    lines += _weights_function("_dopri5_error", dopri5.error)
     return lines + inlined_text("ensemble").splitlines()
+
+
+def _weighted(weights, m: str) -> str:
+    """sum_j weights[j]*k[j, m] over the nonzero weights: a zero weight costs nothing (nor turns an
+    infinite rate of a failed trial step into NaN)."""
+    text = "".join(f" {'-' if w < 0 else '+'} {abs(w)!r}*k[{j}, {m}]" for j, w in enumerate(weights) if w)
+    return text[3:] if text.startswith(" +") else "-" + text[3:]
+
+
+def _stage_function(name: str, tableau, stages) -> list[str]:
+    lines = ["@numba.njit(inline=\"always\", cache=True)", f"def {name}(t, h, y, p, k, stage):",
+             f'    """k[i] for stages {stages.start}..{stages.stop - 1} of {tableau.name}: '
+             'the rate at t + c[i]*h, y + h*sum_j a[i][j]*k[j]."""']
+    for i in stages:
+        time = "t" if tableau.c[i] == 0 else f"t + {tableau.c[i]!r}*h"
+        if not any(tableau.a[i]):
+            lines.append(f"    _rate({time}, y, k[{i}], p)")
+            continue
+        lines += ["    for m in range(len(y)):", f"        stage[m] = y[m] + h*({_weighted(tableau.a[i], 'm')})",
+                  f"    _rate({time}, stage, k[{i}], p)"]
+    return lines + ["", ""]
+
+
+def _weights_function(name: str, weights) -> list[str]:
+    if name.endswith("_error"):
+        return ["@numba.njit(inline=\"always\", cache=True)", f"def {name}(k, m):", f"    return {_weighted(weights, 'm')}", "", ""]
+    return ["@numba.njit(inline=\"always\", cache=True)", f"def {name}(y, h, k, out):", "    for m in range(len(y)):",
+            f"        out[m] = y[m] + h*({_weighted(weights, 'm')})", "", ""]

@@ -65,12 +65,6 @@ class SlicePrinter(Slices, KernelPrinting, NumPyPrinter):
     def _print_Or(self, expr) -> str:
         return self._chain("numpy.logical_or", expr.args)
 
-    def _chain(self, function: str, args) -> str:
-        text = self._print(args[0])
-        for arg in args[1:]:
-            text = f"{function}({text}, {self._print(arg)})"
-        return text
-
 
 def render_numpy_module(plan: KernelPlan) -> str:
     """Python source of a module with ``rhs(t, state, out, p)`` and ``apply_boundaries(t, state, p)``."""

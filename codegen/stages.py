@@ -3,15 +3,20 @@
 A pass evaluates ``k = f(src)`` at every interior point and, in the same loop, adds
 its share of ``k`` (and of ``src``) to every later stage input and to the result: no
 separate axpy sweeps. For RK4 on a 2-core machine fusing saves 21-29% (heat) and
-40-43% (Gray-Scott) of a step. From the RK4 tableau::
+40-43% (Gray-Scott) of a step. From the RK4 tableau (a write: target, terms, rate*dt)::
 
-    pass 0  src=y     s0  = y + dt/2*k           acc  = y + dt/6*k
-    pass 1  src=s0    s1  = y + dt/2*k           acc += dt/3*k
-    pass 2  src=s1    s0  = y + dt*k             acc += dt/3*k
-    pass 3  src=s0    acc += dt/6*k              -> the step's result is acc (y becomes a work array)
+    >>> for p in SCHEMES["rk4"].passes: print(p.src, [(w.target, w.terms, w.rate) for w in p.writes])
+    y [('s0', (('y', 1.0),), 0.5), ('s1', (('y', 1.0),), 0.16666666666666666)]
+    s0 [('s2', (('y', 1.0),), 0.5), ('s1', (('s1', 1.0),), 0.3333333333333333)]
+    s2 [('s0', (('y', 1.0),), 1.0), ('s1', (('s1', 1.0),), 0.3333333333333333)]
+    s0 [('s1', (('s1', 1.0),), 0.16666666666666666)]
 
-and from SSPRK3's Shu–Osher form ``u1 = u + dt L(u); u2 = 3/4 u + 1/4 (u1 + dt L(u1));
-u_new = 1/3 u + 2/3 (u2 + dt L(u2))``: three passes writing s0, s1, then y in place.
+s1 accumulates the result in place and then takes y's place. From SSPRK3's Shu–Osher
+form ``u1 = u + dt L(u); u2 = 3/4 u + 1/4 (u1 + dt L(u1)); u_new = 1/3 u + 2/3 (u2 + dt L(u2))``:
+
+    >>> for p in SCHEMES["ssprk3"].passes[1:]: print(p.src, [(w.target, w.terms, w.rate) for w in p.writes])
+    s0 [('s1', (('y', 0.75), ('s0', 0.25)), 0.25)]
+    s1 [('y', (('y', 0.3333333333333333), ('s1', 0.6666666666666666)), 0.6666666666666666)]
 
 Between passes the boundaries of every newly written stage input are applied at its
 stage time, as the NumPy stepper does; results agree with it to round-off.
@@ -21,7 +26,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from symsim.tableaus import FIXED_STEP, TABLEAUS
+import sympy
+
+from symsim.tableaus import FIXED_STEP, TABLEAUS, Tableau
+
+from .kernel_plan import KernelPlan
+from .loops import interior_pass
 
 
 @dataclass(frozen=True)
@@ -52,8 +62,8 @@ class FusedScheme:
     result: str           # the array holding the new state; if not y, it and y swap roles after the step
 
 
-def fused_scheme(method: str) -> FusedScheme:
-    """The passes of one step of ``method``, from its tableau (Shu–Osher form where it has one).
+def fused_scheme(tableau: Tableau) -> FusedScheme:
+    """The passes of one step of an explicit method, from its tableau (Shu–Osher form where it has one).
 
     Stage input i (and the result, stage s) is accumulated in an array of its own: pass j
     adds alpha[i][j]*Y_j + dt*beta[i][j]*k_j to it, reading Y_j = src at the point. The
@@ -63,7 +73,6 @@ def fused_scheme(method: str) -> FusedScheme:
     pass writes it and that pass's stencil does not read y (SSPRK3); else into an array that
     then takes y's place (Euler, and RK4, whose accumulator finishes in place).
     """
-    tableau = TABLEAUS[method]
     alpha, beta = tableau.shu_osher()
     s = tableau.stages
 
@@ -98,11 +107,11 @@ def fused_scheme(method: str) -> FusedScheme:
         passes.append(StagePass(src, float(tableau.c[j]), tuple(writes), tuple(constrain)))
         if src != "y":
             free.append(src)                    # stage input j has been read for the last time
-    return FusedScheme(method, tuple(buffers), tuple(passes), holder[s])
+    return FusedScheme(tableau.name, tuple(buffers), tuple(passes), holder[s])
 
 
 #: every fixed-step method of symsim.tableaus
-SCHEMES = {method: fused_scheme(method) for method in FIXED_STEP}
+SCHEMES = {method: fused_scheme(TABLEAUS[method]) for method in FIXED_STEP}
 
 
 def pass_shape(stage: StagePass) -> tuple:
@@ -131,3 +140,28 @@ def kernel_arguments(stage: StagePass) -> tuple[list, list]:
         weights += [repr(w) for _, w in write.terms if w != 1.0]
         weights.append("dt" if write.rate == 1.0 else f"{write.rate!r}*dt")
     return arrays, weights
+
+
+def stage_passes(plan: KernelPlan, wraps: bool) -> tuple[dict, dict]:
+    """(name -> Pass, fused-pass shape -> kernel name): ``rhs`` (wall nodes frozen) and one kernel per
+    distinct shape of the fused passes of every method. With ``wraps`` (a grid periodic on every
+    axis) each pass fills the halos of the arrays it completes, and no boundary pass runs between."""
+    kernels = {"rhs": interior_pass(plan, "rhs", "d(state)/dt of _src at every grid point into _out",
+                                    [("out", (), 1)], freeze=True)}
+    names = {}
+    for shape in dict.fromkeys(pass_shape(p) for scheme in SCHEMES.values() for p in scheme.passes):
+        writes, scalars = [], []
+        for target, terms, unit in shape[0]:
+            weights = []
+            for array, is_one in zip(terms, unit):
+                if not is_one:
+                    scalars.append(f"_w{len(scalars)}")
+                weights.append((array, 1 if is_one else sympy.Symbol(scalars[-1])))
+            scalars.append(f"_w{len(scalars)}")
+            writes.append((target, tuple(weights), sympy.Symbol(scalars[-1])))
+        names[shape] = f"pass{len(names)}"
+        doc = "; ".join(f"_{target} = " + " + ".join([f"{w}*_{a}" if w != 1 else f"_{a}" for a, w in terms]
+                                                     + [f"{rate}*rhs(_src)"]) for target, terms, rate in writes)
+        kernels[names[shape]] = interior_pass(plan, names[shape], doc, writes, scalars,
+                                              wraps=shape[1] if wraps else ())
+    return kernels, names

@@ -79,10 +79,7 @@ class TensorPrinter(Slices, KernelPrinting, TorchPrinter):
     def _extremum(self, expr, function: str, bound: str, reduce) -> str:
         # torch.maximum takes two tensors; numbers among the arguments become a clamp bound
         numbers = [a for a in expr.args if a.is_number]
-        others = [a for a in expr.args if not a.is_number]
-        text = self._print(others[0])
-        for arg in others[1:]:
-            text = f"{function}({text}, {self._print(arg)})"
+        text = self._chain(function, [a for a in expr.args if not a.is_number])
         if numbers:
             text = f"torch.clamp({text}, {bound}={float(reduce(numbers))!r})"
         return text

@@ -47,12 +47,6 @@ class PinnPrinter(KernelPrinting, TorchPrinter):
     def _print_Min(self, expr) -> str:
         return self._chain("_minimum", expr.args)
 
-    def _chain(self, function: str, args) -> str:
-        text = self._print(args[0])
-        for arg in args[1:]:
-            text = f"{function}({text}, {self._print(arg)})"
-        return text
-
 
 def render_torch_pinn_module(plan: ContinuousPlan) -> str:
     lowered = plan.lowered

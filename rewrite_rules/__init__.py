@@ -38,10 +38,10 @@ Where each kind of rewrite lives:
 import importlib
 
 #: public name -> the module that defines it (imported on first use: egglog loads with it)
-_EXPORTS = {"FactoringResult": "polynomial_egraph", "Monomial": "polynomial_egraph", "Polynomial": "polynomial_egraph",
+_EXPORTS = {"EGraphResult": "schedule", "Monomial": "polynomial_egraph", "Polynomial": "polynomial_egraph",
             "factor_polynomials": "polynomial_egraph", "operation_cost": "polynomial_egraph",
             "DEFAULT_LIMITS": "schedule", "DEFAULT_TERM_LIMITS": "schedule", "Limits": "schedule",
-            "TermResult": "term_egraph", "simplify_terms": "term_egraph", "term_cost": "term_egraph"}
+            "simplify_terms": "term_egraph", "term_cost": "term_egraph"}
 
 __all__ = sorted(_EXPORTS)
 

@@ -56,6 +56,23 @@ DEFAULT_LIMITS = Limits()
 DEFAULT_TERM_LIMITS = Limits(max_iterations=12, node_limit=4_000, time_limit=0.5)
 
 
+@dataclass
+class EGraphResult:
+    """What an e-graph run returns: a few forms of each input, cheapest first, and what the run cost.
+
+    ``enodes`` counts rows in all egglog tables; ``iterations`` the rule steps run;
+    ``rejected`` the extracted forms that did not equal their input (an egglog 13.2 MultiSet
+    defect, see :mod:`.polynomial_egraph`) and were dropped.
+    """
+
+    variants: list
+    enodes: int
+    iterations: int
+    seconds: float
+    saturated: bool
+    rejected: int = 0
+
+
 @dataclass(frozen=True)
 class RunStats:
     enodes: int

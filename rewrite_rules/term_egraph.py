@@ -1,37 +1,18 @@
-"""Simplify general scalar terms with an e-graph: the encoding, the SymPy bridge and the engine.
+"""Simplify general scalar terms with an e-graph: the SymPy bridge and the engine.
 
 Running example (every symbol varying)::
 
     exp(a*b)*exp(a*c) + sin(u)**2 + cos(u)**2 + p/q + r/q   ->   exp(a*b + a*c) + 1 + (p + r)/q
     (4 calls, 2 divisions, 4 adds: 236 cycles)                   (1 call, 1 division, 4 adds: 70 cycles)
 
-The polynomial e-graph (:mod:`rewrite_rules.polynomial_egraph`) factors sums of
-products of opaque atoms; this one sees inside the atoms: calls, powers,
-reciprocals. Encoding (sums and products are n-ary, over multisets, so
-associativity and commutativity are free -- the measured reason is in
-shared/notes/egraph-findings.md)::
-
-    Num(r)              an exact rational (BigRat)
-    Invariant(i)        the i-th loop-invariant leaf: a parameter, a Float, pi, or a
-                        whole invariant subexpression (evaluated once per call: free)
-    Varying(i)          the i-th varying leaf: a symbol, a stencil access, or a node
-                        this encoding does not open (atan2(a, b), Piecewise, ...)
-    Sum(terms)          terms: MultiSet[Term]
-    Product(factors)    factors: MultiSet[Term]; -x is Product({Num(-1), x})
-    Pow(base, exponent) as written, e.g. Pow(x, Num(5)); rules rewrite it
-    Recip(x)            1/x: one division (SymPy's x**-1)
-    HoistedRecip(x)     1/x of an invariant x: computed once per call, free per point
-    Call(name, x)       sin, cos, exp, log, sqrt, tanh, ... of one argument
-
-Floats are invariant leaves, never folded: their SymPy value comes back exactly.
-
-Rules live one theme per file (:mod:`~rewrite_rules.identities`,
-:mod:`~rewrite_rules.powers`, :mod:`~rewrite_rules.reciprocals`,
-:mod:`~rewrite_rules.transcendental`), the schedule and its limits in
-:mod:`rewrite_rules.schedule`. A rule that needs "some element of this sum"
-matches the bookkeeping facts ``InSum(terms, t)`` / ``InProduct(factors, f)``
-(one per element), because an egglog query cannot bind a variable to a
-multiset element.
+The polynomial e-graph (:mod:`.polynomial_egraph`) factors sums of products of opaque
+atoms; this one sees inside the atoms: calls, powers, reciprocals. Its encoding (sums
+and products n-ary over multisets, so associativity and commutativity are free) is in
+:mod:`.term_encoding`, the rules one theme per file (:mod:`.identities`, :mod:`.powers`,
+:mod:`.reciprocals`, :mod:`.transcendental`), the schedule and its limits in
+:mod:`.schedule`. Here: the SymPy bridge (one function per node kind in each direction)
+and the engine. Floats are invariant leaves, never folded: their SymPy value comes back
+exactly.
 
 egglog 13.2 notes:
 - terms are registered one node at a time, children first, so e-class ids (which
@@ -39,7 +20,7 @@ egglog 13.2 notes:
 - the MultiSet defect seen by the polynomial e-graph (counts stored on the wrong
   element) cannot be ruled out here either, so every extracted form is evaluated
   at two fixed points and dropped when it disagrees with its input
-  (``TermResult.rejected``).
+  (``EGraphResult.rejected``).
 """
 
 from __future__ import annotations
@@ -47,7 +28,6 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import dataclass
 from fractions import Fraction
 
 import sympy
@@ -59,7 +39,7 @@ from symsim.op_count import count_operations, varies
 from .identities import identities
 from .powers import powers
 from .reciprocals import reciprocals
-from .schedule import DEFAULT_TERM_LIMITS, Limits, run_term_schedule
+from .schedule import DEFAULT_TERM_LIMITS, EGraphResult, Limits, run_term_schedule
 from .term_encoding import (HALF, MINUS_ONE, ONE, TWO, ZERO, Call, HoistedRecip, Invariant, Num, Pow, Product, Recip,
                             Sum, Term, Varying, memberships, number, operation_costs)
 from .transcendental import transcendental
@@ -180,24 +160,8 @@ def _ordered(operation, args: list) -> sympy.Expr:
 # -- the engine -----------------------------------------------------------------------
 
 
-@dataclass
-class TermResult:
-    """Cheapest forms of each input, cheapest first (the input itself is always among them).
-
-    ``rejected`` counts extracted forms that did not evaluate to their input (an
-    egglog defect, see the module notes) and were dropped.
-    """
-
-    variants: list[list[sympy.Expr]]
-    enodes: int
-    iterations: int
-    seconds: float
-    saturated: bool
-    rejected: int = 0
-
-
 def simplify_terms(exprs: list[sympy.Expr], varying: set, *, limits: Limits = DEFAULT_TERM_LIMITS,
-                   variants_per_term: int = 3, rewrites=REWRITES) -> TermResult:
+                   variants_per_term: int = 3, rewrites=REWRITES) -> EGraphResult:
     """Cheap equivalent forms of ``exprs``, found together in one e-graph.
 
     ``varying`` holds the symbols that change per point (stencil accesses always do);
@@ -222,7 +186,7 @@ def simplify_terms(exprs: list[sympy.Expr], varying: set, *, limits: Limits = DE
             forms, wrong = _alternatives(egraph, bridge, expr, root, variants_per_term)
             variants.append(forms)
             rejected += wrong
-    return TermResult(variants, stats.enodes, stats.iterations, time.perf_counter() - started, stats.saturated,
+    return EGraphResult(variants, stats.enodes, stats.iterations, time.perf_counter() - started, stats.saturated,
                       rejected)
 
 

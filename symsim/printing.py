@@ -59,3 +59,10 @@ class KernelPrinting:
                 return product if exponent == 1 else f"({product})"
             return f"(1.0/{factor})" if exponent == -1 else f"(1.0/({product}))"
         return super()._print_Pow(power, rational=True) if rational else super()._print_Pow(power)
+
+    def _chain(self, function: str, args) -> str:
+        """``function`` applied pairwise from the left: f(f(a, b), c), for backends' two-argument functions."""
+        text = self._print(args[0])
+        for arg in args[1:]:
+            text = f"{function}({text}, {self._print(arg)})"
+        return text

@@ -1,8 +1,9 @@
 """Batched ODE solvers: many trajectories at once, in parallel over the batch (Numba).
 
 A generated module of an ODE model (no space axes) carries the text of this module
-after the marker line; it defines ``FIELDS``, ``PARAMS``, ``PARAM_ORDER``, the tableau
-constants (from :mod:`symsim.tableaus`) and ``_rate`` before it::
+after the marker line; it defines ``FIELDS``, ``PARAMS``, ``PARAM_ORDER``, ``_rate`` and
+the stage functions of RK4 and Dormand–Prince printed from :mod:`symsim.tableaus`
+(``_rk4_stages``, ``_dopri5_solution``, ...) before it::
 
     out, status = ensemble_dopri5(y0, params, times, rtol=1e-6, atol=1e-9, bound=numpy.inf)
     out, status = ensemble_rk4(y0, params, times, substeps=10, bound=numpy.inf)
@@ -33,16 +34,61 @@ from symsim import tableaus
 FIELDS = ("u", "v")
 PARAMS = {"omega": 1.0}
 PARAM_ORDER = ("omega",)
-_RK4_A, _RK4_B, _RK4_C = (numpy.array(getattr(tableaus.TABLEAUS["rk4"], n)) for n in "abc")
-_DOPRI5_A, _DOPRI5_B, _DOPRI5_C, _DOPRI5_E = (numpy.array(getattr(tableaus.TABLEAUS["dopri5"], n))
-                                              for n in ("a", "b", "c", "error"))
 _SAFETY, _FAC_MIN, _FAC_MAX = tableaus.SAFETY, tableaus.FAC_MIN, tableaus.FAC_MAX
+_RK4_STAGES = len(tableaus.TABLEAUS["rk4"].b)
+_DOPRI5_STAGES = len(tableaus.TABLEAUS["dopri5"].b)
 
 
 @numba.njit(cache=True)
 def _rate(t, _y, _out, _p):
     _out[0] = _y[1]
     _out[1] = -_p[0] * _p[0] * _y[0]
+
+
+# The generated module prints these five from the tableaus as straight-line code (a loop over
+# tableau entries runs the Lorenz ensemble at half the speed); here they loop over the entries.
+_RK4 = tuple(numpy.array(getattr(tableaus.TABLEAUS["rk4"], n)) for n in "abc")
+_DOPRI5 = tuple(numpy.array(getattr(tableaus.TABLEAUS["dopri5"], n)) for n in ("a", "b", "c", "error"))
+
+
+@numba.njit(cache=True)
+def _stages(t, h, y, p, k, stage, a, c, first, last):
+    for i in range(first, last):
+        for m in range(len(y)):
+            increment = 0.0
+            for j in range(i):
+                if a[i, j] != 0.0:
+                    increment += a[i, j] * k[j, m]
+            stage[m] = y[m] + h * increment
+        _rate(t + c[i] * h, stage, k[i], p)
+
+
+@numba.njit(cache=True)
+def _rk4_stages(t, h, y, p, k, stage):
+    _rate(t, y, k[0], p)
+    _stages(t, h, y, p, k, stage, _RK4[0], _RK4[2], 1, 4)
+
+
+@numba.njit(cache=True)
+def _rk4_solution(y, h, k, out):
+    for m in range(len(y)):
+        out[m] = y[m] + h * (_RK4[1] * k[:, m]).sum()
+
+
+@numba.njit(cache=True)
+def _dopri5_stages(t, h, y, p, k, stage):
+    _stages(t, h, y, p, k, stage, _DOPRI5[0], _DOPRI5[2], 1, 6)
+
+
+@numba.njit(cache=True)
+def _dopri5_solution(y, h, k, out):
+    for m in range(len(y)):
+        out[m] = y[m] + h * (_DOPRI5[1][:6] * k[:6, m]).sum()
+
+
+@numba.njit(cache=True)
+def _dopri5_error(k, m):
+    return (_DOPRI5[3] * k[:, m]).sum()
 
 
 # -- inlined verbatim into generated modules from here on --
@@ -105,46 +151,20 @@ def _escaped(y, bound):
     return False
 
 
-@numba.njit(cache=True)
-def _stages(t, h, y, p, a, c, first, k, stage):
-    """k[i] = f(t + c[i]*h, y + h*sum_j a[i, j]*k[j]) for stages first, first+1, ..., len(c)-1. As in
-    the NumPy stepper, the increment is summed on its own before it is added to y, and a zero weight
-    costs nothing (nor turns an infinite rate of a failed trial step into NaN)."""
-    for i in range(first, len(c)):
-        for m in range(len(y)):
-            increment = 0.0
-            for j in range(i):
-                if a[i, j] != 0.0:
-                    increment += a[i, j] * k[j, m]
-            stage[m] = y[m] + h * increment
-        _rate(t + c[i] * h, stage, k[i], p)
-
-
-@numba.njit(cache=True)
-def _combine(y, h, weights, k, out):
-    """out = y + h*sum_j weights[j]*k[j] (out may be y)."""
-    for m in range(len(y)):
-        increment = 0.0
-        for j in range(len(weights)):
-            if weights[j] != 0.0:
-                increment += weights[j] * k[j, m]
-        out[m] = y[m] + h * increment
-
-
 @numba.njit(parallel=True, cache=True)
 def _ensemble_rk4(y0, params, times, substeps, bound, out, status):
     n = y0.shape[1]
     for b in numba.prange(y0.shape[0]):
         p = params[b]
         y = y0[b].copy()
-        k = numpy.empty((len(_RK4_B), n))
+        k = numpy.empty((_RK4_STAGES, n))
         stage = numpy.empty(n)
         out[b, 0] = y
         for s in range(1, len(times)):
             dt = (times[s] - times[s - 1]) / substeps
             for m in range(substeps):
-                _stages(times[s - 1] + m * dt, dt, y, p, _RK4_A, _RK4_C, 0, k, stage)
-                _combine(y, dt, _RK4_B, k, y)
+                _rk4_stages(times[s - 1] + m * dt, dt, y, p, k, stage)
+                _rk4_solution(y, dt, k, y)
             if _escaped(y, bound):
                 status[b] = s
                 out[b, s:] = numpy.nan
@@ -155,11 +175,11 @@ def _ensemble_rk4(y0, params, times, substeps, bound, out, status):
 @numba.njit(parallel=True, cache=True)
 def _ensemble_dopri5(y0, params, times, rtol, atol, bound, max_steps, out, status):
     n = y0.shape[1]
-    last_stage = len(_DOPRI5_C) - 1
+    last_stage = _DOPRI5_STAGES - 1
     for b in numba.prange(y0.shape[0]):
         p = params[b]
         y = y0[b].copy()
-        k = numpy.empty((len(_DOPRI5_C), n))
+        k = numpy.empty((_DOPRI5_STAGES, n))
         stage = numpy.empty(n)
         y_new = numpy.empty(n)
         out[b, 0] = y
@@ -178,18 +198,14 @@ def _ensemble_dopri5(y0, params, times, rtol, atol, bound, max_steps, out, statu
                 h = times[s] - t if last else dt
                 t_new = times[s] if last else t + h
                 # stages 2..6 (stage 1 is the previous step's last: first same as last)
-                _stages(t, h, y, p, _DOPRI5_A, _DOPRI5_C, 1, k, stage)
+                _dopri5_stages(t, h, y, p, k, stage)
                 # the last stage is evaluated at the 5th-order solution itself, at exactly t_new
-                _combine(y, h, _DOPRI5_B, k, y_new)
+                _dopri5_solution(y, h, k, y_new)
                 _rate(t_new, y_new, k[last_stage], p)
                 error = 0.0
                 for m in range(n):
-                    local = 0.0
-                    for j in range(len(_DOPRI5_E)):
-                        if _DOPRI5_E[j] != 0.0:
-                            local += _DOPRI5_E[j] * k[j, m]
                     scale = atol + rtol * max(abs(y[m]), abs(y_new[m]))
-                    error += (h * local / scale) ** 2
+                    error += (h * _dopri5_error(k, m) / scale) ** 2
                 error = math.sqrt(error / n)
                 if error <= 1.0:
                     factor = _FAC_MAX if error == 0.0 else min(_FAC_MAX, max(_FAC_MIN, _SAFETY * error ** -0.2))

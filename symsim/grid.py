@@ -11,9 +11,10 @@ A periodic axis of ``points`` points has spacing (stop-start)/points and exclude
 from __future__ import annotations
 
 import keyword
+import math
+import numbers
 from dataclasses import dataclass
 
-import numpy as np
 import sympy
 
 from .errors import ModelDefinitionError
@@ -57,7 +58,9 @@ class Axis:
         return (self.stop - self.start) / intervals
 
     @property
-    def coordinates(self) -> np.ndarray:
+    def coordinates(self):
+        """The grid points along the axis (a NumPy array)."""
+        import numpy as np     # here, not at import: the IR (symsim.ir) loads without NumPy
         return self.start + self.spacing * np.arange(self.points)
 
     def side_at(self, position: float) -> str | None:
@@ -95,9 +98,9 @@ class Grid:
             except (TypeError, ValueError):
                 raise ModelDefinitionError(
                     f"axis {name!r} must be given as (start, stop, points), got {spec!r}") from None
-            if isinstance(points, bool) or not isinstance(points, (int, np.integer)) or points < 2:
+            if isinstance(points, bool) or not isinstance(points, numbers.Integral) or points < 2:
                 raise ModelDefinitionError(f"axis {name!r} needs an integer number of points >= 2, got {points!r}")
-            if not np.isfinite([start, stop]).all() or stop <= start:
+            if not (math.isfinite(start) and math.isfinite(stop)) or stop <= start:
                 raise ModelDefinitionError(f"axis {name!r} needs finite start < stop, got ({start}, {stop})")
             built.append(Axis(name, start, stop, int(points), name in periodic_names))
         self.axes: tuple[Axis, ...] = tuple(built)

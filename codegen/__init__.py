@@ -8,11 +8,17 @@ Importing this package is light (the command line reads the target names from it
 backend modules are imported when a target is rendered.
 """
 
+import importlib
+
 #: backends that simulate (``symsim run``); their modules have rhs, apply_boundaries, steps
 SIMULATION_TARGETS = ("numpy", "numba", "cuda")
 #: backends that render physics losses for training networks (``symsim compile`` only)
 LOSS_TARGETS = ("torch-pinn", "torch-operator")
 TARGETS = SIMULATION_TARGETS + LOSS_TARGETS
+#: target -> (module, render function) of the backends that print the loop IR
+_RENDERERS = {"numpy": ("numpy_backend", "render_numpy_module"), "numba": ("numba_backend", "render_numba_module"),
+              "cuda": ("cuda_backend", "render_cuda_module"),
+              "torch-operator": ("torch_operator", "render_torch_operator_module")}
 
 
 def function_text(source: str, name: str) -> str:
@@ -26,18 +32,9 @@ def renderer_for(target: str):
 
     (``torch-pinn`` renders the continuous model instead: :func:`symsim.losses.loss_source`.)
     """
-    if target == "numpy":
-        from .numpy_backend import render_numpy_module
-        return render_numpy_module
-    if target == "numba":
-        from .numba_backend import render_numba_module
-        return render_numba_module
-    if target == "cuda":
-        from .cuda_backend import render_cuda_module
-        return render_cuda_module
-    if target == "torch-operator":
-        from .torch_operator import render_torch_operator_module
-        return render_torch_operator_module
+    if target in _RENDERERS:
+        module, function = _RENDERERS[target]
+        return getattr(importlib.import_module(f".{module}", __name__), function)
     from symsim.errors import BackendError
     if target in LOSS_TARGETS:
         raise BackendError(f"target {target!r} renders a training loss, not a simulator; "

@@ -150,18 +150,17 @@ def stage_passes(plan: KernelPlan, wraps: bool) -> tuple[dict, dict]:
                                     [("out", (), 1)], freeze=True)}
     names = {}
     for shape in dict.fromkeys(pass_shape(p) for scheme in SCHEMES.values() for p in scheme.passes):
-        writes, scalars = [], []
-        for target, terms, unit in shape[0]:
-            weights = []
-            for array, is_one in zip(terms, unit):
-                if not is_one:
-                    scalars.append(f"_w{len(scalars)}")
-                weights.append((array, 1 if is_one else sympy.Symbol(scalars[-1])))
-            scalars.append(f"_w{len(scalars)}")
-            writes.append((target, tuple(weights), sympy.Symbol(scalars[-1])))
+        scalars = []
+
+        def weight():    # the next scalar argument, in kernel_arguments' order
+            scalars.append(sympy.Symbol(f"_w{len(scalars)}"))
+            return scalars[-1]
+
+        writes = [(target, tuple((a, 1 if one else weight()) for a, one in zip(terms, unit)), weight())
+                  for target, terms, unit in shape[0]]
         names[shape] = f"pass{len(names)}"
         doc = "; ".join(f"_{target} = " + " + ".join([f"{w}*_{a}" if w != 1 else f"_{a}" for a, w in terms]
                                                      + [f"{rate}*rhs(_src)"]) for target, terms, rate in writes)
-        kernels[names[shape]] = interior_pass(plan, names[shape], doc, writes, scalars,
+        kernels[names[shape]] = interior_pass(plan, names[shape], doc, writes, [str(s) for s in scalars],
                                               wraps=shape[1] if wraps else ())
     return kernels, names

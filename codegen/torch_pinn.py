@@ -101,6 +101,12 @@ def _field_lines(fields, used_fields, indent: str) -> list[str]:
     return [f"{indent}{f} = out[:, {k}:{k + 1}]" for k, f in enumerate(fields) if f in used_fields]
 
 
+def _parameter_lines(plan: ContinuousPlan, expressions, indent: str = "        ") -> list[str]:
+    """``nu = self.params['nu']`` for every parameter the expressions use."""
+    used = {s.name for e in expressions for s in sympy.sympify(e).free_symbols}
+    return [f"{indent}{p} = self.params[{p!r}]" for p in plan.parameters if p in used]
+
+
 def _residual_class(plan: ContinuousPlan, printer) -> list[str]:
     lowered = plan.lowered
     inputs = ", ".join(plan.inputs)
@@ -145,8 +151,7 @@ def _initial_class(plan: ContinuousPlan, printer) -> list[str]:
     lines += _field_lines(plan.lowered.fields, {f for f, _, _ in terms}, "        ")
     velocities = [FieldDerivative(f, ("t",)) for f, s, _ in terms if s]
     lines += _derivative_lines(plan, velocities, "        ")
-    lines += [f"        {p} = self.params[{p!r}]" for p in plan.parameters
-              if any(sympy.Symbol(p) in sympy.sympify(v).free_symbols for _, _, v in terms)]
+    lines += _parameter_lines(plan, [v for _, _, v in terms])
     columns = [f"{f}{s} - ({printer.doprint(v)})" for f, s, v in terms]
     body = [f"        return torch.cat([{', '.join(f'_column({c}, t)' for c in columns)}], dim=1)"] if columns \
         else ["        return torch.zeros((t.shape[0], 0), dtype=t.dtype, device=t.device)"]
@@ -173,18 +178,13 @@ def _boundary_class(plan: ContinuousPlan, printer) -> list[str]:
         lines.append(f"        point = _inputs({moved})")
         lines.append("        out = net(*point)")
         k = plan.lowered.fields.index(field)
-        value = printer.doprint(w.value)
         used = {s.name for s in sympy.sympify(w.value).free_symbols}
-        bindings = [f"{name} = point[{i}]" for i, name in enumerate(plan.inputs) if name in used]
-        bindings += [f"{p} = self.params[{p!r}]" for p in plan.parameters if p in used]
-        if kind == "dirichlet":
-            lines += [f"        {b}" for b in bindings]
-            lines.append(f"        columns.append(_column(out[:, {k}:{k + 1}] - ({value}), t))")
-        else:
-            index = plan.inputs.index(axis)
-            lines.append(f"        slope, = _grad(out[:, {k}:{k + 1}], (point[{index}],))")
-            lines += [f"        {b}" for b in bindings]
-            lines.append(f"        columns.append(_column(slope - ({value}), t))")
+        if kind == "neumann":
+            lines.append(f"        slope, = _grad(out[:, {k}:{k + 1}], (point[{plan.inputs.index(axis)}],))")
+        lines += [f"        {name} = point[{i}]" for i, name in enumerate(plan.inputs) if name in used]
+        lines += _parameter_lines(plan, [w.value])
+        computed = f"out[:, {k}:{k + 1}]" if kind == "dirichlet" else "slope"
+        lines.append(f"        columns.append(_column({computed} - ({printer.doprint(w.value)}), t))")
     lines.append("        return torch.cat(columns, dim=1)")
     return lines + ["", ""]
 
@@ -205,21 +205,14 @@ def _hard_constraints(plan: ContinuousPlan, printer) -> list[str]:
              "        self.net = net",
              "        self.params = dict(PARAMS, **(params or {}))", "",
              f"    def forward(self, {inputs}):",
-             f"        raw = self.net({inputs})",
-             "        columns = []"]
-    used_params = set()
+             f"        raw = self.net({inputs})"]
+    lines += _parameter_lines(plan, [e for form in forms.values() if form for e in form]) + ["        columns = []"]
     for k, f in enumerate(plan.lowered.fields):
-        form = forms[f]
-        if form is None:
+        if forms[f] is None:
             lines.append(f"        columns.append(raw[:, {k}:{k + 1}])")
             continue
-        g, d = form
-        used_params |= {s.name for s in (g.free_symbols | d.free_symbols)} & set(plan.parameters)
-        lines.append(f"        g = {printer.doprint(g)}")
-        lines.append(f"        d = {printer.doprint(d)}")
-        lines.append(f"        columns.append(_column(g, t) + _column(d, t) * raw[:, {k}:{k + 1}])")
-    binding = [f"        {p} = self.params[{p!r}]" for p in plan.parameters if p in used_params]
-    insert_at = lines.index("        columns = []")
-    lines[insert_at:insert_at] = binding
+        g, d = forms[f]
+        lines += [f"        g = {printer.doprint(g)}", f"        d = {printer.doprint(d)}",
+                  f"        columns.append(_column(g, t) + _column(d, t) * raw[:, {k}:{k + 1}])"]
     lines.append("        return torch.cat(columns, dim=1)")
     return lines + ["", ""]

@@ -116,29 +116,27 @@ def parameter_matrix(params, batch):
 
 
 def _batch_inputs(y0, params, times):
+    """The checked inputs, and the outputs to fill: (y0, parameter matrix, times, out, status)."""
     y0 = numpy.ascontiguousarray(y0, dtype=numpy.float64)
     if y0.ndim != 2 or y0.shape[1] != len(FIELDS):
         raise ValueError(f"y0 must have shape (batch, {len(FIELDS)}), got {y0.shape}")
     times = numpy.ascontiguousarray(times, dtype=numpy.float64)
     if times.ndim != 1 or len(times) < 1 or not numpy.all(numpy.diff(times) > 0):
         raise ValueError("times must be a 1-D array of increasing save times")
-    return y0, parameter_matrix(params, y0.shape[0]), times
+    out = numpy.empty((y0.shape[0], len(times), y0.shape[1]))
+    return y0, parameter_matrix(params, y0.shape[0]), times, out, numpy.zeros(y0.shape[0], dtype=numpy.int64)
 
 
 def ensemble_rk4(y0, params, times, substeps=10, bound=numpy.inf):
     """Classical RK4 with ``substeps`` equal steps between save times; returns (out, status)."""
-    y0, matrix, times = _batch_inputs(y0, params, times)
-    out = numpy.empty((y0.shape[0], len(times), y0.shape[1]))
-    status = numpy.zeros(y0.shape[0], dtype=numpy.int64)
+    y0, matrix, times, out, status = _batch_inputs(y0, params, times)
     _ensemble_rk4(y0, matrix, times, int(substeps), float(bound), out, status)
     return out, status
 
 
 def ensemble_dopri5(y0, params, times, rtol=1e-6, atol=1e-9, bound=numpy.inf, max_steps=100000):
     """Adaptive Dormand-Prince 5(4) per trajectory, landing on every save time; returns (out, status)."""
-    y0, matrix, times = _batch_inputs(y0, params, times)
-    out = numpy.empty((y0.shape[0], len(times), y0.shape[1]))
-    status = numpy.zeros(y0.shape[0], dtype=numpy.int64)
+    y0, matrix, times, out, status = _batch_inputs(y0, params, times)
     _ensemble_dopri5(y0, matrix, times, float(rtol), float(atol), float(bound), int(max_steps), out, status)
     return out, status
 

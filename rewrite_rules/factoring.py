@@ -1,4 +1,4 @@
-"""Factoring rules over the ``Poly`` encoding of :mod:`rewrite_rules.polynomial_egraph`.
+"""Factoring rules over the ``Poly`` encoding of :mod:`symsim.rewrite_rules.polynomial_encoding`.
 
 Running example::
 

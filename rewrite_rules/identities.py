@@ -1,4 +1,4 @@
-"""Algebraic identities and constant folding over the term encoding of :mod:`rewrite_rules.term_egraph`.
+"""Algebraic identities and constant folding over the term encoding of :mod:`symsim.rewrite_rules.term_encoding`.
 
 Running example (what other rules leave behind, cleaned up)::
 

@@ -17,8 +17,8 @@ cost nothing: with binary + and * and AC rules, 13-25-term stencil sums grew to
 
 A power is a repeated factor (``a0**2`` is ``{Atom(0), Atom(0)}``), a coefficient
 1 is no factor at all, and a factored sum is a factor ``Poly(...)`` inside a
-monomial. The rules are in :mod:`rewrite_rules.factoring`, the schedule and its
-limits in :mod:`rewrite_rules.schedule`.
+monomial. The rules are in :mod:`symsim.rewrite_rules.factoring`, the schedule and its
+limits in :mod:`symsim.rewrite_rules.schedule`.
 
 Before the e-graph sees a polynomial, its monomials are split into connected
 components (two monomials are connected when they share a factor other than

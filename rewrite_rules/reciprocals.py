@@ -1,4 +1,4 @@
-"""Strength reduction of divisions over the term encoding of :mod:`rewrite_rules.term_egraph`.
+"""Strength reduction of divisions over the term encoding of :mod:`symsim.rewrite_rules.term_encoding`.
 
 Running example (u, p, q, r, s varying; h a parameter)::
 

@@ -1,6 +1,6 @@
 """The schedules of the two e-graphs and their limits, stated in one place.
 
-Polynomial e-graph (:mod:`rewrite_rules.polynomial_egraph`). One iteration is two single steps, then costs once at the end::
+Polynomial e-graph (:mod:`symsim.rewrite_rules.polynomial_egraph`). One iteration is two single steps, then costs once at the end::
 
     repeat until saturated or a limit is reached:
         run factor_candidates once      # list the factors of the newest sums
@@ -19,7 +19,7 @@ is loose: dense polynomials stop well below the limit, unsaturated):
   and factoring replaces k >= 2 monomials by the two factors of ``f*(...)``, so
   no derived sum has more occurrences than the input it came from).
 
-Term e-graph (:mod:`rewrite_rules.term_egraph`)::
+Term e-graph (:mod:`symsim.rewrite_rules.term_egraph`)::
 
     repeat until saturated or a limit is reached:
         run memberships once            # list the elements of the newest sums and products

@@ -1,4 +1,4 @@
-"""Transcendental identities over the term encoding of :mod:`rewrite_rules.term_egraph`.
+"""Transcendental identities over the term encoding of :mod:`symsim.rewrite_rules.term_encoding`.
 
 Running example::
 

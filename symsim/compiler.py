@@ -6,7 +6,7 @@
     >>> state = compiled.initial_state(params)       # padded (halo 2), boundaries applied
     >>> state.shape
     (1, 105)
-    >>> out = numpy.zeros_like(state)
+    >>> out = np.zeros_like(state)
     >>> compiled.rhs(0.0, state, out, params)         # d(state)/dt at every grid point
 """
 
@@ -17,7 +17,6 @@ import linecache
 import types
 from dataclasses import dataclass
 
-import numpy
 import numpy as np
 import sympy
 

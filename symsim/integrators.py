@@ -15,7 +15,7 @@ Dormand–Prince 5(4) pair with first-same-as-last (FSAL) reuse.
 
     >>> def rhs(t, y, out): out[:] = -y           # y' = -y
     >>> def constrain(t, y): pass
-    >>> y = numpy.ones(2)
+    >>> y = np.ones(2)
     >>> st = FixedStepper("rk4", rhs, constrain, y)
     >>> for n in range(10): _ = st.step(0.1 * n, y, 0.1)
     >>> y                                          # exp(-1) = 0.36787944...
@@ -27,7 +27,6 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-import numpy
 import numpy as np
 
 from . import tableaus
@@ -168,7 +167,7 @@ def initial_step_guess(
     """Hairer's starting-step heuristic (HNW I, sec. II.4): one Euler probe, two rhs calls.
 
         >>> def rhs(t, y, out): out[:] = -y
-        >>> initial_step_guess(rhs, lambda t, y: None, 0.0, numpy.ones(3), 1e-6, 1e-9)
+        >>> initial_step_guess(rhs, lambda t, y: None, 0.0, np.ones(3), 1e-6, 1e-9)
         0.0251238...
 
     ``f0`` may pass rhs(t, y) when already known (then only one rhs call is made);
@@ -207,7 +206,7 @@ class AdaptiveStepper:
     """Adaptive Dormand–Prince 5(4) with FSAL, advancing ``y`` in place to an exact target time.
 
         >>> def rhs(t, y, out): out[:] = -y
-        >>> y = numpy.ones(3)
+        >>> y = np.ones(3)
         >>> st = AdaptiveStepper(rhs, lambda t, y: None, y, rtol=1e-8, atol=1e-10)
         >>> dt = st.advance(0.0, y, 1.0, dt=None)   # y now at t=1.0; dt: the suggested next step
         >>> y, st.accepted, st.rejected

@@ -4,7 +4,8 @@
     <cache>/kernels/symsim_gray_scott_numba_3f9c0d2a61b7e845.json   its machine code in __pycache__)
 
 ``<cache>`` is ``$SYMSIM_CACHE_DIR``, else the platform's user cache directory
-(platformdirs: ``$XDG_CACHE_HOME/symsim`` or ``~/.cache/symsim`` on Linux). A second run of the same model finds the module, skips the
+(platformdirs: ``$XDG_CACHE_HOME/symsim`` or ``~/.cache/symsim`` on Linux). A second
+run of the same model finds the module, skips the
 e-graph pass and rendering, and Numba loads the compiled kernels instead of
 compiling them again (``cache=True`` needs the module imported from a file under
 its own name, which :func:`load_module_file` does).

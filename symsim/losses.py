@@ -12,10 +12,10 @@
     >>> round(loss.item(), 6)      # u = v = 1 for all times: mean of (0 - (-1))**2 and (0 - 0.9)**2
     0.905
 
-- ``torch-operator`` (:mod:`codegen.torch_operator`): the residual of the model's own
+- ``torch-operator`` (:mod:`symsim.codegen.torch_operator`): the residual of the model's own
   stencils and time differences on predictions on its grid (physics-informed neural
   operators); rendered from the same kernel plan as the simulators.
-- ``torch-pinn`` (:mod:`codegen.torch_pinn`): the residual of the continuous equations
+- ``torch-pinn`` (:mod:`symsim.codegen.torch_pinn`): the residual of the continuous equations
   at collocation points by automatic differentiation of a network ``net(t, x, ...)``;
   rendered from the continuous form of the model (:mod:`symsim.continuous`).
 """

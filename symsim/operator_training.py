@@ -21,7 +21,7 @@ loss also on initial states that were never simulated::
                              physics_inputs=more_u0, physics_weight=1e-3)
 
 The physics term is the generated residual of the model's own discretization
-(:mod:`codegen.torch_operator`), so it agrees with the simulator that made the data:
+(:mod:`symsim.codegen.torch_operator`), so it agrees with the simulator that made the data:
 it needs no labels and is evaluated on inputs without simulations.
 """
 

@@ -12,7 +12,7 @@
             u_t, u_x = _grad(u, (t, x))
             u_xx, = _grad(u_x, (x,))
             nu = self.params['nu']
-            residual_u = u*u_x + u_t - u_xx*nu
+            residual_u = -nu*u_xx + u*u_x + u_t
             return torch.cat([_column(residual_u, t)], dim=1)
 
 (one backward pass gives u_t and u_x; u_xx comes from u_x, never from a fresh graph).

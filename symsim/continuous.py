@@ -13,7 +13,7 @@ evaluates the simplified form. Plain data at the boundary: :class:`ContinuousPla
     >>> from symsim import load_model
     >>> plan, report = continuous_plan(load_model("burgers_1d"))
     >>> [d.name for d in plan.derivatives], plan.outputs
-    (['u', 'u_t', 'u_x', 'u_xx'], {'u': u*u_x + u_t - u_xx*nu})
+    (['u', 'u_t', 'u_x', 'u_xx'], {'u': -nu*u_xx + u*u_x + u_t})
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 import sympy
 
 from .errors import ModelDefinitionError
-from .ir import LoweredModel, StencilAccess, WallCondition
+from .ir import LoweredModel, WallCondition
 from .model import Model, t
 
 
@@ -55,6 +55,7 @@ class ContinuousPlan:
 
     lowered: LoweredModel           # residuals as a LoweredModel without axes (for the shared passes)
     inputs: tuple                   # network inputs in order: ("t", "x", ...)
+    varying: frozenset              # the atoms that change from point to point: inputs and derivatives
     derivatives: tuple              # FieldDerivative, every one the residuals use (ordered so parents come first)
     invariants: tuple
     temporaries: tuple
@@ -78,7 +79,8 @@ def continuous_plan(model: Model, egraph: bool = True) -> tuple[ContinuousPlan, 
     atoms: dict = {}
 
     def atom(name: str):
-        return atoms.setdefault(name, StencilAccess(name, ()))
+        # real: fields hold real numbers, so d|u|/du is sign(u), not a derivative of re(u)
+        return atoms.setdefault(name, sympy.Symbol(name, real=True))
 
     def derivative_atom(expr):
         function = expr.expr if isinstance(expr, sympy.Derivative) else expr
@@ -112,7 +114,8 @@ def continuous_plan(model: Model, egraph: bool = True) -> tuple[ContinuousPlan, 
     residual_model = LoweredModel(
         name=model.name, axes=(), halo=(), space_order=0, parameters=dict(lowered.parameters),
         fields=fields, rhs=residuals, walls=(), initial={}, equations=lowered.equations, user_fields=fields)
-    kernel, report = egraph_kernel(residual_model) if egraph else (cse_kernel(residual_model), None)
+    varying = frozenset(atoms.values())
+    kernel, report = egraph_kernel(residual_model, varying=varying) if egraph else (cse_kernel(residual_model), None)
     initial, velocity = {}, {}
     for value in model.initial_values:
         if isinstance(value.value, np.ndarray):
@@ -121,7 +124,7 @@ def continuous_plan(model: Model, egraph: bool = True) -> tuple[ContinuousPlan, 
         (velocity if value.velocity else initial)[value.field] = sympy.sympify(value.value)
     walls = tuple(w for w in lowered.walls if w.field in fields)
     extents = {a.name: (a.start, a.stop, a.periodic) for a in model.grid.axes} if model.grid is not None else {}
-    plan = ContinuousPlan(residual_model, ("t", *axes), derivatives, kernel.invariants, kernel.temporaries,
+    plan = ContinuousPlan(residual_model, ("t", *axes), varying, derivatives, kernel.invariants, kernel.temporaries,
                           {f: kernel.outputs[f] for f in fields}, walls, initial, velocity, time_order, extents,
                           dict(lowered.parameters))
     return plan, report

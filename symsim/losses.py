@@ -53,7 +53,8 @@ def loss_source(model: Model, target: str, space_order: int = 2, egraph: bool = 
     report = {
         "model": lowered.name, "target": target, "fields": list(lowered.fields),
         "equations": lowered.equations, "parameters": lowered.parameters,
-        "ops_per_point": kernel_cost(Kernel(plan.invariants, plan.temporaries, plan.outputs), lowered),
+        "ops_per_point": kernel_cost(Kernel(plan.invariants, plan.temporaries, plan.outputs), lowered,
+                                     getattr(plan, "varying", ())),
         "egraph": egraph_report,
     }
     return source, report

@@ -57,9 +57,11 @@ def lowered_kernel(lowered: LoweredModel) -> Kernel:
     return Kernel(invariants=(), temporaries=(), outputs=dict(lowered.rhs))
 
 
-def kernel_cost(kernel: Kernel, lowered: LoweredModel) -> dict:
-    """Operation counts per grid point (hoisted invariants excluded), see :mod:`symsim.op_count`."""
-    return count_operations(kernel.outputs.values(), kernel.temporaries, coordinates=lowered.coordinate_symbols)
+def kernel_cost(kernel: Kernel, lowered: LoweredModel, varying=()) -> dict:
+    """Operation counts per grid point (hoisted invariants excluded), see :mod:`symsim.op_count`; besides
+    stencil accesses and coordinates, the symbols in ``varying`` change from point to point."""
+    return count_operations(kernel.outputs.values(), kernel.temporaries,
+                            coordinates={*lowered.coordinate_symbols, *varying})
 
 
 @dataclass(frozen=True)
@@ -72,18 +74,22 @@ class Hoisted:
     opaque: dict                # field -> expression kept as is (too large to expand)
 
 
-def egraph_kernel(lowered: LoweredModel, time_limit: float = 1.5) -> tuple[Kernel, dict]:
-    """The cheapest kernel found by the e-graph pass, and a report of what it did."""
+def egraph_kernel(lowered: LoweredModel, time_limit: float = 1.5, varying=()) -> tuple[Kernel, dict]:
+    """The cheapest kernel found by the e-graph pass, and a report of what it did.
+
+    The right-hand sides are expressions over varying atoms: stencil accesses, the coordinates and
+    the symbols in ``varying`` (the continuous form's derivatives); everything else is invariant.
+    """
     from .rewrite_rules import factor_polynomials
 
     started = time.perf_counter()
     deadline = started + time_limit
     baseline = cse_kernel(lowered)
-    varying = set(lowered.coordinate_symbols)
+    varying = {*lowered.coordinate_symbols, *varying}
     rhs = {f: _evaluated(lowered.rhs[f], {}) for f in lowered.fields}
     simplifier = FormSimplifier(varying, deadline)
     forms = dict(zip(rhs, (simplifier.best(options) for options in simplifier.term_forms(list(rhs.values())))))
-    hoisted = hoist_invariants(lowered, forms)
+    hoisted = hoist_invariants(lowered, forms, varying)
     expandable = [f for f in lowered.fields if f not in hoisted.opaque]
     polynomials = [hoisted.polynomials[lowered.fields.index(f)] for f in expandable]
     result = factor_polynomials(polynomials, time_limit=max(deadline - time.perf_counter(), 0.1))
@@ -98,7 +104,7 @@ def egraph_kernel(lowered: LoweredModel, time_limit: float = 1.5) -> tuple[Kerne
         outputs.update(hoisted.opaque)
         expressions = [outputs[f] for f in lowered.fields]
         candidates.append(("egraph", _cse(lowered.fields, expressions, hoisted.invariants)))
-    costs = [kernel_cost(k, lowered)["cost"] for _, k in candidates]
+    costs = [kernel_cost(k, lowered, varying)["cost"] for _, k in candidates]
     best = min(range(len(candidates)), key=lambda i: (costs[i], i))
     report = {"enodes": result.enodes, "iterations": result.iterations, "saturated": result.saturated,
               "candidates": len(candidates), "chosen": candidates[best][0],
@@ -281,12 +287,13 @@ def _expression_cost(expr, varying: set) -> dict:
 
 # -- front end: hoist loop invariants -----------------------------------------------
 
-def hoist_invariants(lowered: LoweredModel, rhs: dict | None = None) -> Hoisted:
+def hoist_invariants(lowered: LoweredModel, rhs: dict | None = None, varying=None) -> Hoisted:
     """Polynomials over varying atoms with named invariant coefficients shared by all equations.
 
-    ``rhs`` (field -> expression) replaces the lowered right-hand sides, e.g. by their term e-graph forms.
+    ``rhs`` (field -> expression) replaces the lowered right-hand sides, e.g. by their term e-graph forms;
+    ``varying``: the symbols that change from point to point (default: the coordinates).
     """
-    varying = set(lowered.coordinate_symbols)
+    varying = set(lowered.coordinate_symbols) if varying is None else set(varying)
     atoms: dict = {}
     coefficient_names: dict = {}
     invariants = []

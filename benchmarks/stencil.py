@@ -48,6 +48,7 @@ from pathlib import Path
 import numba
 import numpy as np
 from models import gray_scott_model, heat_model, modules_of_commit
+from startup import numba_floor
 from numba import njit, prange
 
 from symsim import compile_model
@@ -437,27 +438,6 @@ def startup_times(model_name: str, n: int) -> dict:
                                     capture_output=True, text=True).stdout
             runs.append(json.loads(output.strip().splitlines()[-1]))
     return {"first_run": runs[0], "cached": runs[1]}
-
-
-def numba_floor() -> dict:
-    """What any cached Numba program pays in a fresh process: import numba, load one trivial cached kernel."""
-    with tempfile.TemporaryDirectory() as directory:
-        Path(directory, "floor_kernel.py").write_text(
-            "import numba\n\n@numba.njit(cache=True)\ndef total(a):\n    return a.sum()\n")
-        script = textwrap.dedent(f"""
-            import json, sys, time
-            began = time.perf_counter()
-            import numba, numpy
-            imported = time.perf_counter()
-            sys.path.insert(0, {directory!r})
-            import floor_kernel
-            floor_kernel.total(numpy.ones(3))
-            done = time.perf_counter()
-            print(json.dumps({{"import_numba_seconds": imported - began, "first_cached_call_seconds": done - imported}}))
-        """)
-        runs = [json.loads(subprocess.run([sys.executable, "-c", script], check=True, capture_output=True,
-                                          text=True).stdout.strip().splitlines()[-1]) for _ in range(2)]
-    return runs[1]   # the second run loads from the cache
 
 
 def main() -> None:

@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="override a parameter")
     run.add_argument("--target", choices=SIMULATION_TARGETS, default="numpy", help="backend (default numpy)")
     run.add_argument("-o", "--output", help="result file (default: MODEL_NAME.npz)")
+    run.add_argument("--compress", action="store_true",
+                     help="deflate the result file (smaller, slower to write; default uncompressed)")
     run.add_argument("--plot", help="picture of the result (default: MODEL_NAME.png)")
     run.add_argument("--no-plot", action="store_true", help="do not draw a picture")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -166,7 +168,7 @@ def _run(args) -> int:
                       params=_parse_params(args.param), target=args.target, space_order=args.space_order,
                       rtol=args.rtol, atol=args.atol, progress=not args.quiet, egraph=not args.no_egraph)
     output = Path(args.output or f"{model.name}.npz")
-    written = [str(result.save(output))]
+    written = [str(result.save(output, compress=args.compress))]
     if not args.no_plot:
         written.append(str(result.plot(Path(args.plot or f"{model.name}.png"))))
     stats = result.stats
@@ -237,5 +239,27 @@ def _version() -> str:
     return __version__
 
 
+def console_main() -> None:
+    """The ``symsim`` command: :func:`main`, then exit without tearing the interpreter down.
+
+    Everything a command writes is closed by then (outputs are written atomically); what is
+    left is Python's finalization of every imported module -- SymPy's and Numba's object
+    graphs -- which costs 0.2-0.4 s after a run (``benchmarks/startup.py``). The exit
+    handlers still run (temporary directories, logging); then the streams are flushed and
+    the process ends with ``os._exit``.
+    """
+    import atexit
+    status = main()
+    try:
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):   # a closed pipe: nothing more can be said on it
+                pass
+        os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

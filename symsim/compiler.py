@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 
-from .codegen import renderer_for
+from .codegen import SIMULATION_TARGETS, renderer_for
 from .codegen.kernel_plan import KernelPlan, plan_kernel
 
 from . import kernel_cache
@@ -29,6 +29,7 @@ from .ir import LoweredModel
 from .lowering import lower_to_stencils
 from .model import Model
 from .simplify import cse_kernel, egraph_kernel, kernel_cost
+from .vectorize import evaluate_on_grid, grid_axes_coordinates
 
 
 @dataclass
@@ -107,16 +108,13 @@ class CompiledModel:
         """State at time ``t`` from the model's initial values, with boundaries applied."""
         lowered = self.lowered
         state = self.new_state()
-        coordinates = grid_coordinates(lowered)
+        coordinates = grid_axes_coordinates(lowered.axes)
+        parameters = [(sympy.Symbol(p), v) for p, v in params.items()]
         for field, value in lowered.initial.items():
             if isinstance(value, np.ndarray):
-                values = value
+                values = np.broadcast_to(value, lowered.shape)
             else:
-                numeric = value.subs({sympy.Symbol(p): v for p, v in params.items()})
-                function = sympy.lambdify(lowered.coordinate_symbols, numeric, modules="numpy")
-                with np.errstate(all="ignore"):
-                    values = np.asarray(function(*coordinates), dtype=float)
-            values = np.broadcast_to(values, lowered.shape)
+                values = evaluate_on_grid(value, lowered.coordinate_symbols, coordinates, parameters)
             if not np.isfinite(values).all():
                 raise ModelDefinitionError(f"initial value of {field!r} is not finite everywhere on the grid")
             self.interior(state)[lowered.fields.index(field)] = values
@@ -137,7 +135,8 @@ def compile_model(model: Model | LoweredModel, target: str = "numpy", space_orde
     of an earlier compilation of the same IR, see :mod:`symsim.kernel_cache`.
     """
     lowered = model if isinstance(model, LoweredModel) else lower_to_stencils(model, space_order)
-    render = renderer_for(target)
+    if target not in SIMULATION_TARGETS:
+        renderer_for(target)   # raises, naming the target and the ones that exist
     if target == "cuda":
         _check_cuda_device()
     if target in CACHED_TARGETS and cache:
@@ -147,7 +146,7 @@ def compile_model(model: Model | LoweredModel, target: str = "numpy", space_orde
             plan, built["report"] = optimized_plan(lowered, egraph)
             built["plan"] = plan
             cost = kernel_cost(plan.kernel, lowered)
-            return render(plan), {"egraph_report": built["report"], "ops_per_point": cost}
+            return renderer_for(target)(plan), {"egraph_report": built["report"], "ops_per_point": cost}
 
         key = kernel_cache.cache_key(lowered, target, {"egraph": egraph})
         entry = kernel_cache.load_or_build(f"{lowered.name}_{target}", key, build)
@@ -155,7 +154,7 @@ def compile_model(model: Model | LoweredModel, target: str = "numpy", space_orde
                                  egraph, entry.hit, built.get("plan"), entry.metadata.get("ops_per_point"))
     else:
         plan, report = optimized_plan(lowered, egraph)
-        source = render(plan)
+        source = renderer_for(target)(plan)
         name = f"symsim_generated_{lowered.name}_{target}"
         module = _load_uncached(source, name) if target in CACHED_TARGETS else load_generated_module(source, name)
         compiled = CompiledModel(lowered, target, source, module, report, egraph, False, plan)
@@ -206,8 +205,3 @@ def load_generated_module(source: str, name: str) -> types.ModuleType:
     module.__file__ = filename
     exec(compile(source, filename, "exec"), module.__dict__)
     return module
-
-
-def grid_coordinates(lowered: LoweredModel) -> list[np.ndarray]:
-    """Coordinate arrays of every grid point (dense, so any expression of them broadcasts)."""
-    return list(np.meshgrid(*[a.coordinates for a in lowered.axes], indexing="ij"))

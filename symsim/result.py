@@ -65,14 +65,17 @@ def _jsonable(obj: Any) -> Any:
     return str(obj)
 
 
-def _write_npz(fileobj, arrays: dict[str, np.ndarray]) -> None:
-    """Write ``arrays`` as a compressed ``.npz`` archive (what ``np.savez_compressed`` writes).
+def _write_npz(fileobj, arrays: dict[str, np.ndarray], compress: bool = False) -> None:
+    """Write ``arrays`` as an ``.npz`` archive (what ``np.savez``, or ``np.savez_compressed``, writes).
 
-    Done by hand so that any array name works (``np.savez_compressed`` takes
-    names as keyword arguments, which clash with its own ``file`` argument) and
-    so that object arrays are refused (``allow_pickle=False``).
+    Done by hand so that any array name works (``np.savez`` takes names as keyword
+    arguments, which clash with its own ``file`` argument) and so that object arrays
+    are refused (``allow_pickle=False``). Uncompressed by default: deflate costs about
+    a second per 32 MB of float64 (``benchmarks/startup.py``) and gains little on
+    smooth fields stored to full precision.
     """
-    with zipfile.ZipFile(fileobj, mode="w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+    compression = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(fileobj, mode="w", compression=compression, allowZip64=True) as zf:
         for name, arr in arrays.items():
             with zf.open(name + ".npy", mode="w", force_zip64=True) as member:
                 np.lib.format.write_array(member, np.asanyarray(arr), allow_pickle=False)
@@ -159,12 +162,15 @@ class Result:
             "fields": [str(f) for f in self.fields],
         }
 
-    def save(self, path) -> Path:
-        """Write the result atomically to exactly ``path`` (a ``.npz`` archive; no suffix is added)."""
+    def save(self, path, compress: bool = False) -> Path:
+        """Write the result atomically to exactly ``path`` (a ``.npz`` archive; no suffix is added).
+
+        ``compress=True`` deflates the arrays (``np.savez_compressed``'s format): smaller files, slower writes.
+        """
         arrays = self._arrays()
         meta = json.dumps(self.metadata(), allow_nan=True)
         arrays[META_KEY] = np.array(meta)  # 0-d unicode array, no pickling needed
-        return atomic_write(path, lambda f: _write_npz(f, arrays))
+        return atomic_write(path, lambda f: _write_npz(f, arrays, compress))
 
     @classmethod
     def load(cls, path) -> "Result":

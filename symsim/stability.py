@@ -23,9 +23,9 @@ from __future__ import annotations
 import numpy as np
 import sympy
 
-from .compiler import grid_coordinates
 from .tableaus import STABILITY
 from .ir import StencilAccess, stencil_accesses
+from .vectorize import evaluate_on_grid, grid_axes_coordinates
 
 #: fraction of the stability limit used, for nonlinear growth the bound cannot see
 SAFETY = 0.8
@@ -38,7 +38,7 @@ def spectral_bounds(compiled, state: np.ndarray, params: dict, t: float = 0.0) -
     values.update(lowered.spacing)
     values[lowered.time] = t
     fields = compiled.interior(state)
-    coordinates = grid_coordinates(lowered)
+    coordinates = grid_axes_coordinates(lowered.axes)
     real_bound = imaginary_bound = 0.0
     # u'' = f reduced to (u' = u_t, u_t' = f): the pair's eigenvalues are about
     # +-i*sqrt(|eigenvalues of df/du|), far smaller than a row sum of df/du
@@ -48,14 +48,14 @@ def spectral_bounds(compiled, state: np.ndarray, params: dict, t: float = 0.0) -
         if field in velocities:
             continue
         accesses = sorted(stencil_accesses(expr), key=str)
-        arguments = accesses + list(lowered.coordinate_symbols)
-        numbers = [fields[lowered.fields.index(a.field)] for a in accesses] + coordinates
+        # the derivative at the access's own point: the value of each field at the grid point
+        at_point = [(a, fields[lowered.fields.index(a.field)]) for a in accesses]
         coefficient = {}
         for access in accesses:
             derivative = sympy.diff(expr, access).subs(values)
-            function = sympy.lambdify(arguments, derivative, modules="numpy")
-            with np.errstate(all="ignore"):
-                coefficient[(access.field, access.offsets)] = np.asarray(function(*numbers), dtype=float)
+            coefficient[(access.field, access.offsets)] = (
+                float(derivative) if derivative.is_Float or derivative.is_Rational
+                else evaluate_on_grid(derivative, lowered.coordinate_symbols, coordinates, at_point))
         real_row = imaginary_row = 0.0
         for (source, offsets), c in coefficient.items():
             mirror = coefficient.get((source, tuple(-o for o in offsets)), 0.0)

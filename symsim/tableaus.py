@@ -21,8 +21,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
-import numpy as np
+# NumPy is imported by the two functions that compute with the tables: the CLI reads METHODS
+# from here, and `symsim --help` should not pay for NumPy's import (a third of its time)
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class Tableau:
         """(alpha, beta), each (s, s): row i-1 gives stage input i (row s-1 the result) as
         sum_j alpha[i-1][j]*Y_j + dt*beta[i-1][j]*k_j over earlier stages j. The Butcher form is
         alpha = [1, 0, ...] on every row and beta = a (then b)."""
+        import numpy as np
         s = self.stages
         rows = np.vstack([np.asarray(self.a, dtype=float)[1:], np.asarray(self.b, dtype=float)[None]])
         if self.alpha is None:
@@ -121,6 +126,7 @@ STABILITY = {
 
 def stability_polynomial(method: str) -> np.polynomial.Polynomial:
     """R(z) with y_{n+1} = R(z) y_n on the Dahlquist test y' = λy, z = λ dt (vectorized)."""
+    import numpy as np
     tableau = TABLEAUS[method]
     a, b = np.asarray(tableau.a), np.asarray(tableau.b)
     # R(z) = 1 + z b^T (I - zA)^{-1} 1 = 1 + sum_k z^{k+1} b^T A^k 1: a polynomial,

@@ -20,7 +20,8 @@ import pytest
 LAYERS = [
     ("foundation", {"symsim", "symsim.errors", "symsim.grid", "symsim.io", "symsim.tableaus", "symsim.printing",
                     "symsim.expression_parser", "symsim.plotting"}),
-    ("model and IR", {"symsim.model", "symsim.loader", "symsim.ir", "symsim.op_count", "symsim.lowering"}),
+    ("model and IR", {"symsim.model", "symsim.loader", "symsim.ir", "symsim.op_count", "symsim.lowering",
+                      "symsim.vectorize"}),
     ("rewrite_rules", {"symsim.rewrite_rules"}),
     ("simplify", {"symsim.simplify", "symsim.continuous"}),
     ("codegen", {"symsim.codegen"}),

@@ -200,7 +200,7 @@ def test_failed_save_keeps_existing_result(tmp_path, monkeypatch):
     before = path.read_bytes()
     import symsim.result as result_mod
 
-    def broken(fileobj, arrays):
+    def broken(fileobj, arrays, compress):
         fileobj.write(b"PK half an archive")
         raise Boom("disk full")
 

@@ -40,6 +40,7 @@ import numpy as np
 import sympy
 
 from ..errors import SymsimError
+from ..vectorize import numpy_function
 from .families import state_symbols, system_model
 from .sindy import fit_sindy
 from .tokens import DecodedSystem, decode_system
@@ -67,7 +68,7 @@ def vector_field_error(candidate: list[sympy.Expr], truth: list[sympy.Expr], poi
 def _field_values(exprs: list[sympy.Expr], points: np.ndarray) -> np.ndarray:
     state = state_symbols(points.shape[1])
     # expressions come from our own decoder or families (never from user strings)
-    function = sympy.lambdify(state, exprs, modules="numpy")
+    function = numpy_function(state, exprs)
     with np.errstate(all="ignore"):
         columns = [np.broadcast_to(np.asarray(c, dtype=complex), points.shape[:1]) for c in function(*points.T)]
     values = np.stack(columns, axis=1)

@@ -33,7 +33,7 @@ _EXPORTS = {
     **{name: "errors" for name in (
         "SymsimError", "ModelScriptError", "ModelDefinitionError", "UnknownSymbolError", "MissingEquationError",
         "BoundaryConditionError", "UnsupportedOperatorError", "ParameterError", "SolverError", "BackendError",
-        "OptionError")},
+        "OptionError", "SymsimWarning")},
 }
 
 __all__ = [*_EXPORTS, "compile"]

@@ -15,12 +15,13 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from .codegen import LOSS_TARGETS, SIMULATION_TARGETS, TARGETS
-from .errors import OptionError, SymsimError
+from .errors import OptionError, SymsimError, SymsimWarning
 from .tableaus import METHODS
-from .io import atomic_directory, atomic_write_text
+from .io import atomic_directory, atomic_write_text, check_output_file
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -49,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", help="result file (default: MODEL_NAME.npz)")
     run.add_argument("--compress", action="store_true",
                      help="deflate the result file (smaller, slower to write; default uncompressed)")
-    run.add_argument("--plot", help="picture of the result (default: MODEL_NAME.png)")
+    run.add_argument("--plot", help="picture of the result (default: the result's name with .png)")
     run.add_argument("--no-plot", action="store_true", help="do not draw a picture")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--no-egraph", action="store_true", help="skip the e-graph pass (SymPy cse alone)")
@@ -124,6 +125,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", SymsimWarning)
+        warnings.showwarning = _show_warning
+        return _dispatch(args)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """symsim's warnings as one line each (others as Python shows them)."""
+    if issubclass(category, SymsimWarning):
+        text = " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+        print(f"symsim: warning: {text}", file=sys.stderr)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+def _dispatch(args) -> int:
     try:
         if args.command == "prose":
             from .prose.commands import run_prose_command
@@ -161,16 +178,25 @@ def _parse_params(pairs) -> dict:
 
 def _run(args) -> int:
     from .loader import load_model
-    from .solve import simulate
+    from .solve import result_bytes, simulate
 
     model = load_model(args.model)
+    output = Path(args.output or f"{model.name}.npz")
+    # the picture is named after the result file unless named itself
+    picture = None if args.no_plot else Path(args.plot or output.with_suffix(".png"))
+
+    def check_outputs(lowered, options):   # before compiling and running: a bad path fails now
+        check_output_file(output, "-o", result_bytes(lowered, options))
+        if picture is not None:
+            check_output_file(picture, "--plot")
+
     result = simulate(model, t_end=args.t_end, dt=args.dt, method=args.method, saves=args.saves,
                       params=_parse_params(args.param), target=args.target, space_order=args.space_order,
-                      rtol=args.rtol, atol=args.atol, progress=not args.quiet, egraph=not args.no_egraph)
-    output = Path(args.output or f"{model.name}.npz")
+                      rtol=args.rtol, atol=args.atol, progress=not args.quiet, egraph=not args.no_egraph,
+                      preflight=check_outputs)
     written = [str(result.save(output, compress=args.compress))]
-    if not args.no_plot:
-        written.append(str(result.plot(Path(args.plot or f"{model.name}.png"))))
+    if picture is not None:
+        written.append(str(result.plot(picture)))
     stats = result.stats
     steps = (f"{stats['accepted']} accepted / {stats['rejected']} rejected steps" if "accepted" in stats
              else f"{stats['steps']} steps of dt={stats['dt']:.3g}")
@@ -195,7 +221,8 @@ def _compile(args) -> int:
         source, report = loss_source(model, args.target, space_order=space_order, egraph=not args.no_egraph)
         report = dict(report, source=source_name)
     else:
-        compiled = compile_model(model, target=args.target, space_order=space_order, egraph=not args.no_egraph)
+        compiled = compile_model(model, target=args.target, space_order=space_order, egraph=not args.no_egraph,
+                                 load=False)   # the source only: no GPU needed for cuda, no Numba compile
         source, report = compiled.source, kernel_report(compiled, source_name)
     with atomic_directory(args.output) as directory:
         atomic_write_text(Path(directory) / source_name, source)

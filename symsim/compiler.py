@@ -39,7 +39,7 @@ class CompiledModel:
     lowered: LoweredModel
     target: str
     source: str
-    module: types.ModuleType
+    module: types.ModuleType | None     # None when only rendered (compile_model(load=False))
     egraph_report: dict | None = None   # what the e-graph pass did (None with egraph=False)
     egraph: bool = True
     from_cache: bool = False            # the module came from the kernel cache (no pass, no rendering)
@@ -127,16 +127,21 @@ CACHED_TARGETS = ("numba", "cuda")
 
 
 def compile_model(model: Model | LoweredModel, target: str = "numpy", space_order: int = 2,
-                  egraph: bool = True, cache: bool = True) -> CompiledModel:
+                  egraph: bool = True, cache: bool = True, load: bool = True) -> CompiledModel:
     """Lower ``model`` (unless already lowered), optimize, render for ``target`` and load the result.
 
     ``egraph=False`` renders the lowered IR after SymPy's cse alone (``--no-egraph``).
     For compiled backends ``cache=True`` reuses the module (and Numba's machine code)
     of an earlier compilation of the same IR, see :mod:`symsim.kernel_cache`.
+    ``load=False`` only renders the source (``module`` is None): what ``symsim compile``
+    writes, which needs neither a GPU for ``cuda`` nor Numba's compiler.
     """
     lowered = model if isinstance(model, LoweredModel) else lower_to_stencils(model, space_order)
     if target not in SIMULATION_TARGETS:
         renderer_for(target)   # raises, naming the target and the ones that exist
+    if not load:
+        plan, report = optimized_plan(lowered, egraph)
+        return CompiledModel(lowered, target, renderer_for(target)(plan), None, report, egraph, False, plan)
     if target == "cuda":
         _check_cuda_device()
     if target in CACHED_TARGETS and cache:

@@ -65,3 +65,8 @@ class OptionError(SymsimError):
 
 class ExpressionSyntaxError(SymsimError):
     """An expression string (``symsim simplify "EXPR"``) uses syntax or names outside the safe subset."""
+
+
+class SymsimWarning(UserWarning):
+    """A run goes on, but not as asked or not safely: a shortened step, a step above the stable
+    estimate, an ill-posed model. ``symsim run`` prints each as one ``symsim: warning:`` line."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import operator
+from fractions import Fraction
 
 import sympy
 
@@ -33,11 +34,21 @@ MAX_EXPONENT = 64
 def parse_expression(text: str) -> sympy.Expr:
     if len(text) > MAX_LENGTH:
         raise ExpressionSyntaxError(f"expression is longer than {MAX_LENGTH} characters")
+    stripped = text.strip()
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(stripped, mode="eval")
     except SyntaxError as error:
-        raise ExpressionSyntaxError(f"cannot parse {text!r}: {error.msg} at column {error.offset}") from None
-    return _build(tree.body, text)
+        # Python counts columns of the stripped text from 1, and gives 0 for an expression cut short
+        if error.offset and 0 < error.offset <= len(stripped):
+            where = f"column {error.offset + len(text) - len(text.lstrip())}"
+        else:
+            where = "the end of the expression"
+        raise ExpressionSyntaxError(f"cannot parse {text!r}: {error.msg} at {where}") from None
+    expression = _build(tree.body, text)
+    if expression.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+        raise ExpressionSyntaxError(f"{text!r} is undefined: it divides by zero or takes a logarithm of zero "
+                                    f"(SymPy evaluates it to {expression})")
+    return expression
 
 
 def _build(node, text):
@@ -50,6 +61,12 @@ def _build(node, text):
         if isinstance(node.op, ast.Pow) and right.is_number and abs(right) > MAX_EXPONENT:
             # 9**9**9 would make SymPy compute a gigantic integer
             raise ExpressionSyntaxError(f"exponent {right} at column {node.col_offset + 1} is larger than {MAX_EXPONENT}")
+        if isinstance(node.op, ast.Pow) and right.is_Float:
+            # x**0.5 is sqrt(x): an exponent written as a decimal that is a small fraction is that fraction
+            # (so that x**0.5 * x**0.5 is x, not x**1.0)
+            fraction = Fraction(float(right)).limit_denominator(1000)
+            if float(fraction) == float(right):
+                right = sympy.Rational(fraction.numerator, fraction.denominator)
         return _BINARY[type(node.op)](left, right)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         value = _build(node.operand, text)

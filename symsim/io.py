@@ -23,7 +23,9 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
-__all__ = ["atomic_write", "atomic_write_text", "atomic_directory"]
+from .errors import OptionError
+
+__all__ = ["atomic_write", "atomic_write_text", "atomic_directory", "check_output_file"]
 
 
 def _umask() -> int:
@@ -79,6 +81,29 @@ def atomic_write(path, write: Callable[[BinaryIO], None]) -> Path:
             tmp_path.unlink()
         raise
     _fsync_dir(directory)
+    return path
+
+
+def check_output_file(path, option: str, size: int = 0) -> Path:
+    """Before any long work: ``path`` can be written, and its disk has room for about ``size`` bytes.
+
+    Not a directory; its folder exists or is created and takes a new file (probed with a temporary
+    file, removed at once); ``size`` fits in the free space. Raises OptionError naming ``option``.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OptionError(f"{option} {path}: is a directory; give a file name")
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".probe"):
+            pass
+    except OSError as error:
+        raise OptionError(f"{option} {path}: cannot write there ({error.strerror or error})") from None
+    free = shutil.disk_usage(folder).free
+    if size > free:
+        raise OptionError(f"{option} {path}: the result needs about {size / 2**20:.0f} MiB and {folder} has "
+                          f"{free / 2**20:.0f} MiB free")
     return path
 
 

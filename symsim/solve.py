@@ -5,8 +5,11 @@
     (11, 129, 129)
 
 Fixed-step methods take ``dt`` (or a stable one suggested from the model) and
-shorten it slightly so that every save time is hit exactly; ``dopri5`` adapts
-its step to ``rtol``/``atol`` and reports accepted and rejected steps.
+shorten it so that every save time is hit exactly; ``dopri5`` adapts its step to
+``rtol``/``atol`` and reports accepted and rejected steps. Before the run a
+:class:`~symsim.errors.SymsimWarning` says when a given step was shortened by more
+than 1%, when it is above the stable estimate, and when the model is ill-posed; such
+runs are watched for growth (GROWTH_LIMIT) as well as for NaN/Inf.
 """
 
 from __future__ import annotations
@@ -15,22 +18,29 @@ import ctypes
 import math
 import os
 import time as clock
+import warnings
 
 import numpy as np
 
 from .compiler import CompiledModel, compile_model
-from .errors import OptionError, SolverError
+from .errors import OptionError, SolverError, SymsimWarning
 from .integrators import AdaptiveStepper, CompiledStepper, FixedStepper
+from .lowering import lower_to_stencils
 from .model import Model
 from .result import Result
-from .stability import suggest_dt
-from .tableaus import METHODS
+from .stability import SpectrumEstimate, spectrum_estimate, stable_step
+from .tableaus import METHODS, TABLEAUS
 
 BUILTIN_DEFAULTS = {"t_end": None, "dt": None, "method": "rk4", "saves": 20,
                     "space_order": 2, "rtol": 1e-6, "atol": 1e-9}
 
 #: steps between checks for NaN/Inf (each check reads the state once)
 FINITE_CHECK_INTERVAL = 50
+#: a run whose step is above the stable estimate (or whose model is ill-posed) stops when a field's
+#: largest magnitude exceeds this many times the largest magnitude of the initial state
+GROWTH_LIMIT = 1e6
+#: fraction of the machine's available memory a run may plan to use
+MEMORY_FRACTION = 0.8
 
 
 def run_options(model: Model, **given) -> dict:
@@ -62,18 +72,65 @@ def run_options(model: Model, **given) -> dict:
 def simulate(model: Model, t_end: float | None = None, dt: float | None = None, method: str | None = None,
              saves: int | None = None, params: dict | None = None, target: str = "numpy",
              space_order: int | None = None, rtol: float | None = None, atol: float | None = None,
-             progress: bool = False, egraph: bool = True) -> Result:
+             progress: bool = False, egraph: bool = True, preflight=None) -> Result:
     """Integrate ``model`` from t=0 to ``t_end`` and return ``saves + 1`` evenly spaced states.
 
     ``egraph=False`` skips the e-graph pass (kernels from SymPy's cse alone), for comparison.
+    ``preflight(lowered, options)``, if given, runs once the run is planned and before anything
+    is compiled: the place to check outputs (the CLI checks its paths and the result's size there).
     """
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
         from .loader import load_model
         model = load_model(model)
     options = run_options(model, t_end=t_end, dt=dt, method=method, saves=saves,
                           space_order=space_order, rtol=rtol, atol=atol)
-    compiled = compile_model(model, target=target, space_order=options["space_order"], egraph=egraph)
+    lowered = lower_to_stencils(model, options["space_order"])
+    check_memory(lowered, options)   # before compiling: a grid that cannot fit fails in a second, not after minutes
+    if preflight is not None:
+        preflight(lowered, options)
+    compiled = compile_model(lowered, target=target, space_order=options["space_order"], egraph=egraph)
     return integrate(compiled, options, params, progress)
+
+
+def result_bytes(lowered, options: dict) -> int:
+    """Bytes of the saved states of a run (what its result holds and its file stores)."""
+    return 8 * len(lowered.fields) * (options["saves"] + 1) * math.prod(lowered.shape)
+
+
+def run_bytes(lowered, options: dict) -> int:
+    """Bytes a run holds at once: the saved states, the padded state and the integrator's work arrays."""
+    stages = 7 if options["method"] == "dopri5" else TABLEAUS[options["method"]].stages
+    return result_bytes(lowered, options) + 8 * len(lowered.fields) * (stages + 3) * math.prod(lowered.padded_shape)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux ``MemAvailable``, else physical memory), or None."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(lowered, options: dict) -> None:
+    """Refuse, before any work, a run whose arrays would not fit in memory (naming what to change)."""
+    needed, available = run_bytes(lowered, options), available_memory()
+    if available is None or needed <= MEMORY_FRACTION * available:
+        return
+    grid = "x".join(str(n) for n in lowered.shape) or "no grid"
+    raise OptionError(f"model {lowered.name!r} on a {grid} grid with {options['saves']} saves needs about "
+                      f"{_size(needed)}; this machine has {_size(available)} available: use fewer --saves or fewer "
+                      "grid points")
+
+
+def _size(count: int) -> str:
+    return f"{count / 2**30:.1f} GiB" if count >= 2**30 else f"{count / 2**20:.0f} MiB"
 
 
 def keep_freed_arrays_mapped() -> bool:
@@ -108,9 +165,14 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
     save_times = np.linspace(0.0, t_end, saves + 1)
 
     dt = options["dt"]
-    suggested = suggest_dt(compiled, state, values, method)
+    spectrum = spectrum_estimate(compiled, state, values)
+    suggested = stable_step(spectrum, method, bool(lowered.axes))
     if dt is None:
         dt = suggested if suggested is not None else t_end / saves / 10
+    may_blow_up = _announce(spectrum, options, dt)
+    scale = _magnitude(compiled.interior(state))
+    growth_scale = scale if may_blow_up and scale > 0 else None   # growth is watched only where it is not physics
+    failure = _Diagnosis(spectrum, method, stable_step(spectrum, method, on_grid=True))
 
     def rhs(t, y, out):
         compiled.rhs(t, y, out, values)
@@ -141,7 +203,7 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
     steps = 0
     started = clock.perf_counter()
     bar = _Progress(lowered.name, method, t_end, progress)
-    # a blow-up is reported once, as the SolverError of _check_finite, not as NumPy warnings on stderr
+    # a blow-up is reported once, as the SolverError of _Diagnosis.check, not as NumPy warnings on stderr
     saved_errstate = np.seterr(over="ignore", invalid="ignore", divide="ignore")
     failed = True
     try:
@@ -150,7 +212,7 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
             target_time = save_times[i]
             if method == "dopri5":
                 dt = stepper.advance(t, state, target_time, dt)
-                _check_finite(compiled, state, target_time, dt, method, suggested)
+                failure.check(compiled, state, target_time, dt, growth_scale)
             else:
                 count = max(1, math.ceil((target_time - t) / dt - 1e-9))
                 step = (target_time - t) / count
@@ -158,10 +220,10 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
                     state = stepper.step(t + n * step, state, step)
                     if (n + 1) % FINITE_CHECK_INTERVAL == 0:
                         if not on_device:   # a device state is checked where it is copied anyway
-                            _check_finite(compiled, state, t + (n + 1) * step, step, method, suggested)
+                            failure.check(compiled, state, t + (n + 1) * step, step, growth_scale)
                         bar.move_to(t + (n + 1) * step)
                 steps += count
-                _check_finite(compiled, to_host(state), target_time, step, method, suggested)
+                failure.check(compiled, to_host(state), target_time, step, growth_scale)
             bar.move_to(target_time)
             t = target_time
             saved[i] = compiled.interior(to_host(state))
@@ -183,16 +245,75 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
     return Result(model_name=lowered.name, t=save_times, coords=coords, fields=fields, params=values, stats=stats)
 
 
-def _check_finite(compiled: CompiledModel, state, t, dt, method, suggested) -> None:
-    interior = compiled.interior(state)
-    if np.isfinite(interior).all():
-        return
-    for k, field in enumerate(compiled.lowered.fields):
-        if not np.isfinite(interior[k]).all():
-            hint = f"the suggested stable dt is {suggested:.3g}" if suggested else "try a smaller --dt"
-            raise SolverError(
-                f"field {field!r} became NaN/Inf at t≈{t:.6g} (dt={dt:.3g}, method {method}); "
-                f"the run is unstable: use a smaller --dt ({hint}), or --method dopri5")
+def _announce(spectrum: SpectrumEstimate, options: dict, dt: float) -> bool:
+    """Warn, before the run, of what makes it differ from what was asked or fail; True when it may blow up.
+
+    The blow-up warning compares the step the run will take with the stability limit alone (for
+    ODE systems the suggested step is also held to an accuracy limit, which a user may well exceed).
+    """
+    method, saves, t_end = options["method"], options["saves"], options["t_end"]
+    for field, axis in spectrum.anti_diffusive:
+        warnings.warn(f"field {field!r} diffuses backwards along {axis} (the coefficient of its second derivative is "
+                      "negative, e.g. a negative diffusivity): the model is ill-posed, its finest grid modes grow "
+                      "at any step size", SymsimWarning, stacklevel=4)
+    if method == "dopri5" or options["dt"] is None:
+        return bool(spectrum.anti_diffusive)
+    interval = t_end / saves
+    used = interval / max(1, math.ceil(interval / dt - 1e-9))
+    if used < 0.99 * dt:
+        warnings.warn(f"dt={dt:.3g} shortened to {used:.3g} ({dt / used:.3g}x smaller) so that each of the {saves} "
+                      f"saves (every {interval:.3g}) falls on a step; fewer --saves keep the step asked for",
+                      SymsimWarning, stacklevel=4)
+    limit = stable_step(spectrum, method, on_grid=True)
+    above = limit is not None and used > limit
+    if above:
+        warnings.warn(f"dt={used:.3g} is {used / limit:.3g}x the stable step estimated for {method} "
+                      f"({limit:.3g}): the run will likely blow up; use --dt {limit:.3g} or less, or omit --dt",
+                      SymsimWarning, stacklevel=4)
+    return above or bool(spectrum.anti_diffusive)
+
+
+def _magnitude(values: np.ndarray) -> float:
+    """Largest finite magnitude of an array (0.0 when it has none)."""
+    finite = np.abs(values[np.isfinite(values)])
+    return float(finite.max()) if finite.size else 0.0
+
+
+class _Diagnosis:
+    """Checks a state during a run and explains a failure by its cause (ill-posed model, too large a step)."""
+
+    def __init__(self, spectrum: SpectrumEstimate, method: str, suggested: float | None):
+        self.spectrum, self.method, self.suggested = spectrum, method, suggested
+
+    def check(self, compiled: CompiledModel, state, t: float, dt: float, growth_scale: float | None) -> None:
+        """Raise a SolverError if a field is NaN/Inf or (``growth_scale`` given) grew past GROWTH_LIMIT times it."""
+        interior = compiled.interior(state)
+        if np.isfinite(interior).all() and (growth_scale is None
+                                            or np.abs(interior).max() <= GROWTH_LIMIT * growth_scale):
+            return
+        for k, field in enumerate(compiled.lowered.fields):
+            values = interior[k]
+            if not np.isfinite(values).all():
+                raise SolverError(f"field {field!r} became NaN/Inf at t≈{t:.6g} (dt={dt:.3g}, method "
+                                  f"{self.method}); {self.remedy(dt)}")
+            if growth_scale is not None and np.abs(values).max() > GROWTH_LIMIT * growth_scale:
+                raise SolverError(f"field {field!r} grew to {_magnitude(values):.3g} by t≈{t:.6g}, over "
+                                  f"{GROWTH_LIMIT:.0e} times the initial state's largest value ({growth_scale:.3g}) "
+                                  f"(dt={dt:.3g}, method {self.method}); {self.remedy(dt)}")
+
+    def remedy(self, dt: float) -> str:
+        """The cause as far as the estimate tells it, and what to change."""
+        if self.spectrum.anti_diffusive:
+            where = ", ".join(f"{field!r} along {axis}" for field, axis in self.spectrum.anti_diffusive)
+            return (f"the model is ill-posed: negative diffusion of {where} grows the finest grid modes at any step "
+                    "size; check the sign of the second-derivative coefficient (a parameter such as a diffusivity)")
+        if self.suggested is None:
+            return "the run is unstable: try a smaller --dt, or --method dopri5"
+        if dt <= self.suggested:
+            return (f"the step is within the stable estimate ({self.suggested:.3g}), so the model's own solution may "
+                    "blow up (nonlinear growth) or the estimate missed a fast mode: try --method dopri5")
+        return (f"the run is unstable: use a smaller --dt (the suggested stable dt is {self.suggested:.3g}), "
+                "or --method dopri5")
 
 
 class _Progress:

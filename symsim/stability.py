@@ -20,6 +20,8 @@ spectrum, which must fit in the integrator's stability region.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import sympy
 
@@ -31,8 +33,19 @@ from .vectorize import evaluate_on_grid, grid_axes_coordinates
 SAFETY = 0.8
 
 
-def spectral_bounds(compiled, state: np.ndarray, params: dict, t: float = 0.0) -> tuple[float, float]:
-    """(real-axis, imaginary-axis) bounds of the Jacobian spectrum at ``state``."""
+@dataclass(frozen=True)
+class SpectrumEstimate:
+    """Bounds of the semi-discrete Jacobian's spectrum at one state, and where the model is ill-posed."""
+
+    real: float          # bound of |real part| (diffusion, reaction)
+    imaginary: float     # bound of |imaginary part| (advection, waves)
+    #: (field, axis) pairs whose own second-derivative coefficient is negative somewhere: anti-diffusion
+    #: (u_t = -D u_xx, D > 0), which grows the finest grid modes fastest at any step size
+    anti_diffusive: tuple = ()
+
+
+def spectrum_estimate(compiled, state: np.ndarray, params: dict, t: float = 0.0) -> SpectrumEstimate:
+    """Gershgorin bounds of the Jacobian spectrum at ``state`` (see the module docstring)."""
     lowered = compiled.lowered
     values = {sympy.Symbol(p): v for p, v in params.items()}
     values.update(lowered.spacing)
@@ -40,10 +53,12 @@ def spectral_bounds(compiled, state: np.ndarray, params: dict, t: float = 0.0) -
     fields = compiled.interior(state)
     coordinates = grid_axes_coordinates(lowered.axes)
     real_bound = imaginary_bound = 0.0
+    anti_diffusive = []
     # u'' = f reduced to (u' = u_t, u_t' = f): the pair's eigenvalues are about
     # +-i*sqrt(|eigenvalues of df/du|), far smaller than a row sum of df/du
     velocities = {f: f"{f}_t" for f in lowered.fields
                   if f"{f}_t" in lowered.fields and not stencil_accesses(lowered.rhs[f]) - {_access(lowered, f"{f}_t")}}
+    displacement = {v: f for f, v in velocities.items()}
     for field, expr in lowered.rhs.items():
         if field in velocities:
             continue
@@ -57,21 +72,39 @@ def spectral_bounds(compiled, state: np.ndarray, params: dict, t: float = 0.0) -
                 float(derivative) if derivative.is_Float or derivative.is_Rational
                 else evaluate_on_grid(derivative, lowered.coordinate_symbols, coordinates, at_point))
         real_row = imaginary_row = 0.0
+        # half the second moment (in offsets) of the field's own symmetric stencil per axis: D / h**2
+        # for D u_xx at any order of accuracy; its sign is the sign of the diffusion coefficient
+        moments = [0.0] * len(lowered.axes)
+        own = displacement.get(field, field)
         for (source, offsets), c in coefficient.items():
             mirror = coefficient.get((source, tuple(-o for o in offsets)), 0.0)
             if not any(offsets):
                 real_row = real_row + np.abs(c)
                 continue
             # each +-s pair is visited twice, so take half of each part
-            real_row = real_row + 0.5 * np.abs(c + mirror)
+            symmetric = 0.5 * (c + mirror)
+            real_row = real_row + np.abs(symmetric)
             imaginary_row = imaginary_row + 0.5 * np.abs(c - mirror)
+            if source == own:
+                moments = [m + 0.5 * symmetric * o ** 2 for m, o in zip(moments, offsets)]
+        for axis, moment in zip(lowered.axes, moments):
+            moment = np.asarray(moment, dtype=float)
+            scale = float(np.nanmax(np.abs(moment))) if moment.size else 0.0
+            if scale > 0 and float(np.nanmin(moment)) < -1e-9 * scale:
+                anti_diffusive.append((own, axis.name))
         real_row, imaginary_row = float(np.nanmax(real_row)), float(np.nanmax(imaginary_row))
         if field in velocities.values():
             imaginary_bound = max(imaginary_bound, np.sqrt(real_row + imaginary_row))
         else:
             real_bound = max(real_bound, real_row)
             imaginary_bound = max(imaginary_bound, imaginary_row)
-    return real_bound, imaginary_bound
+    return SpectrumEstimate(real_bound, imaginary_bound, tuple(anti_diffusive))
+
+
+def spectral_bounds(compiled, state: np.ndarray, params: dict, t: float = 0.0) -> tuple[float, float]:
+    """(real-axis, imaginary-axis) bounds of the Jacobian spectrum at ``state``."""
+    estimate = spectrum_estimate(compiled, state, params, t)
+    return estimate.real, estimate.imaginary
 
 
 def _access(lowered, field: str) -> StencilAccess:
@@ -85,7 +118,12 @@ def suggest_dt(compiled, state: np.ndarray, params: dict, method: str, t: float 
     For systems without a grid, where accuracy rather than stability limits the step,
     the step is also held to 0.05 / (spectral bound).
     """
-    real_bound, imaginary_bound = spectral_bounds(compiled, state, params, t)
+    return stable_step(spectrum_estimate(compiled, state, params, t), method, bool(compiled.lowered.axes))
+
+
+def stable_step(estimate: SpectrumEstimate, method: str, on_grid: bool = True) -> float | None:
+    """:func:`suggest_dt` from a spectrum estimate already made."""
+    real_bound, imaginary_bound = estimate.real, estimate.imaginary
     real_extent, imaginary_extent = STABILITY[method]
     if real_bound <= 0 and imaginary_bound <= 0:
         return None
@@ -97,6 +135,6 @@ def suggest_dt(compiled, state: np.ndarray, params: dict, method: str, t: float 
     else:
         dt = 1.0 / (real_bound / real_extent + imaginary_bound / imaginary_extent)
     dt *= SAFETY
-    if not compiled.lowered.axes:
+    if not on_grid:
         dt = min(dt, 0.05 / max(real_bound, imaginary_bound))
     return float(dt)

@@ -242,10 +242,54 @@ def test_failed_run_leaves_an_existing_result_untouched(tmp_path, capsys):
     assert (tmp_path / "old.npz").read_bytes() == b"previous result"
 
 
-def test_unstable_run_fails_with_one_line_and_writes_nothing(tmp_path, capsys):
+def test_unstable_run_warns_then_fails_with_one_error_line_and_writes_nothing(tmp_path, capsys):
     script = write(tmp_path, "heat.py", HEAT)
-    assert_fails_cleanly(tmp_path, capsys, ["run", script, "--t-end", "1", "--dt", "0.01", "--quiet"],
-                         ["'u'", "NaN/Inf", "unstable"], status=1)
+    before = snapshot(tmp_path)
+    code, out, err = cli(capsys, "run", script, "--t-end", "1", "--dt", "0.01", "--quiet")
+    *warnings, error = err.splitlines()
+    assert code == 1 and out == "" and "Traceback" not in err
+    # warned before the run: the step is far above the stable estimate (by how much, and the estimate)
+    assert len(warnings) == 1 and warnings[0].startswith("symsim: warning: dt=0.01 is ")
+    assert "x the stable step estimated for rk4" in warnings[0]
+    # stopped once 'u' grew by orders of magnitude, before it overflowed to NaN
+    assert error.startswith("symsim: error: field 'u' grew to ") and "unstable" in error
+    assert "--dt" in error and "suggested stable dt" in error
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("argv, fragments", [
+    (["-o", "/proc/nonexistent/x.npz"], ["-o /proc/nonexistent/x.npz", "cannot write"]),
+    (["-o", "."], ["-o .", "is a directory"]),
+    (["--plot", "."], ["--plot .", "is a directory"]),
+    (["--saves", "100000000000"], ["GiB", "--saves", "available"]),
+])
+def test_outputs_and_memory_are_checked_before_the_run(tmp_path, capsys, argv, fragments, monkeypatch):
+    import symsim.solve
+    ran = []
+    monkeypatch.setattr(symsim.solve, "integrate", lambda *a, **k: ran.append(1))
+    script = write(tmp_path, "heat.py", HEAT)
+    assert_fails_cleanly(tmp_path, capsys, ["run", script, "--t-end", "1", "--quiet", *argv], fragments)
+    assert ran == []
+
+
+def test_an_ill_posed_model_is_named_as_such(tmp_path, capsys):
+    script = write(tmp_path, "heat.py", HEAT)
+    code, out, err = cli(capsys, "run", script, "--t-end", "0.1", "--quiet", "--param", "D=-1")
+    *warnings, error = err.splitlines()
+    assert code == 1 and len(warnings) == 1 and "diffuses backwards along x" in warnings[0]
+    assert "ill-posed" in error and "'u'" in error and "smaller --dt" not in error
+
+
+def test_a_shortened_step_is_announced_with_its_factor(tmp_path, capsys):
+    script = write(tmp_path, "heat.py", HEAT)
+    code, out, err = cli(capsys, "run", script, "--t-end", "0.02", "--saves", "10", "--dt", "0.0008", "--quiet",
+                         "--no-plot", "-o", "r.npz")
+    assert code == 0, err
+    assert err.splitlines() == ["symsim: warning: dt=0.0008 shortened to 0.000667 (1.2x smaller) so that each of "
+                                "the 10 saves (every 0.002) falls on a step; fewer --saves keep the step asked for"]
+    code, out, err = cli(capsys, "run", script, "--t-end", "0.02", "--saves", "10", "--dt", "0.0005", "--quiet",
+                         "--no-plot", "-o", "r.npz")
+    assert code == 0 and err == ""      # 0.002 is four steps of 0.0005: nothing to say
 
 
 # -- happy paths -------------------------------------------------------------------------
@@ -279,6 +323,10 @@ def test_run_default_output_names_follow_the_model_name(tmp_path, capsys):
     code, out, err = cli(capsys, "run", script, "--quiet", "--no-plot", "-o", "only.npz")
     assert code == 0, err
     assert (tmp_path / "only.npz").is_file() and not (tmp_path / "only.png").exists()
+    # the picture follows the result's name, not the model's
+    code, out, err = cli(capsys, "run", script, "--quiet", "-o", "runs/heat_dp.npz")
+    assert code == 0, err
+    assert (tmp_path / "runs" / "heat_dp.png").is_file() and not (tmp_path / "runs" / "heat1.png").exists()
 
 
 def test_param_override_changes_the_result(tmp_path, capsys):
@@ -433,8 +481,9 @@ def test_process_unstable_run_prints_no_numpy_warnings_and_clears_its_progress_b
     done = run_process(tmp_path, "run", script, "--t-end", "1", "--dt", "0.01")   # progress bar on
     assert done.returncode == 1
     assert "Warning" not in done.stderr and "Traceback" not in done.stderr, done.stderr
-    assert done.stderr.count("\n") == 1 and done.stderr.endswith("\n"), repr(done.stderr)
-    assert done.stderr.rsplit("\r", 1)[-1].startswith("symsim: error: field 'u' became NaN/Inf")
+    assert done.stderr.count("\n") == 2 and done.stderr.endswith("\n"), repr(done.stderr)
+    assert done.stderr.startswith("symsim: warning: dt=0.01 is ")     # said before the bar appears
+    assert done.stderr.rsplit("\r", 1)[-1].startswith("symsim: error: field 'u' grew to ")
     assert done.stdout == ""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["heat.py"]
 
@@ -442,7 +491,20 @@ def test_process_unstable_run_prints_no_numpy_warnings_and_clears_its_progress_b
 def test_process_run_and_help_succeed(tmp_path):
     done = run_process(tmp_path, "--help")
     assert done.returncode == 0 and "run" in done.stdout and "compile" in done.stdout
-    done = run_process(tmp_path, "run", "lorenz", "--t-end", "0.1", "--quiet", "--no-plot")
+    done = run_process(tmp_path, "run", "lorenz", "--t-end", "0.1", "--saves", "10", "--quiet", "--no-plot")
     assert done.returncode == 0, done.stderr
     assert done.stderr == "" and "lorenz" in done.stdout
     assert load_npz(tmp_path / "lorenz.npz")["t"][-1] == pytest.approx(0.1)
+
+
+def test_compile_for_cuda_writes_source_without_a_gpu(tmp_path, monkeypatch):
+    """Writing the CUDA module needs no GPU (and no simulator); running it does, and says so."""
+    monkeypatch.setenv("NUMBA_ENABLE_CUDASIM", "0")
+    done = run_process(tmp_path, "compile", "heat_2d", "--target", "cuda", "-o", "out")
+    assert done.returncode == 0, done.stderr
+    source = (tmp_path / "out" / "heat_2d_cuda.py").read_text()
+    assert "cuda.jit" in source and (tmp_path / "out" / "report.json").exists()
+    done = run_process(tmp_path, "run", "heat_2d", "--target", "cuda", "--t-end", "0.001", "--quiet")
+    if done.returncode == 0:
+        pytest.skip("this machine has a GPU")
+    assert_one_error_line(done.returncode, done.stdout, done.stderr, "no usable NVIDIA GPU", status=1)

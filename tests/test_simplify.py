@@ -178,3 +178,22 @@ def test_simplify_refuses_anything_but_arithmetic_without_running_it(text, capsy
     assert main(["simplify", text]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("symsim: error:")
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("1/0", "divides by zero"), ("log(0)", "logarithm of zero"), ("1/(x - x)", "undefined"),
+    ("a +", "at the end of the expression"), ("a + * b", "at column 5"), ("  a + * b", "at column 7"),
+    ("sin(x", "'(' was never closed at column 4"),
+])
+def test_undefined_or_unparsable_expressions_are_errors_that_say_where(text, fragment, capsys):
+    from symsim.cli import main
+    assert main(["simplify", text]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and fragment in err[0], err
+
+
+@pytest.mark.parametrize("text, expected", [("x**0.5 * x**0.5", "x"), ("x**1.5 / x**0.5", "x"),
+                                            ("x**0.25", "x**(1/4)")])
+def test_decimal_exponents_that_are_small_fractions_are_those_fractions(text, expected):
+    assert parse_expression(text) == sympy.sympify(expected)
+    assert parse_expression("x**0.1234567").exp.is_Float      # not a small fraction: left as written

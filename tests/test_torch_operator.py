@@ -69,7 +69,8 @@ def trajectory(result, fields) -> torch.Tensor:
 
 def euler_run(model, space_order, steps=4, params=None):
     """A forward-Euler run that saves after every step, at the suggested stable dt; (result, dt)."""
-    dt = simulate(model, t_end=1e-9, saves=1, space_order=space_order, params=params).stats["suggested_dt"]
+    dt = simulate(model, t_end=1e-9, saves=1, space_order=space_order, params=params,
+                  method="euler").stats["suggested_dt"]
     result = simulate(model, t_end=steps * dt, dt=dt, saves=steps, method="euler", space_order=space_order,
                       params=params)
     assert result.stats["steps"] == steps

@@ -1,0 +1,104 @@
+"""What a run checks and says before and while it runs: ill-posed models, steps above the stable
+estimate, the memory a run needs, and growth that is instability rather than physics."""
+
+import warnings
+
+import numpy as np
+import pytest
+import sympy
+from sympy import Eq
+
+import symsim
+from symsim import Dt, Grid, Model, load_model
+from symsim.compiler import compile_model
+from symsim.errors import OptionError, SymsimWarning
+from symsim.lowering import lower_to_stencils
+from symsim.solve import check_memory, result_bytes, run_bytes, run_options
+from symsim.stability import spectrum_estimate
+
+EXAMPLES = ["advection_1d", "allen_cahn", "burgers_1d", "gray_scott", "heat_1d", "heat_2d", "lorenz",
+            "lotka_volterra", "sine_gordon_1d"]
+
+
+def estimate(model, space_order=2, **params):
+    compiled = compile_model(model, target="numpy", space_order=space_order, egraph=False)
+    values = compiled.resolve_params(params)
+    return spectrum_estimate(compiled, compiled.initial_state(values), values)
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+@pytest.mark.parametrize("space_order", [2, 4])
+def test_no_shipped_example_is_called_ill_posed(name, space_order):
+    model = load_model(name)
+    if model.grid is not None and len(model.grid.axes) > 1:
+        model = model.with_points(**{a.name: 24 for a in model.grid.axes})
+    assert estimate(model, space_order).anti_diffusive == ()
+
+
+def anisotropic(a, b):
+    grid = Grid(x=(0.0, 1.0, 20), y=(0.0, 2.0, 16), periodic=True)
+    model = Model("aniso", grid)
+    u, v = model.fields("u v")
+    A, B = model.params(A=a, B=b)
+    x, y = grid.coords
+    # v diffuses with a state-dependent coefficient and feeds u with a negative cross-diffusion,
+    # which is not anti-diffusion of either field
+    model.equations(Eq(Dt(u), A * u.diff(x, 2) + B * u.diff(y, 2) - 0.3 * v.diff(x, 2)),
+                    Eq(Dt(v), (1 + v ** 2) * v.diff(x, 2) + v.diff(y, 2)))
+    model.initial(u=sympy.sin(2 * sympy.pi * x), v=sympy.cos(sympy.pi * y))
+    return model
+
+
+@pytest.mark.parametrize("space_order", [2, 4, 6, 8])
+@pytest.mark.parametrize("a, b, flagged", [(1.0, 1.0, ()), (1.0, -0.5, (("u", "y"),)),
+                                           (-2.0, -0.5, (("u", "x"), ("u", "y"))), (0.0, 1.0, ())])
+def test_anti_diffusion_is_found_per_field_and_axis_at_every_order(space_order, a, b, flagged):
+    assert estimate(anisotropic(a, b), space_order).anti_diffusive == flagged
+
+
+@pytest.mark.parametrize("sign, flagged", [(1, ()), (-1, (("u", "x"),))])
+def test_a_wave_equation_with_the_wrong_sign_is_ill_posed(sign, flagged):
+    grid = Grid(x=(0.0, 1.0, 32), periodic=True)
+    model = Model("wave", grid)
+    u = model.fields("u")
+    (x,) = grid.coords
+    model.equations(Eq(Dt(u, 2), sign * u.diff(x, 2)))
+    model.initial({u: sympy.sin(2 * sympy.pi * x), Dt(u): 0})
+    assert estimate(model).anti_diffusive == flagged
+
+
+def test_an_ill_posed_run_warns_first_and_fails_naming_the_cause():
+    model = load_model("heat_1d")
+    with pytest.warns(SymsimWarning, match="ill-posed"), pytest.raises(symsim.SolverError, match="ill-posed"):
+        symsim.simulate(model, t_end=0.01, params={"D": -1.0}, saves=2)
+
+
+def test_growth_that_is_physics_is_not_stopped():
+    """u' = 20 u grows 5e8-fold on [0, 1]: at a step inside the stable estimate the run completes."""
+    model = Model("growth")
+    u = model.fields("u")
+    model.equations(Eq(Dt(u), 20 * u))
+    model.initial(u=1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SymsimWarning)      # nothing to warn about either
+        result = symsim.simulate(model, t_end=1.0, dt=1e-3, saves=4)
+    assert np.isclose(result["u"][-1], np.exp(20.0), rtol=1e-6)     # RK4: (20 dt)^4 / 120 per unit time
+
+
+def test_memory_needed_is_the_saves_the_state_and_the_work_arrays():
+    lowered = lower_to_stencils(load_model("gray_scott").with_points(x=64, y=32), 2)
+    options = run_options(load_model("gray_scott"), t_end=1.0, saves=9, method="rk4")
+    assert result_bytes(lowered, options) == 8 * 2 * 10 * 64 * 32
+    assert run_bytes(lowered, options) == result_bytes(lowered, options) + 8 * 2 * (4 + 3) * 66 * 34
+
+
+def test_a_run_that_cannot_fit_is_refused_before_compiling(monkeypatch):
+    import symsim.solve
+    monkeypatch.setattr(symsim.solve, "available_memory", lambda: 2 ** 20)        # a 1 MiB machine
+    compiled = []
+    monkeypatch.setattr(symsim.solve, "compile_model", lambda *a, **k: compiled.append(1))
+    with pytest.raises(OptionError, match=r"gray_scott.*256x256 grid with 20 saves needs about 2[0-9] MiB"):
+        symsim.simulate(load_model("gray_scott"), t_end=1.0)
+    assert compiled == []
+    lowered = lower_to_stencils(load_model("heat_1d"), 2)
+    check_memory(lowered, run_options(load_model("heat_1d"), t_end=1.0))          # 20 kB fits

@@ -182,8 +182,7 @@ def _run(args) -> int:
 
     model = load_model(args.model)
     output = Path(args.output or f"{model.name}.npz")
-    # the picture is named after the result file unless named itself
-    picture = None if args.no_plot else Path(args.plot or output.with_suffix(".png"))
+    picture = None if args.no_plot else Path(args.plot) if args.plot else _picture_beside(output, model.name)
 
     def check_outputs(lowered, options):   # before compiling and running: a bad path fails now
         check_output_file(output, "-o", result_bytes(lowered, options))
@@ -203,6 +202,14 @@ def _run(args) -> int:
     print(f"{model.name}: t=0..{result.t[-1]:g} with {stats['method']}, {steps}, "
           f"{stats['wall_seconds']:.2f} s; wrote {', '.join(written)}")
     return 0
+
+
+def _picture_beside(output: Path, model_name: str) -> Path:
+    """The default picture: named after the result file (``runs/a.npz`` -> ``runs/a.png``)."""
+    try:
+        return output.with_suffix(".png")
+    except ValueError:   # "." or "..": -o is then refused as a directory before anything runs
+        return Path(f"{model_name}.png")
 
 
 def _compile(args) -> int:

@@ -90,6 +90,7 @@ class PinnRun:
     times: np.ndarray = field(repr=False, default=None)
     reference: dict = field(repr=False, default=None)     # field -> (saves, *grid) numerical solution
     prediction: dict = field(repr=False, default=None)    # field -> (saves, *grid) network
+    coords: dict = field(repr=False, default=None)        # axis name -> grid coordinates of the comparison
 
     def metrics(self) -> dict:
         return {"model": self.model_name, "rel_l2": self.rel_l2, "steps": self.steps, "seconds": self.seconds,
@@ -212,11 +213,11 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int = 2000, lbfg
     seconds = time.perf_counter() - started
     if bar is not None:
         bar.close()
-    times, reference, prediction, rel_l2 = _compare(model, net, t_end, reference_saves, real)
+    times, coords, reference, prediction, rel_l2 = _compare(model, net, t_end, reference_saves, real)
     config = {"t_end": t_end, "steps": steps, "lbfgs_steps": lbfgs_steps, "points": points, "hard_bc": hard_bc,
               "seed": seed, "width": width, "depth": depth, "learning_rate": learning_rate, "dtype": dtype}
     return PinnRun(model.name, net, rel_l2, steps + lbfgs_steps, seconds, float(loss.detach()), history, config,
-                   times, reference, prediction)
+                   times, reference, prediction, coords)
 
 
 def _compare(model: Model, net, t_end: float, saves: int, real):
@@ -235,7 +236,8 @@ def _compare(model: Model, net, t_end: float, saves: int, real):
         prediction[name] = values[:, k].reshape(shape)
     numerator = sum(np.sum((prediction[f] - reference[f]) ** 2) for f in reference)
     denominator = sum(np.sum(reference[f] ** 2) for f in reference)
-    return result.t, reference, prediction, float(math.sqrt(numerator / max(denominator, 1e-300)))
+    coords = {a.name: np.asarray(result[a.name]) for a in model.grid.axes}
+    return result.t, coords, reference, prediction, float(math.sqrt(numerator / max(denominator, 1e-300)))
 
 
 def _progress(enabled: bool, total: int, name: str):
@@ -253,24 +255,48 @@ def _advance(bar, step: int, loss: float) -> None:
 
 
 def _plot(run: PinnRun, path: Path) -> None:
-    from .plotting import new_figure, save_figure
+    from .plotting import save_figure
+    save_figure(pinn_figure(run), path)
 
-    name = next(iter(run.reference))
-    reference, prediction = run.reference[name], run.prediction[name]
-    figure = new_figure(13, 3.8)
-    axes = figure.subplots(1, 3)
-    if reference.ndim == 2:        # 1-D in space: x-t pictures
-        for ax, data, title in zip(axes, (reference, prediction, prediction - reference),
-                                   ("symsim solution", "PINN", "PINN - symsim")):
-            image = ax.imshow(data.T, origin="lower", aspect="auto", cmap="RdBu_r")
-            ax.set_title(f"{name}: {title}")
-            ax.set_xlabel("save index (t)")
-            figure.colorbar(image, ax=ax)
-    else:                          # 2-D: the final time
-        for ax, data, title in zip(axes, (reference[-1], prediction[-1], prediction[-1] - reference[-1]),
-                                   ("symsim solution", "PINN", "PINN - symsim")):
-            image = ax.imshow(data.T, origin="lower", cmap="RdBu_r")
-            ax.set_title(f"{name} at t={run.times[-1]:g}: {title}")
-            figure.colorbar(image, ax=ax)
+
+def pinn_figure(run: PinnRun):
+    """Per field a row: symsim's solution, the network, and their difference, on physical axes.
+
+    1-D models are drawn as space-time images (x across, t up); 2-D models at the final time.
+    Solution and network share one colour scale; the difference is centred on zero.
+    """
+    from .plotting import cell_edges, new_figure
+
+    axes_names = list(run.coords)
+    one_d = len(axes_names) == 1
+    figure = new_figure(13, 3.6 * len(run.reference) + 0.4)
+    panels = figure.subplots(len(run.reference), 3, squeeze=False)
+    for row, name in zip(panels, run.reference):
+        reference, prediction = run.reference[name], run.prediction[name]
+        if one_d:
+            (axis,) = axes_names
+            extent = [*cell_edges(run.coords[axis]), *cell_edges(run.times)]
+            images, labels, where = (reference, prediction), (axis, "t"), ""
+        else:
+            extent = [*cell_edges(run.coords[axes_names[0]]), *cell_edges(run.coords[axes_names[1]])]
+            images, labels = (reference[-1], prediction[-1]), axes_names[:2]
+            where = f" at t={run.times[-1]:.4g}"
+            if len(axes_names) > 2:     # 3-D: the mid-plane of the last axis
+                k = len(run.coords[axes_names[2]]) // 2
+                images = tuple(image[..., k] for image in images)
+                where += f", {axes_names[2]}={run.coords[axes_names[2]][k]:.4g}"
+        low = min(float(np.nanmin(image)) for image in images)
+        high = max(float(np.nanmax(image)) for image in images)
+        difference = images[1] - images[0]
+        spread = float(np.nanmax(np.abs(difference))) or 1e-12
+        for ax, data, title, scale in zip(row, (*images, difference), ("symsim solution", "PINN", "PINN - symsim"),
+                                          ((low, high, "viridis"), (low, high, "viridis"), (-spread, spread, "RdBu_r"))):
+            # arrays are (time or first axis, second axis): imshow draws rows upwards with the transpose
+            image = ax.imshow(data.T if not one_d else data, origin="lower", aspect="auto", extent=extent,
+                              vmin=scale[0], vmax=scale[1], cmap=scale[2], interpolation="nearest")
+            ax.set_title(f"{name}{where}: {title}")
+            ax.set_xlabel(labels[0])
+            ax.set_ylabel(labels[1])
+            figure.colorbar(image, ax=ax, label=name if title != "PINN - symsim" else f"error in {name}")
     figure.suptitle(f"{run.model_name}: relative L2 error {run.rel_l2:.2e} after {run.steps} steps")
-    save_figure(figure, path)
+    return figure

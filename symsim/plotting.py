@@ -82,7 +82,7 @@ def _color_limits(values: np.ndarray) -> tuple[float, float] | tuple[None, None]
     return lo, hi
 
 
-def _edges(c: np.ndarray) -> tuple[float, float]:
+def cell_edges(c: np.ndarray) -> tuple[float, float]:
     """Outer edges of cells centred on the (uniform) coordinate values ``c``."""
     c = np.asarray(c, dtype=float)
     if len(c) < 2:
@@ -177,7 +177,7 @@ def _plot_1d(result, times=None) -> Figure:
     rows = len(grid) + (1 if scalar else 0)
     fig = new_figure(11, 3.6 * max(rows, 1))
     idx = _snapshot_indices(t, times)
-    extent = [*_edges(x), *_edges(t)]
+    extent = [*cell_edges(x), *cell_edges(t)]
     for r, (name, u) in enumerate(grid.items()):
         lo, hi = _color_limits(u)
         ax = fig.add_subplot(rows, 2, 2 * r + 1)
@@ -243,7 +243,7 @@ def _plot_planes(result, planes: dict[str, np.ndarray], axes: tuple[str, str],
 def _plot_2d(result, times=None) -> Figure:
     (xn, x), (yn, y) = result.coords.items()
     grid, scalar = _split_fields(result)
-    extent = [*_edges(x), *_edges(y)]
+    extent = [*cell_edges(x), *cell_edges(y)]
     fig = _plot_planes(result, grid, (xn, yn), extent, times, scalar)
     fig.suptitle(result.model_name)
     return fig
@@ -254,7 +254,7 @@ def _plot_3d(result, times=None) -> Figure:
     grid, scalar = _split_fields(result)
     k = len(z) // 2
     planes = {name: u[..., k] for name, u in grid.items()}
-    extent = [*_edges(x), *_edges(y)]
+    extent = [*cell_edges(x), *cell_edges(y)]
     fig = _plot_planes(result, planes, (xn, yn), extent, times, scalar, where=f", {zn}={z[k]:.4g}")
     fig.suptitle(f"{result.model_name} (slice {zn}={z[k]:.4g}, index {k} of {len(z)})")
     return fig

@@ -183,3 +183,25 @@ def test_pinn_of_an_ode_model_is_a_clear_error(capsys):
     assert main(["pinn", "lorenz", "--steps", "1", "--quiet"]) != 0
     err = capsys.readouterr().err
     assert "no grid" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("name, labels", [("heat_1d", ("x", "t")), ("gray_scott", ("x", "y"))])
+def test_the_picture_shows_every_field_on_physical_axes(name, labels):
+    """Solution, network and difference per field; axes in the model's coordinates (and t for 1-D)."""
+    from symsim.pinn import pinn_figure
+    model = load_model(name)
+    if name == "gray_scott":
+        model = model.with_points(x=24, y=24)
+    run = train_pinn(model, t_end=1.0, steps=2, lbfgs_steps=0, points=32, width=8, depth=1)
+    figure = pinn_figure(run)
+    images = [ax for ax in figure.axes if ax.images]
+    assert len(images) == 3 * len(run.reference)
+    for ax in images:
+        assert (ax.get_xlabel(), ax.get_ylabel()) == labels
+        left, right, bottom, top = ax.images[0].get_extent()
+        assert left < 0.05 and right > 0.95                 # x from 0 to 1, not grid indices
+        assert (bottom, top) == pytest.approx((-1 / 40, 1 + 1 / 40)) if name == "heat_1d" else top < 1.1
+    solution, network = images[0].images[0], images[1].images[0]
+    assert solution.get_clim() == network.get_clim()        # one colour scale for both
+    low, high = images[2].images[0].get_clim()
+    assert low == -high                                     # the difference centred on zero

@@ -142,6 +142,11 @@ def test_prose_commands_from_data_to_metrics_and_prediction(tmp_path, capsys):
     assert main(["prose", "predict", str(run), str(observed), "-o", str(tmp_path / "p.npz"), "--beam", "2"]) == 0
     with np.load(tmp_path / "p.npz", allow_pickle=False) as prediction:
         assert prediction["predicted"].shape == (128, 3)
+        if "refined_predicted" in prediction.files:     # a valid decode stores its equations as text
+            assert prediction["equations"].shape == prediction["refined_equations"].shape == (3,)
+            from symsim.expression_parser import parse_expression   # the text reads back safely
+            for equation in prediction["refined_equations"]:
+                parse_expression(str(equation))                    # raises if it does not
     assert (tmp_path / "p.png").stat().st_size > 1000
 
 
@@ -153,3 +158,39 @@ def test_prose_commands_name_bad_input(tmp_path, capsys):
     assert "no PROSE checkpoint" in capsys.readouterr().err
     assert main(["prose", "generate", "-o", str(tmp_path / "x.npz"), "--families", "lorenz,nope"]) == 1
     assert "nope" in capsys.readouterr().err
+
+
+def test_an_observation_on_the_half_open_window_is_resampled_and_said_so(tmp_path, capsys):
+    """64 points on [0, 2) without the end point stop at 1.969, short of the window's 1.979: accepted, the
+    end extrapolated (exactly, for data linear in t), and the resampling reported."""
+    from symsim.prose.commands import _read_observation
+    spec = DataSpec()
+    times = np.arange(64) * 2.0 / 64
+    path = tmp_path / "observed.npz"
+    np.savez(path, times=times, values=np.stack([1 + 3 * times, -times], axis=1))
+    grid, values = _read_observation(path, spec)
+    assert np.array_equal(grid, spec.times[:spec.input_points])
+    np.testing.assert_allclose(values, np.stack([1 + 3 * grid, -grid], axis=1), atol=1e-12)
+    said = capsys.readouterr().out
+    assert "resampled 64 observed points on [0, 1.969]" in said and "extrapolated" in said
+    # on the network's own grid: nothing to say
+    np.savez(path, times=grid, values=np.stack([grid, grid], axis=1))
+    _read_observation(path, spec)
+    assert capsys.readouterr().out == ""
+
+
+def test_an_observation_that_stops_too_early_is_refused(tmp_path):
+    from symsim.errors import SymsimError
+    from symsim.prose.commands import _read_observation
+    path = tmp_path / "observed.npz"
+    times = np.linspace(0.0, 1.5, 64)
+    np.savez(path, times=times, values=np.zeros((64, 2)))
+    with pytest.raises(SymsimError, match=r"must cover t in \[0, 1.979\].*covers \[0, 1.5\]"):
+        _read_observation(path, DataSpec())
+
+
+def test_the_metrics_table_prints_whole_column_names():
+    from symsim.prose.evaluation import format_table
+    row = {"samples": 3, **{metric: 0.125 for metric in METRICS}}
+    header = format_table({"lorenz": row, "overall": row}).splitlines()[0].split()
+    assert header == ["family", "samples", *METRICS] and len(set(header)) == len(header)

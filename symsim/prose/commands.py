@@ -138,6 +138,9 @@ def _predict(args) -> int:
         refined = refine_constants(simplified, grid[:split], values)
         forward = integrate(refined.exprs, refined.initial_state, grid)
         arrays["refined_predicted"] = forward[split:]
+        # the equations as text (a 1-D unicode array: loads with allow_pickle=False)
+        arrays["equations"] = np.array([str(e) for e in decoded.exprs])
+        arrays["refined_equations"] = np.array([str(e) for e in refined.exprs])
         for i, (raw, fitted) in enumerate(zip(decoded.exprs, refined.exprs)):
             print(f"du_{i}/dt = {raw}    refined: {fitted}")
         print(f"refinement: observed misfit {refined.misfit_before:.3g} -> {refined.misfit_after:.3g} (relative RMS)")
@@ -170,11 +173,30 @@ def _read_observation(path, spec) -> tuple[np.ndarray, np.ndarray]:
     if not (np.isfinite(times).all() and np.isfinite(values).all()) or np.any(np.diff(times) <= 0):
         raise SymsimError(f"{path}: times must increase and every value be finite")
     grid = spec.times[:spec.input_points]
-    if times[0] > grid[0] + 1e-9 or times[-1] < grid[-1] - 1e-9:
+    # the observation may stop short of the window by up to one of its own sample spacings (64 points on
+    # [0, 2) without the end point reach 1.969 of the window's 1.979): those ends are extrapolated linearly
+    spacing = float(np.max(np.diff(times))) if len(times) > 1 else 0.0
+    if times[0] > grid[0] + spacing + 1e-9 or times[-1] < grid[-1] - spacing - 1e-9 or len(times) < 2:
         raise SymsimError(f"{path}: the observation must cover t in [0, {grid[-1]:.4g}] (the model reads the "
                           f"first {spec.input_points} of {spec.points} points on [0, {spec.t_end:g}]); "
                           f"it covers [{times[0]:.4g}, {times[-1]:.4g}]")
-    return grid, np.stack([np.interp(grid, times, values[:, i]) for i in range(values.shape[1])], axis=1)
+    resampled = np.stack([_interpolate(grid, times, values[:, i]) for i in range(values.shape[1])], axis=1)
+    same = len(times) == len(grid) and np.allclose(times, grid, rtol=0, atol=1e-9)
+    if not same:
+        outside = max(0.0, times[0] - grid[0]) + max(0.0, grid[-1] - times[-1])
+        print(f"resampled {len(times)} observed points on [{times[0]:.4g}, {times[-1]:.4g}] onto the network's "
+              f"{len(grid)} points on [0, {grid[-1]:.4g}] (linear interpolation"
+              + (f"; {outside:.3g} of time extrapolated at the ends)" if outside > 1e-9 else ")"))
+    return grid, resampled
+
+
+def _interpolate(grid: np.ndarray, times: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Linear interpolation of (times, values) at grid, extended linearly beyond the first and last points."""
+    out = np.interp(grid, times, values)
+    before, after = grid < times[0], grid > times[-1]
+    out[before] = values[0] + (grid[before] - times[0]) * (values[1] - values[0]) / (times[1] - times[0])
+    out[after] = values[-1] + (grid[after] - times[-1]) * (values[-1] - values[-2]) / (times[-1] - times[-2])
+    return out
 
 
 def _plot_prediction(arrays: dict, path: str) -> None:

@@ -318,12 +318,14 @@ def format_table(summary: dict) -> str:
     columns = ("samples",) + METRICS
     names = [n for n in summary if n != "overall"] + ["overall"]
     width = max(len(n) for n in names) + 2
-    lines = ["family".ljust(width) + " ".join(f"{c:>12.12}" for c in columns)]
+    # each column as wide as its whole name (two metrics share their first 12 characters)
+    sizes = [max(len(c), 9) for c in columns]
+    lines = ["family".ljust(width) + " ".join(f"{c:>{n}}" for c, n in zip(columns, sizes))]
     for name in names:
         cells = []
-        for column in columns:
+        for column, size in zip(columns, sizes):
             value = summary[name][column]
-            cells.append(f"{value:>12d}" if column == "samples" else f"{value:>12.3g}")
+            cells.append(f"{value:>{size}d}" if column == "samples" else f"{value:>{size}.3g}")
         lines.append(name.ljust(width) + " ".join(cells))
     return "\n".join(lines)
 

@@ -4,12 +4,14 @@
     >>> result["u"].shape          # (saves + 1, *grid shape)
     (11, 129, 129)
 
-Fixed-step methods take ``dt`` (or a stable one suggested from the model) and
-shorten it so that every save time is hit exactly; ``dopri5`` adapts its step to
-``rtol``/``atol`` and reports accepted and rejected steps. Before the run a
-:class:`~symsim.errors.SymsimWarning` says when a given step was shortened by more
-than 1%, when it is above the stable estimate, and when the model is ill-posed; such
-runs are watched for growth (GROWTH_LIMIT) as well as for NaN/Inf.
+Fixed-step methods take ``dt`` or a stable one suggested from the model. A suggested
+step is shortened so that every save time is hit exactly; a given one is kept, and saves
+that fall inside a step come from the cubic Hermite interpolant of its ends (error
+O(dt^4), so every method keeps its order; on a GPU target the step is shortened instead,
+with a warning). ``dopri5`` adapts its step to ``rtol``/``atol`` and reports accepted and
+rejected steps. Before the run a :class:`~symsim.errors.SymsimWarning` says when the step
+is above the stable estimate and when the model is ill-posed; such runs are watched for
+growth (GROWTH_LIMIT) as well as for NaN/Inf.
 """
 
 from __future__ import annotations
@@ -169,11 +171,6 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
     suggested = stable_step(spectrum, method, bool(lowered.axes))
     if dt is None:
         dt = suggested if suggested is not None else t_end / saves / 10
-    may_blow_up = _announce(spectrum, options, dt)
-    scale = _magnitude(compiled.interior(state))
-    growth_scale = scale if may_blow_up and scale > 0 else None   # growth is watched only where it is not physics
-    failure = _Diagnosis(spectrum, method, stable_step(spectrum, method, on_grid=True))
-
     def rhs(t, y, out):
         compiled.rhs(t, y, out, values)
 
@@ -186,6 +183,14 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
         raise OptionError(f"method dopri5 is not available on the {compiled.target} target (its error control "
                           "runs on the host); use rk4, ssprk3 or euler, or --target numba")
     to_host = compiled.module.to_host if on_device else (lambda y: y)
+    # a step given by the user (or the script) is kept, and saves between steps interpolated, where
+    # hitting every save would shorten it by more than 1% (not on a device: interpolation runs on the host)
+    honour = (method != "dopri5" and options["dt"] is not None and not on_device
+              and _step_for_saves(t_end / saves, dt) < 0.99 * dt)
+    may_blow_up = _announce(spectrum, options, dt, honour)
+    scale = _magnitude(compiled.interior(state))
+    growth_scale = scale if may_blow_up and scale > 0 else None   # growth is watched only where it is not physics
+    failure = _Diagnosis(spectrum, method, stable_step(spectrum, method, on_grid=True))
     if on_device:
         state = compiled.module.to_device(state)
 
@@ -208,7 +213,10 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
     failed = True
     try:
         t = 0.0
-        for i in range(1, saves + 1):
+        if honour:
+            state, steps = _steps_of_dt_with_interpolated_saves(compiled, stepper, state, values, save_times, dt,
+                                                                saved, failure, growth_scale, bar)
+        for i in range(1, saves + 1) if not honour else ():
             target_time = save_times[i]
             if method == "dopri5":
                 dt = stepper.advance(t, state, target_time, dt)
@@ -238,14 +246,16 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
              "suggested_dt": suggested}
     if method == "dopri5":
         stats.update(accepted=stepper.accepted, rejected=stepper.rejected, rtol=options["rtol"], atol=options["atol"])
+    elif honour:
+        stats.update(dt=dt, steps=steps, interpolated_saves=True)
     else:
-        stats.update(dt=t_end / saves / max(1, math.ceil(t_end / saves / dt - 1e-9)), steps=steps)
+        stats.update(dt=_step_for_saves(t_end / saves, dt), steps=steps)
     coords = {a.name: a.coordinates for a in lowered.axes}
     fields = {f: saved[:, k] for k, f in enumerate(lowered.fields)}
     return Result(model_name=lowered.name, t=save_times, coords=coords, fields=fields, params=values, stats=stats)
 
 
-def _announce(spectrum: SpectrumEstimate, options: dict, dt: float) -> bool:
+def _announce(spectrum: SpectrumEstimate, options: dict, dt: float, honour: bool) -> bool:
     """Warn, before the run, of what makes it differ from what was asked or fail; True when it may blow up.
 
     The blow-up warning compares the step the run will take with the stability limit alone (for
@@ -259,10 +269,11 @@ def _announce(spectrum: SpectrumEstimate, options: dict, dt: float) -> bool:
     if method == "dopri5" or options["dt"] is None:
         return bool(spectrum.anti_diffusive)
     interval = t_end / saves
-    used = interval / max(1, math.ceil(interval / dt - 1e-9))
+    used = dt if honour else _step_for_saves(interval, dt)
     if used < 0.99 * dt:
         warnings.warn(f"dt={dt:.3g} shortened to {used:.3g} ({dt / used:.3g}x smaller) so that each of the {saves} "
-                      f"saves (every {interval:.3g}) falls on a step; fewer --saves keep the step asked for",
+                      f"saves (every {interval:.3g}) falls on a step (saves between steps are interpolated on host "
+                      "targets only); fewer --saves keep the step asked for",
                       SymsimWarning, stacklevel=4)
     limit = stable_step(spectrum, method, on_grid=True)
     above = limit is not None and used > limit
@@ -271,6 +282,63 @@ def _announce(spectrum: SpectrumEstimate, options: dict, dt: float) -> bool:
                       f"({limit:.3g}): the run will likely blow up; use --dt {limit:.3g} or less, or omit --dt",
                       SymsimWarning, stacklevel=4)
     return above or bool(spectrum.anti_diffusive)
+
+
+def _step_for_saves(interval: float, dt: float) -> float:
+    """The largest step not above ``dt`` that divides the save interval (what a run shortens ``dt`` to)."""
+    return interval / max(1, math.ceil(interval / dt - 1e-9))
+
+
+def _steps_of_dt_with_interpolated_saves(compiled, stepper, state, values, save_times, dt, saved, failure,
+                                         growth_scale, bar):
+    """Steps of exactly ``dt`` (the last one shortened to end at t_end); each save inside a step from the
+    cubic Hermite interpolant of the step's end values and slopes.
+
+    The interpolant's error is O(dt^4) (the slopes are the right-hand side at the ends), so saves keep
+    the order of every method here (RK4 included); wall values are set at the save's own time.
+    Returns (state, steps taken).
+    """
+    t_end = save_times[-1]
+    interior = compiled.interior
+    slope = np.empty_like(state)
+
+    def rate(t, y):
+        compiled.rhs(t, y, slope, values)
+        return interior(slope).copy()
+
+    t, steps, i, saves = 0.0, 0, 1, len(save_times) - 1
+    while i <= saves:
+        h = min(dt, t_end - t)
+        if h <= 0:                  # round-off left the last save a hair beyond the last step's end
+            saved[i:] = interior(state)
+            break
+        end = t + h
+        inside = save_times[i] < end - 1e-9 * max(dt, abs(end))      # a save strictly inside this step
+        if inside:
+            y0, f0 = interior(state).copy(), rate(t, state)
+        state = stepper.step(t, state, h)
+        steps += 1
+        if steps % FINITE_CHECK_INTERVAL == 0:
+            failure.check(compiled, state, end, h, growth_scale)
+            bar.move_to(end)
+        if inside:
+            y1, f1 = interior(state), rate(end, state)
+            padded = state.copy()
+            while i <= saves and save_times[i] < end - 1e-9 * max(dt, abs(end)):
+                theta = (save_times[i] - t) / h
+                h00, h10 = 2 * theta**3 - 3 * theta**2 + 1, theta**3 - 2 * theta**2 + theta
+                h01, h11 = -2 * theta**3 + 3 * theta**2, theta**3 - theta**2
+                interior(padded)[...] = h00 * y0 + h * h10 * f0 + h01 * y1 + h * h11 * f1
+                compiled.apply_boundaries(save_times[i], padded, values)
+                saved[i] = interior(padded)
+                i += 1
+        if i <= saves and save_times[i] <= end + 1e-9 * max(dt, abs(end)):    # a save on the step's end
+            failure.check(compiled, state, end, h, growth_scale)
+            saved[i] = interior(state)
+            bar.move_to(save_times[i])
+            i += 1
+        t = end
+    return state, steps
 
 
 def _magnitude(values: np.ndarray) -> float:

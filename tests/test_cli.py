@@ -280,16 +280,19 @@ def test_an_ill_posed_model_is_named_as_such(tmp_path, capsys):
     assert "ill-posed" in error and "'u'" in error and "smaller --dt" not in error
 
 
-def test_a_shortened_step_is_announced_with_its_factor(tmp_path, capsys):
+def test_a_given_step_is_kept_and_saves_between_steps_are_interpolated(tmp_path, capsys):
     script = write(tmp_path, "heat.py", HEAT)
     code, out, err = cli(capsys, "run", script, "--t-end", "0.02", "--saves", "10", "--dt", "0.0008", "--quiet",
                          "--no-plot", "-o", "r.npz")
-    assert code == 0, err
-    assert err.splitlines() == ["symsim: warning: dt=0.0008 shortened to 0.000667 (1.2x smaller) so that each of "
-                                "the 10 saves (every 0.002) falls on a step; fewer --saves keep the step asked for"]
-    code, out, err = cli(capsys, "run", script, "--t-end", "0.02", "--saves", "10", "--dt", "0.0005", "--quiet",
-                         "--no-plot", "-o", "r.npz")
-    assert code == 0 and err == ""      # 0.002 is four steps of 0.0005: nothing to say
+    assert code == 0 and err == "", err
+    assert "25 steps of dt=0.0008" in out           # not shortened to 0.000667 to land on every save
+    kept = load_npz(tmp_path / "r.npz")
+    code, out, err = cli(capsys, "run", script, "--t-end", "0.02", "--saves", "10", "--dt", "0.0002", "--quiet",
+                         "--no-plot", "-o", "fine.npz")
+    assert code == 0 and err == "" and "100 steps of dt=0.0002" in out
+    fine = load_npz(tmp_path / "fine.npz")
+    # RK4 at 0.0008 with interpolated saves against RK4 at 0.0002 on the same grid: time errors only
+    np.testing.assert_allclose(kept["u"], fine["u"], atol=1e-7)
 
 
 # -- happy paths -------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """What a run checks and says before and while it runs: ill-posed models, steps above the stable
 estimate, the memory a run needs, and growth that is instability rather than physics."""
 
+import math
 import warnings
 
 import numpy as np
@@ -102,3 +103,53 @@ def test_a_run_that_cannot_fit_is_refused_before_compiling(monkeypatch):
     assert compiled == []
     lowered = lower_to_stencils(load_model("heat_1d"), 2)
     check_memory(lowered, run_options(load_model("heat_1d"), t_end=1.0))          # 20 kB fits
+
+
+# -- a step given by the user is kept; saves between steps are interpolated -------------------------
+
+def forced_oscillator():
+    """u' = v, v' = -4u + sin(3t): smooth, solution known in closed form."""
+    model = Model("forced")
+    u, v = model.fields("u v")
+    model.equations(Eq(Dt(u), v), Eq(Dt(v), -4 * u + sympy.sin(3 * symsim.t)))
+    model.initial(u=1.0, v=0.0)
+    return model
+
+
+def forced_exact(t):
+    # particular solution -sin(3t)/5, homogeneous part fitted to u(0) = 1, v(0) = 0
+    u = np.cos(2 * t) + 0.3 * np.sin(2 * t) - np.sin(3 * t) / 5
+    return u
+
+
+@pytest.mark.parametrize("method, order", [("euler", 1), ("ssprk3", 3), ("rk4", 4)])
+def test_interpolated_saves_keep_the_methods_order(method, order):
+    """Seven saves on [0, 1] fall inside steps of 0.1, 0.05, 0.025: the step is kept (no warning) and the
+    error at the saves falls at the method's order."""
+    errors = []
+    for dt in (0.1, 0.05, 0.025):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", SymsimWarning)
+            result = symsim.simulate(forced_oscillator(), t_end=1.0, dt=dt, saves=7, method=method)
+        assert result.stats["dt"] == dt and result.stats["interpolated_saves"]
+        assert result.stats["steps"] == round(1.0 / dt)
+        errors.append(np.max(np.abs(result["u"] - forced_exact(result.t))))
+    observed = [math.log2(a / b) for a, b in zip(errors, errors[1:])]
+    assert min(observed) > order - 0.35, (errors, observed)
+
+
+def test_interpolated_saves_equal_on_numpy_and_numba_and_walls_hold_at_the_save_time():
+    """A 1-D heat model with a time-dependent wall value, saves inside steps: both backends agree, and the
+    wall node carries the wall value at each save's own time (not an interpolant of it)."""
+    grid = Grid(x=(0.0, 1.0, 21))
+    model = Model("walled", grid)
+    u = model.fields("u")
+    (x,) = grid.coords
+    model.equations(Eq(Dt(u), u.diff(x, 2)))
+    model.initial(u=sympy.sin(sympy.pi * x))
+    model.dirichlet(u, x=0.0, value=sympy.sin(40 * symsim.t))
+    model.dirichlet(u, x=1.0, value=0)
+    runs = [symsim.simulate(model, t_end=0.01, dt=0.0009, saves=7, target=target) for target in ("numpy", "numba")]
+    assert runs[0].stats["interpolated_saves"] and runs[0].stats["steps"] == 12
+    np.testing.assert_allclose(runs[1]["u"], runs[0]["u"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(runs[0]["u"][:, 0], np.sin(40 * runs[0].t), atol=1e-14)

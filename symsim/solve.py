@@ -212,29 +212,30 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
     saved_errstate = np.seterr(over="ignore", invalid="ignore", divide="ignore")
     failed = True
     try:
-        t = 0.0
         if honour:
             state, steps = _steps_of_dt_with_interpolated_saves(compiled, stepper, state, values, save_times, dt,
                                                                 saved, failure, growth_scale, bar)
-        for i in range(1, saves + 1) if not honour else ():
-            target_time = save_times[i]
-            if method == "dopri5":
-                dt = stepper.advance(t, state, target_time, dt)
-                failure.check(compiled, state, target_time, dt, growth_scale)
-            else:
-                count = max(1, math.ceil((target_time - t) / dt - 1e-9))
-                step = (target_time - t) / count
-                for n in range(count):
-                    state = stepper.step(t + n * step, state, step)
-                    if (n + 1) % FINITE_CHECK_INTERVAL == 0:
-                        if not on_device:   # a device state is checked where it is copied anyway
-                            failure.check(compiled, state, t + (n + 1) * step, step, growth_scale)
-                        bar.move_to(t + (n + 1) * step)
-                steps += count
-                failure.check(compiled, to_host(state), target_time, step, growth_scale)
-            bar.move_to(target_time)
-            t = target_time
-            saved[i] = compiled.interior(to_host(state))
+        else:
+            t = 0.0
+            for i in range(1, saves + 1):
+                target_time = save_times[i]
+                if method == "dopri5":
+                    dt = stepper.advance(t, state, target_time, dt)
+                    failure.check(compiled, state, target_time, dt, growth_scale)
+                else:
+                    count = max(1, math.ceil((target_time - t) / dt - 1e-9))
+                    step = (target_time - t) / count
+                    for n in range(count):
+                        state = stepper.step(t + n * step, state, step)
+                        if (n + 1) % FINITE_CHECK_INTERVAL == 0:
+                            if not on_device:   # a device state is checked where it is copied anyway
+                                failure.check(compiled, state, t + (n + 1) * step, step, growth_scale)
+                            bar.move_to(t + (n + 1) * step)
+                    steps += count
+                    failure.check(compiled, to_host(state), target_time, step, growth_scale)
+                bar.move_to(target_time)
+                t = target_time
+                saved[i] = compiled.interior(to_host(state))
         failed = False
     finally:
         np.seterr(**saved_errstate)

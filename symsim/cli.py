@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--plot", help="picture of the result (default: the result's name with .png)")
     run.add_argument("--no-plot", action="store_true", help="do not draw a picture")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--verbose", action="store_true",
+                     help="print each field's min, max, mean and L2 norm at every save")
     run.add_argument("--no-egraph", action="store_true", help="skip the e-graph pass (SymPy cse alone)")
 
     compile_ = commands.add_parser("compile", help="write the generated kernel source and report.json")
@@ -197,11 +199,24 @@ def _run(args) -> int:
     if picture is not None:
         written.append(str(result.plot(picture)))
     stats = result.stats
+    if args.verbose:
+        print(_diagnostics_table(result))
     steps = (f"{stats['accepted']} accepted / {stats['rejected']} rejected steps" if "accepted" in stats
              else f"{stats['steps']} steps of dt={stats['dt']:.3g}")
     print(f"{model.name}: t=0..{result.t[-1]:g} with {stats['method']}, {steps}, "
           f"{stats['wall_seconds']:.2f} s; wrote {', '.join(written)}")
     return 0
+
+
+def _diagnostics_table(result) -> str:
+    """One line per save: t, then min / max / mean / L2 of each field."""
+    report = result.stats["diagnostics"]
+    header = f"{'t':>12}" + "".join(f"{f + ' ' + q:>14}" for f in report for q in ("min", "max", "mean", "L2"))
+    lines = [header]
+    for i, t in enumerate(result.t):
+        lines.append(f"{t:>12.6g}" + "".join(f"{report[f][q][i]:>14.6g}" for f in report
+                                             for q in ("min", "max", "mean", "l2")))
+    return "\n".join(lines)
 
 
 def _picture_beside(output: Path, model_name: str) -> Path:

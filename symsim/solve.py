@@ -251,9 +251,24 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
         stats.update(dt=dt, steps=steps, interpolated_saves=True)
     else:
         stats.update(dt=_step_for_saves(t_end / saves, dt), steps=steps)
+    stats["diagnostics"] = save_diagnostics(saved, lowered)
     coords = {a.name: a.coordinates for a in lowered.axes}
     fields = {f: saved[:, k] for k, f in enumerate(lowered.fields)}
     return Result(model_name=lowered.name, t=save_times, coords=coords, fields=fields, params=values, stats=stats)
+
+
+def save_diagnostics(saved: np.ndarray, lowered) -> dict:
+    """Per field, per save: min, max, mean and L2 norm (sqrt of the sum of squares times the cell volume;
+    the absolute value for an ODE field), as lists -- what ``symsim run --verbose`` prints and the result keeps."""
+    cell = math.prod(a.spacing for a in lowered.axes)
+    values = saved.reshape(saved.shape[0], saved.shape[1], -1)
+    report = {}
+    for k, field in enumerate(lowered.fields):
+        series = values[:, k]
+        report[field] = {"min": series.min(axis=1).tolist(), "max": series.max(axis=1).tolist(),
+                         "mean": series.mean(axis=1).tolist(),
+                         "l2": np.sqrt(np.einsum("ij,ij->i", series, series) * cell).tolist()}
+    return report
 
 
 def _announce(spectrum: SpectrumEstimate, options: dict, dt: float, honour: bool) -> bool:

@@ -153,3 +153,21 @@ def test_interpolated_saves_equal_on_numpy_and_numba_and_walls_hold_at_the_save_
     assert runs[0].stats["interpolated_saves"] and runs[0].stats["steps"] == 12
     np.testing.assert_allclose(runs[1]["u"], runs[0]["u"], rtol=0, atol=1e-12)
     np.testing.assert_allclose(runs[0]["u"][:, 0], np.sin(40 * runs[0].t), atol=1e-14)
+
+
+def test_every_save_has_min_max_mean_and_l2_per_field(tmp_path, capsys):
+    """heat_1d's sin(pi x) decays as exp(-pi^2 D t): its L2 norm is sqrt(1/2) exp(-pi^2 D t) at every save."""
+    result = symsim.simulate(load_model("heat_1d"), t_end=0.05, saves=4, params={"D": 0.1})
+    report = result.stats["diagnostics"]["u"]
+    u = result["u"]
+    assert report["min"] == u.min(axis=1).tolist() and report["max"] == u.max(axis=1).tolist()
+    assert report["mean"] == pytest.approx(u.mean(axis=1).tolist(), rel=1e-14)
+    np.testing.assert_allclose(report["l2"], np.sqrt(0.5) * np.exp(-np.pi ** 2 * 0.1 * result.t), rtol=2e-3)
+    back = symsim.Result.load(result.save(tmp_path / "r.npz"))      # kept in the result file
+    assert back.stats["diagnostics"] == result.stats["diagnostics"]
+    from symsim.cli import main
+    assert main(["run", "heat_1d", "--t-end", "0.05", "--saves", "4", "--quiet", "--no-plot", "--verbose",
+                 "-o", str(tmp_path / "v.npz")]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["t", "u", "min", "u", "max", "u", "mean", "u", "L2"]
+    assert len(table) == 1 + 5 + 1 and float(table[1].split()[-1]) == pytest.approx(np.sqrt(0.5), rel=1e-6)

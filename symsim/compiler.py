@@ -139,12 +139,9 @@ def compile_model(model: Model | LoweredModel, target: str = "numpy", space_orde
     lowered = model if isinstance(model, LoweredModel) else lower_to_stencils(model, space_order)
     if target not in SIMULATION_TARGETS:
         renderer_for(target)   # raises, naming the target and the ones that exist
-    if not load:
-        plan, report = optimized_plan(lowered, egraph)
-        return CompiledModel(lowered, target, renderer_for(target)(plan), None, report, egraph, False, plan)
-    if target == "cuda":
+    if load and target == "cuda":
         _check_cuda_device()
-    if target in CACHED_TARGETS and cache:
+    if load and target in CACHED_TARGETS and cache:
         built = {}
 
         def build():
@@ -161,9 +158,10 @@ def compile_model(model: Model | LoweredModel, target: str = "numpy", space_orde
         plan, report = optimized_plan(lowered, egraph)
         source = renderer_for(target)(plan)
         name = f"symsim_generated_{lowered.name}_{target}"
-        module = _load_uncached(source, name) if target in CACHED_TARGETS else load_generated_module(source, name)
+        module = (None if not load else _load_uncached(source, name) if target in CACHED_TARGETS
+                  else load_generated_module(source, name))
         compiled = CompiledModel(lowered, target, source, module, report, egraph, False, plan)
-    if target == "cuda":
+    if load and target == "cuda":
         # Numba's simulator runs kernels in Python threads; free the e-graph pass's egglog
         # objects (unsendable: they must be dropped on this thread) before any kernel runs
         gc.collect()

@@ -171,6 +171,8 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
     suggested = stable_step(spectrum, method, bool(lowered.axes))
     if dt is None:
         dt = suggested if suggested is not None else t_end / saves / 10
+    limit = stable_step(spectrum, method, on_grid=True)   # stability alone (ODEs' suggestion also caps accuracy)
+
     def rhs(t, y, out):
         compiled.rhs(t, y, out, values)
 
@@ -185,12 +187,12 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
     to_host = compiled.module.to_host if on_device else (lambda y: y)
     # a step given by the user (or the script) is kept, and saves between steps interpolated, where
     # hitting every save would shorten it by more than 1% (not on a device: interpolation runs on the host)
-    honour = (method != "dopri5" and options["dt"] is not None and not on_device
-              and _step_for_saves(t_end / saves, dt) < 0.99 * dt)
-    may_blow_up = _announce(spectrum, options, dt, honour)
+    landing_step = _step_for_saves(t_end / saves, dt)
+    honour = method != "dopri5" and options["dt"] is not None and not on_device and landing_step < 0.99 * dt
+    may_blow_up = _announce(spectrum, options, dt, dt if honour else landing_step, limit)
     scale = _magnitude(compiled.interior(state))
     growth_scale = scale if may_blow_up and scale > 0 else None   # growth is watched only where it is not physics
-    failure = _Diagnosis(spectrum, method, stable_step(spectrum, method, on_grid=True))
+    failure = _Diagnosis(spectrum, method, limit)
     if on_device:
         state = compiled.module.to_device(state)
 
@@ -250,7 +252,7 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
     elif honour:
         stats.update(dt=dt, steps=steps, interpolated_saves=True)
     else:
-        stats.update(dt=_step_for_saves(t_end / saves, dt), steps=steps)
+        stats.update(dt=landing_step, steps=steps)
     stats["diagnostics"] = save_diagnostics(saved, lowered)
     coords = {a.name: a.coordinates for a in lowered.axes}
     fields = {f: saved[:, k] for k, f in enumerate(lowered.fields)}
@@ -271,11 +273,12 @@ def save_diagnostics(saved: np.ndarray, lowered) -> dict:
     return report
 
 
-def _announce(spectrum: SpectrumEstimate, options: dict, dt: float, honour: bool) -> bool:
+def _announce(spectrum: SpectrumEstimate, options: dict, dt: float, used: float, limit: float | None) -> bool:
     """Warn, before the run, of what makes it differ from what was asked or fail; True when it may blow up.
 
-    The blow-up warning compares the step the run will take with the stability limit alone (for
-    ODE systems the suggested step is also held to an accuracy limit, which a user may well exceed).
+    ``used`` is the step the run takes (``dt``, or shorter to land on every save). The blow-up warning
+    compares it with ``limit``, the stability limit alone (for ODE systems the suggested step is also
+    held to an accuracy limit, which a user may well exceed).
     """
     method, saves, t_end = options["method"], options["saves"], options["t_end"]
     for field, axis in spectrum.anti_diffusive:
@@ -285,13 +288,11 @@ def _announce(spectrum: SpectrumEstimate, options: dict, dt: float, honour: bool
     if method == "dopri5" or options["dt"] is None:
         return bool(spectrum.anti_diffusive)
     interval = t_end / saves
-    used = dt if honour else _step_for_saves(interval, dt)
     if used < 0.99 * dt:
         warnings.warn(f"dt={dt:.3g} shortened to {used:.3g} ({dt / used:.3g}x smaller) so that each of the {saves} "
                       f"saves (every {interval:.3g}) falls on a step (saves between steps are interpolated on host "
                       "targets only); fewer --saves keep the step asked for",
                       SymsimWarning, stacklevel=4)
-    limit = stable_step(spectrum, method, on_grid=True)
     above = limit is not None and used > limit
     if above:
         warnings.warn(f"dt={used:.3g} is {used / limit:.3g}x the stable step estimated for {method} "
@@ -316,11 +317,13 @@ def _steps_of_dt_with_interpolated_saves(compiled, stepper, state, values, save_
     """
     t_end = save_times[-1]
     interior = compiled.interior
-    slope = np.empty_like(state)
-
-    def rate(t, y):
-        compiled.rhs(t, y, slope, values)
-        return interior(slope).copy()
+    # buffers of the step's ends, allocated once: the start's values and slopes, the end's slopes, and a
+    # padded state the interpolant is written into (so that walls and halos can be set at the save's time)
+    y0 = interior(state).copy()
+    slopes = (np.empty_like(state), np.empty_like(state))
+    f0, f1 = interior(slopes[0]), interior(slopes[1])
+    padded = np.empty_like(state)
+    tolerance = 1e-9 * max(dt, abs(t_end))
 
     t, steps, i, saves = 0.0, 0, 1, len(save_times) - 1
     while i <= saves:
@@ -329,18 +332,20 @@ def _steps_of_dt_with_interpolated_saves(compiled, stepper, state, values, save_
             saved[i:] = interior(state)
             break
         end = t + h
-        inside = save_times[i] < end - 1e-9 * max(dt, abs(end))      # a save strictly inside this step
+        inside = save_times[i] < end - tolerance      # a save strictly inside this step
         if inside:
-            y0, f0 = interior(state).copy(), rate(t, state)
+            y0[...] = interior(state)
+            compiled.rhs(t, state, slopes[0], values)
         state = stepper.step(t, state, h)
         steps += 1
         if steps % FINITE_CHECK_INTERVAL == 0:
             failure.check(compiled, state, end, h, growth_scale)
             bar.move_to(end)
         if inside:
-            y1, f1 = interior(state), rate(end, state)
-            padded = state.copy()
-            while i <= saves and save_times[i] < end - 1e-9 * max(dt, abs(end)):
+            compiled.rhs(end, state, slopes[1], values)
+            y1 = interior(state)
+            padded[...] = state
+            while i <= saves and save_times[i] < end - tolerance:
                 theta = (save_times[i] - t) / h
                 h00, h10 = 2 * theta**3 - 3 * theta**2 + 1, theta**3 - 2 * theta**2 + theta
                 h01, h11 = -2 * theta**3 + 3 * theta**2, theta**3 - theta**2
@@ -348,7 +353,7 @@ def _steps_of_dt_with_interpolated_saves(compiled, stepper, state, values, save_
                 compiled.apply_boundaries(save_times[i], padded, values)
                 saved[i] = interior(padded)
                 i += 1
-        if i <= saves and save_times[i] <= end + 1e-9 * max(dt, abs(end)):    # a save on the step's end
+        if i <= saves and save_times[i] <= end + tolerance:    # a save on the step's end
             failure.check(compiled, state, end, h, growth_scale)
             saved[i] = interior(state)
             bar.move_to(save_times[i])

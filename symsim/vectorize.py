@@ -17,6 +17,7 @@ runs ``from numpy import *``, which imports NumPy's lazily loaded submodules (~0
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 
 import numpy as np
@@ -28,11 +29,15 @@ __all__ = ["numpy_function", "grid_axes_coordinates", "evaluate_on_grid"]
 
 def numpy_function(arguments, expression):
     """``expression`` as a Python function of ``arguments`` that evaluates with NumPy (broadcasting)."""
-    # the names it prints (cos, pi, functools' reduce, ...) are imported one by one by lambdify;
-    # SciPy, where installed, gives erf, gamma, Bessel functions their vectorized forms
-    printer_class = SciPyPrinter if importlib.util.find_spec("scipy") is not None else NumPyPrinter
-    printer = printer_class({"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True})
+    # the names it prints (cos, pi, functools' reduce, ...) are imported one by one by lambdify
+    printer = _printer_class()({"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True})
     return sympy.lambdify(list(arguments), expression, modules=[{}], printer=printer)
+
+
+@functools.lru_cache(maxsize=1)
+def _printer_class():
+    """SciPy's printer where SciPy is installed (erf, gamma, Bessel functions vectorized), else NumPy's."""
+    return SciPyPrinter if importlib.util.find_spec("scipy") is not None else NumPyPrinter
 
 
 def grid_axes_coordinates(axes) -> list[np.ndarray]:

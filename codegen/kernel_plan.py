@@ -29,13 +29,20 @@ class KernelPlan:
     invariants: tuple         # ((symbol, expression), ...) evaluated once per call
     temporaries: tuple        # ((symbol, expression), ...) per point, in evaluation order
     outputs: dict             # field -> expression in accesses, invariants and temporaries
+    #: the Jacobian's stencil coefficients (:mod:`symsim.jacobian`), when asked for: the entries and
+    #: their optimized kernel, whose outputs are named after the entries
+    jacobian: tuple = ()
+    jacobian_kernel: Kernel | None = None
 
     @property
     def kernel(self) -> Kernel:
         return Kernel(self.invariants, self.temporaries, self.outputs)
 
 
-def plan_kernel(lowered: LoweredModel, kernel: Kernel | None = None) -> KernelPlan:
-    """An optimized kernel (default: SymPy cse of the lowered IR) for the model's fields."""
+def plan_kernel(lowered: LoweredModel, kernel: Kernel | None = None, jacobian: tuple = (),
+                jacobian_kernel: Kernel | None = None) -> KernelPlan:
+    """An optimized kernel (default: SymPy cse of the lowered IR) for the model's fields, and the
+    Jacobian's (``jacobian``: :class:`~symsim.jacobian.JacobianEntry` s, their kernel) when given."""
     kernel = kernel if kernel is not None else cse_kernel(lowered)
-    return KernelPlan(lowered, kernel.invariants, kernel.temporaries, {f: kernel.outputs[f] for f in lowered.fields})
+    return KernelPlan(lowered, kernel.invariants, kernel.temporaries, {f: kernel.outputs[f] for f in lowered.fields},
+                      tuple(jacobian), jacobian_kernel)

@@ -99,6 +99,8 @@ def check_names(plan: KernelPlan, target: str) -> None:
     lowered = plan.lowered
     generated = RESERVED | {loop_index(a) for a in lowered.axes} | {rate_name(f) for f in lowered.fields}
     generated |= {str(s) for s, _ in plan.invariants + plan.temporaries}
+    if plan.jacobian_kernel is not None:
+        generated |= {str(s) for s, _ in plan.jacobian_kernel.invariants + plan.jacobian_kernel.temporaries}
     generated |= {f"{a.name}_start" for a in lowered.axes} | {str(a.spacing_symbol) for a in lowered.axes}
     clash = sorted(generated & (set(lowered.parameters) | set(lowered.fields)))
     if clash:
@@ -188,6 +190,29 @@ def interior_pass(plan: KernelPlan, name: str, doc: str, writes, scalars=(), fre
     arrays = ("src", *dict.fromkeys(a for target, terms, _ in writes for a in (target, *(t for t, _ in terms))
                                     if a != "src"))
     return Pass(name, doc, arrays, tuple(scalars), plan.invariants, tuple(loops))
+
+
+def jacobian_pass(plan: KernelPlan) -> Pass:
+    """The Jacobian's stencil coefficients at every interior point of ``src``: entry k of
+    ``plan.jacobian`` into field k of the array ``jac`` (d(rhs of its row)/d(its access) there)."""
+    lowered, kernel = plan.lowered, plan.jacobian_kernel
+    fields = lowered.fields
+    zero = (0,) * lowered.ndim
+    expressions = [e for _, e in kernel.temporaries] + list(kernel.outputs.values())
+    reads = {a: Point("src", a.field, fields.index(a.field), a.offsets)
+             for e in expressions for a in e.atoms(StencilAccess)}
+    body = [Store(symbol, expression.xreplace(reads)) for symbol, expression in kernel.temporaries]
+    body += [Store(Point("jac", entry.name, k, zero), kernel.outputs[entry.name].xreplace(reads))
+             for k, entry in enumerate(plan.jacobian)]
+    loop = Loop("interior points: d(rate of the row's field)/d(the access's value), per entry", interior(lowered),
+                tuple(body), parallel=True)
+    return Pass("jacobian", "Write each Jacobian stencil coefficient (JACOBIAN_ENTRIES) at every grid point into "
+                "jac (halo layers of jac are not touched).", ("src", "jac"), (), kernel.invariants, (loop,))
+
+
+def jacobian_entry_table(plan: KernelPlan) -> tuple:
+    """``JACOBIAN_ENTRIES`` of a generated module: (row field, column field, offsets) per entry."""
+    return tuple((e.row, e.access.field, e.access.offsets) for e in plan.jacobian)
 
 
 def boundary_pass(lowered: LoweredModel) -> Pass:

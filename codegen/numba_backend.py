@@ -40,8 +40,8 @@ from symsim.printing import KernelPrinting
 from symsim.tableaus import FAC_MAX, FAC_MIN, SAFETY, TABLEAUS
 
 from .kernel_plan import KernelPlan
-from .loops import (Pass, Point, boundary_pass, check_names, fully_periodic, loop_index, loop_symbols,
-                    module_head, pass_symbols, storage_layout)
+from .loops import (Pass, Point, boundary_pass, check_names, fully_periodic, jacobian_entry_table, jacobian_pass,
+                    loop_index, loop_symbols, module_head, pass_symbols, storage_layout)
 from .stages import SCHEMES, kernel_arguments, pass_shape, stage_passes
 from .templates import inlined_text
 
@@ -78,9 +78,21 @@ def render_numba_module(plan: KernelPlan) -> str:
     for pass_ in [*kernels.values(), boundary_pass(lowered)]:
         lines += numba_kernel(lowered, pass_)
     lines += python_api(by_shape, wraps) + storage_lines(lowered)
+    if plan.jacobian:
+        lines += jacobian_lines(plan)
     if not lowered.axes:
         lines += ensemble_lines(lowered, kernels["rhs"])
     return "\n".join(lines).rstrip() + "\n"
+
+
+def jacobian_lines(plan: KernelPlan) -> list[str]:
+    """The Jacobian coefficient kernel (:func:`~symsim.codegen.loops.jacobian_pass`) and its Python entry."""
+    lines = ["#: (row field, column field, offsets) of each coefficient jacobian_coefficients writes",
+             f"JACOBIAN_ENTRIES = {jacobian_entry_table(plan)!r}", "", ""]
+    lines += numba_kernel(plan.lowered, jacobian_pass(plan))
+    return lines + ["def jacobian_coefficients(t, state, jac, p):",
+                    '    """Each Jacobian stencil coefficient (JACOBIAN_ENTRIES) at every grid point into jac."""',
+                    "    _jacobian(t, state, jac, *_param_args(p))", "", ""]
 
 
 # -- printing ------------------------------------------------------------------------------

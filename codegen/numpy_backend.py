@@ -30,7 +30,8 @@ from sympy.printing.numpy import NumPyPrinter
 from symsim.printing import KernelPrinting
 
 from .kernel_plan import KernelPlan
-from .loops import Pass, Point, boundary_pass, check_names, interior_pass, module_head, pass_symbols, used_parameters
+from .loops import (Pass, Point, boundary_pass, check_names, interior_pass, jacobian_entry_table, jacobian_pass,
+                    module_head, pass_symbols, used_parameters)
 
 
 class Slices:
@@ -67,7 +68,8 @@ class SlicePrinter(Slices, KernelPrinting, NumPyPrinter):
 
 
 def render_numpy_module(plan: KernelPlan) -> str:
-    """Python source of a module with ``rhs(t, state, out, p)`` and ``apply_boundaries(t, state, p)``."""
+    """Python source of a module with ``rhs(t, state, out, p)`` and ``apply_boundaries(t, state, p)`` (and
+    ``jacobian_coefficients(t, state, jac, p)`` when the plan carries the Jacobian)."""
     lowered = plan.lowered
     check_names(plan, "numpy")
     rhs = interior_pass(plan, "rhs", "Write d(state)/dt at every grid point into out "
@@ -75,6 +77,11 @@ def render_numpy_module(plan: KernelPlan) -> str:
     lines = _header(lowered)
     lines += sliced_function(lowered, rhs, "rhs(t, state, out, p)", {"src": "state"})
     lines += sliced_function(lowered, boundary_pass(lowered), "apply_boundaries(t, state, p)")
+    if plan.jacobian:
+        lines += [f"#: (row field, column field, offsets) of each coefficient jacobian_coefficients writes",
+                  f"JACOBIAN_ENTRIES = {jacobian_entry_table(plan)!r}", "", ""]
+        lines += sliced_function(lowered, jacobian_pass(plan), "jacobian_coefficients(t, state, jac, p)",
+                                 {"src": "state"})
     return "\n".join(lines).rstrip() + "\n"
 
 

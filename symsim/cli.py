@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .codegen import LOSS_TARGETS, SIMULATION_TARGETS, TARGETS
 from .errors import OptionError, SymsimError, SymsimWarning
-from .tableaus import METHODS
+from .tableaus import RUN_METHODS
 from .io import atomic_directory, atomic_write_text, check_output_file
 
 
@@ -40,11 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("model", help="model script (a .py file defining `model`) or a shipped example name")
     run.add_argument("--t-end", type=float, help="final time (default: the script's, else required)")
     run.add_argument("--dt", type=float, help="time step (default: a stable step suggested from the model)")
-    run.add_argument("--method", choices=METHODS, help="time integrator (default: rk4)")
+    run.add_argument("--method", choices=RUN_METHODS,
+                     help="time integrator (default: rk4; stiff models: rodas, bdf or radau)")
     run.add_argument("--space-order", type=int, choices=(2, 4, 6, 8), help="finite-difference accuracy (default 2)")
     run.add_argument("--saves", type=int, help="number of saved states after t=0 (default 20)")
-    run.add_argument("--rtol", type=float, help="dopri5 relative tolerance (default 1e-6)")
-    run.add_argument("--atol", type=float, help="dopri5 absolute tolerance (default 1e-9)")
+    run.add_argument("--rtol", type=float, help="relative tolerance of adaptive methods (default 1e-6)")
+    run.add_argument("--atol", type=float, help="absolute tolerance of adaptive methods (default 1e-9)")
     run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="override a parameter")
     run.add_argument("--target", choices=SIMULATION_TARGETS, default="numpy", help="backend (default numpy)")
     run.add_argument("-o", "--output", help="result file (default: MODEL_NAME.npz)")
@@ -201,8 +202,13 @@ def _run(args) -> int:
     stats = result.stats
     if args.verbose:
         print(_diagnostics_table(result))
-    steps = (f"{stats['accepted']} accepted / {stats['rejected']} rejected steps" if "accepted" in stats
-             else f"{stats['steps']} steps of dt={stats['dt']:.3g}")
+    if "factorizations" in stats:     # an implicit method: what a user of CVODE reads
+        steps = (f"{stats['steps']} steps ({stats.get('rejected', 0)} rejected), {stats['rhs_evaluations']} rhs and "
+                 f"{stats['jacobian_evaluations']} Jacobian evaluations, {stats['factorizations']} LU factorizations")
+    elif "accepted" in stats:
+        steps = f"{stats['accepted']} accepted / {stats['rejected']} rejected steps"
+    else:
+        steps = f"{stats['steps']} steps of dt={stats['dt']:.3g}"
     print(f"{model.name}: t=0..{result.t[-1]:g} with {stats['method']}, {steps}, "
           f"{stats['wall_seconds']:.2f} s; wrote {', '.join(written)}")
     return 0
@@ -243,8 +249,10 @@ def _compile(args) -> int:
         source, report = loss_source(model, args.target, space_order=space_order, egraph=not args.no_egraph)
         report = dict(report, source=source_name)
     else:
+        # the source only (no GPU needed for cuda, no Numba compile); host backends carry the Jacobian
+        # kernel that implicit methods use
         compiled = compile_model(model, target=args.target, space_order=space_order, egraph=not args.no_egraph,
-                                 load=False)   # the source only: no GPU needed for cuda, no Numba compile
+                                 load=False, jacobian=args.target in ("numpy", "numba"))
         source, report = compiled.source, kernel_report(compiled, source_name)
     with atomic_directory(args.output) as directory:
         atomic_write_text(Path(directory) / source_name, source)

@@ -26,6 +26,7 @@ from .codegen.kernel_plan import KernelPlan, plan_kernel
 from . import kernel_cache
 from .errors import ModelDefinitionError, ParameterError
 from .ir import LoweredModel
+from .jacobian import coefficient_model, jacobian_entries
 from .lowering import lower_to_stencils
 from .model import Model
 from .simplify import cse_kernel, egraph_kernel, kernel_cost
@@ -45,12 +46,13 @@ class CompiledModel:
     from_cache: bool = False            # the module came from the kernel cache (no pass, no rendering)
     _plan: KernelPlan | None = None
     _rendered_cost: dict | None = None  # operations per point of the rendered kernel (kept with a cached module)
+    jacobian: bool = False              # the module has jacobian_coefficients (compile_model(jacobian=True))
 
     @property
     def plan(self) -> KernelPlan:
         """What the source was rendered from (recomputed on demand for a module from the cache)."""
         if self._plan is None:
-            self._plan = optimized_plan(self.lowered, self.egraph)[0]
+            self._plan = optimized_plan(self.lowered, self.egraph, self.jacobian)[0]
         return self._plan
 
     def rendered_cost(self) -> dict:
@@ -127,14 +129,16 @@ CACHED_TARGETS = ("numba", "cuda")
 
 
 def compile_model(model: Model | LoweredModel, target: str = "numpy", space_order: int = 2,
-                  egraph: bool = True, cache: bool = True, load: bool = True) -> CompiledModel:
+                  egraph: bool = True, cache: bool = True, load: bool = True, jacobian: bool = False) -> CompiledModel:
     """Lower ``model`` (unless already lowered), optimize, render for ``target`` and load the result.
 
     ``egraph=False`` renders the lowered IR after SymPy's cse alone (``--no-egraph``).
     For compiled backends ``cache=True`` reuses the module (and Numba's machine code)
     of an earlier compilation of the same IR, see :mod:`symsim.kernel_cache`.
     ``load=False`` only renders the source (``module`` is None): what ``symsim compile``
-    writes, which needs neither a GPU for ``cuda`` nor Numba's compiler.
+    writes, which needs neither a GPU for ``cuda`` nor Numba's compiler. ``jacobian=True`` adds
+    ``jacobian_coefficients`` (the Jacobian's stencil coefficients, for implicit methods) to the
+    NumPy and Numba modules.
     """
     lowered = model if isinstance(model, LoweredModel) else lower_to_stencils(model, space_order)
     if target not in SIMULATION_TARGETS:
@@ -145,22 +149,22 @@ def compile_model(model: Model | LoweredModel, target: str = "numpy", space_orde
         built = {}
 
         def build():
-            plan, built["report"] = optimized_plan(lowered, egraph)
+            plan, built["report"] = optimized_plan(lowered, egraph, jacobian)
             built["plan"] = plan
             cost = kernel_cost(plan.kernel, lowered)
             return renderer_for(target)(plan), {"egraph_report": built["report"], "ops_per_point": cost}
 
-        key = kernel_cache.cache_key(lowered, target, {"egraph": egraph})
+        key = kernel_cache.cache_key(lowered, target, {"egraph": egraph, **({"jacobian": True} if jacobian else {})})
         entry = kernel_cache.load_or_build(f"{lowered.name}_{target}", key, build)
         compiled = CompiledModel(lowered, target, entry.source, entry.module, entry.metadata["egraph_report"],
-                                 egraph, entry.hit, built.get("plan"), entry.metadata.get("ops_per_point"))
+                                 egraph, entry.hit, built.get("plan"), entry.metadata.get("ops_per_point"), jacobian)
     else:
-        plan, report = optimized_plan(lowered, egraph)
+        plan, report = optimized_plan(lowered, egraph, jacobian)
         source = renderer_for(target)(plan)
         name = f"symsim_generated_{lowered.name}_{target}"
         module = (None if not load else _load_uncached(source, name) if target in CACHED_TARGETS
                   else load_generated_module(source, name))
-        compiled = CompiledModel(lowered, target, source, module, report, egraph, False, plan)
+        compiled = CompiledModel(lowered, target, source, module, report, egraph, False, plan, None, jacobian)
     if load and target == "cuda":
         # Numba's simulator runs kernels in Python threads; free the e-graph pass's egglog
         # objects (unsendable: they must be dropped on this thread) before any kernel runs
@@ -180,10 +184,16 @@ def _check_cuda_device() -> None:
                        "in Numba's simulator (slow), or use --target numba")
 
 
-def optimized_plan(lowered: LoweredModel, egraph: bool = True) -> tuple[KernelPlan, dict | None]:
-    """The kernel plan after the e-graph pass (or SymPy's cse alone), and the pass's report."""
+def optimized_plan(lowered: LoweredModel, egraph: bool = True, jacobian: bool = False) -> tuple[KernelPlan, dict | None]:
+    """The kernel plan after the e-graph pass (or SymPy's cse alone), and the pass's report; with
+    ``jacobian`` the plan also carries the Jacobian's stencil coefficients, optimized the same way."""
     kernel, report = egraph_kernel(lowered) if egraph else (cse_kernel(lowered), None)
-    return plan_kernel(lowered, kernel), report
+    if not jacobian:
+        return plan_kernel(lowered, kernel), report
+    entries = jacobian_entries(lowered)
+    coefficients = coefficient_model(lowered, entries)
+    jacobian_kernel = egraph_kernel(coefficients)[0] if egraph and entries else cse_kernel(coefficients)
+    return plan_kernel(lowered, kernel, entries, jacobian_kernel), report
 
 
 def _load_uncached(source: str, name: str) -> types.ModuleType:

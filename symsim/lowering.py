@@ -54,6 +54,8 @@ def lower_to_stencils(model: Model, space_order: int = 2) -> LoweredModel:
         expr = _substitute_velocities(eq.rhs, velocity_of, eq)
         _check_symbols(expr, fields, known, f"{eq.origin}: equation {eq.describe()}")
         expr, orders = _discretize(expr, model, axes, space_order, eq)
+        # a step function as the Piecewise every backend prints (H(0) = 1/2, SymPy's convention)
+        expr = expr.replace(sympy.Heaviside, lambda *args: sympy.Heaviside(*args).rewrite(sympy.Piecewise))
         for key, m in orders.items():
             derivative_orders[key] = max(derivative_orders.get(key, 0), m)
         _check_operators(expr, f"{eq.origin}: equation {eq.describe()}")

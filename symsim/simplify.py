@@ -152,7 +152,11 @@ def name_power_bases(temporaries, expressions) -> tuple[tuple, list]:
                 named[args[0]] = next(names)
                 result.append((named[args[0]], args[0]))
             return sympy.Pow(named[args[0]], expr.exp, evaluate=False)
-        return expr.func(*args, evaluate=False) if args != list(expr.args) else expr
+        if args == list(expr.args):
+            return expr
+        # Piecewise's (value, condition) pairs and the conditions themselves take no evaluate flag
+        return expr.func(*args, evaluate=False) if isinstance(expr, sympy.Expr) and \
+            not isinstance(expr, sympy.Piecewise) else expr.func(*args)
 
     for symbol, expr in temporaries:
         result.append((symbol, visit(expr)))

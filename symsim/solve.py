@@ -26,12 +26,14 @@ import numpy as np
 
 from .compiler import CompiledModel, compile_model
 from .errors import OptionError, SolverError, SymsimWarning
+from .implicit import implicit_stepper
 from .integrators import AdaptiveStepper, CompiledStepper, FixedStepper
 from .lowering import lower_to_stencils
 from .model import Model
 from .result import Result
 from .stability import SpectrumEstimate, spectrum_estimate, stable_step
-from .tableaus import METHODS, TABLEAUS
+from .system import SemiDiscreteSystem
+from .tableaus import IMPLICIT_METHODS, RUN_METHODS, TABLEAUS
 
 BUILTIN_DEFAULTS = {"t_end": None, "dt": None, "method": "rk4", "saves": 20,
                     "space_order": 2, "rtol": 1e-6, "atol": 1e-9}
@@ -41,6 +43,9 @@ FINITE_CHECK_INTERVAL = 50
 #: a run whose step is above the stable estimate (or whose model is ill-posed) stops when a field's
 #: largest magnitude exceeds this many times the largest magnitude of the initial state
 GROWTH_LIMIT = 1e6
+#: an explicit run whose stable step is more than this many times shorter than the save interval
+#: is told that the model is stiff, and which implicit method to use
+STIFF_STEPS_PER_SAVE = 1000
 #: fraction of the machine's available memory a run may plan to use
 MEMORY_FRACTION = 0.8
 
@@ -66,8 +71,8 @@ def run_options(model: Model, **given) -> dict:
         raise OptionError(f"saves must be at least 1, got {options['saves']}")
     if options["dt"] is not None and not (options["dt"] > 0 and math.isfinite(options["dt"])):
         raise OptionError(f"dt must be a positive number, got {options['dt']}")
-    if options["method"] not in METHODS:
-        raise OptionError(f"unknown method {options['method']!r}; choose one of {', '.join(METHODS)}")
+    if options["method"] not in RUN_METHODS:
+        raise OptionError(f"unknown method {options['method']!r}; choose one of {', '.join(RUN_METHODS)}")
     return options
 
 
@@ -90,7 +95,8 @@ def simulate(model: Model, t_end: float | None = None, dt: float | None = None, 
     check_memory(lowered, options)   # before compiling: a grid that cannot fit fails in a second, not after minutes
     if preflight is not None:
         preflight(lowered, options)
-    compiled = compile_model(lowered, target=target, space_order=options["space_order"], egraph=egraph)
+    compiled = compile_model(lowered, target=target, space_order=options["space_order"], egraph=egraph,
+                             jacobian=options["method"] in IMPLICIT_METHODS)
     return integrate(compiled, options, params, progress)
 
 
@@ -101,7 +107,9 @@ def result_bytes(lowered, options: dict) -> int:
 
 def run_bytes(lowered, options: dict) -> int:
     """Bytes a run holds at once: the saved states, the padded state and the integrator's work arrays."""
-    stages = 7 if options["method"] == "dopri5" else TABLEAUS[options["method"]].stages
+    method = options["method"]
+    # implicit methods: their vectors, and the Jacobian with its LU factors (a few dozen values per point)
+    stages = 7 if method == "dopri5" else 40 if method in IMPLICIT_METHODS else TABLEAUS[method].stages
     return result_bytes(lowered, options) + 8 * len(lowered.fields) * (stages + 3) * math.prod(lowered.padded_shape)
 
 
@@ -168,6 +176,13 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
 
     dt = options["dt"]
     spectrum = spectrum_estimate(compiled, state, values)
+    if method in IMPLICIT_METHODS:
+        if hasattr(compiled.module, "to_device"):
+            raise OptionError(f"method {method} is not available on the {compiled.target} target (its linear "
+                              "algebra runs on the host); use --target numba or numpy")
+        _announce(spectrum, options, dt, dt, None)
+        return _integrate_implicit(compiled, options, values, state, save_times, _Diagnosis(spectrum, method, None),
+                                   progress)
     suggested = stable_step(spectrum, method, bool(lowered.axes))
     if dt is None:
         dt = suggested if suggested is not None else t_end / saves / 10
@@ -259,6 +274,41 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
     return Result(model_name=lowered.name, t=save_times, coords=coords, fields=fields, params=values, stats=stats)
 
 
+def _integrate_implicit(compiled: CompiledModel, options: dict, values: dict, state: np.ndarray,
+                        save_times: np.ndarray, failure, progress: bool) -> Result:
+    """The time loop of an implicit method (:mod:`symsim.implicit`) over the model's evolved values."""
+    lowered, method = compiled.lowered, options["method"]
+    system = SemiDiscreteSystem(compiled, values)
+    y = system.values_of(state)
+    stepper = implicit_stepper(method, system, 0.0, y, save_times[-1], options["rtol"], options["atol"])
+    saved = np.empty((len(save_times), len(lowered.fields)) + lowered.shape)
+    saved[0] = compiled.interior(state)
+    dt, t = options["dt"], 0.0
+    started = clock.perf_counter()
+    bar = _Progress(lowered.name, method, save_times[-1], progress)
+    saved_errstate = np.seterr(over="ignore", invalid="ignore", divide="ignore")
+    failed = True
+    try:
+        for i, target_time in enumerate(save_times[1:], start=1):
+            dt = stepper.advance(t, y, target_time, dt)
+            state = system.load(target_time, y)
+            failure.check(compiled, state, target_time, dt or 0.0, None)
+            saved[i] = compiled.interior(state)
+            bar.move_to(target_time)
+            t = target_time
+        failed = False
+    finally:
+        np.seterr(**saved_errstate)
+        bar.close(clear=failed)
+    stats = {"method": method, "target": compiled.target, "space_order": lowered.space_order,
+             "wall_seconds": clock.perf_counter() - started, "rtol": options["rtol"], "atol": options["atol"],
+             "unknowns": system.size, "jacobian_nonzeros": int(system.sparsity.nnz), **stepper.stats()}
+    stats["diagnostics"] = save_diagnostics(saved, lowered)
+    coords = {a.name: a.coordinates for a in lowered.axes}
+    fields = {f: saved[:, k] for k, f in enumerate(lowered.fields)}
+    return Result(model_name=lowered.name, t=save_times, coords=coords, fields=fields, params=values, stats=stats)
+
+
 def save_diagnostics(saved: np.ndarray, lowered) -> dict:
     """Per field, per save: min, max, mean and L2 norm (sqrt of the sum of squares times the cell volume;
     the absolute value for an ODE field), as lists -- what ``symsim run --verbose`` prints and the result keeps."""
@@ -285,9 +335,15 @@ def _announce(spectrum: SpectrumEstimate, options: dict, dt: float, used: float,
         warnings.warn(f"field {field!r} diffuses backwards along {axis} (the coefficient of its second derivative is "
                       "negative, e.g. a negative diffusivity): the model is ill-posed, its finest grid modes grow "
                       "at any step size", SymsimWarning, stacklevel=4)
-    if method == "dopri5" or options["dt"] is None:
+    if method in IMPLICIT_METHODS:
         return bool(spectrum.anti_diffusive)
     interval = t_end / saves
+    if limit is not None and limit < interval / STIFF_STEPS_PER_SAVE:
+        warnings.warn(f"the model is stiff for {method}: its stable step ({limit:.3g}) is {interval / limit:.3g} "
+                      f"times shorter than the save interval ({interval:.3g}); an implicit method takes steps set by "
+                      "accuracy, not stability: try --method rodas (or bdf)", SymsimWarning, stacklevel=4)
+    if method == "dopri5" or options["dt"] is None:
+        return bool(spectrum.anti_diffusive)
     if used < 0.99 * dt:
         warnings.warn(f"dt={dt:.3g} shortened to {used:.3g} ({dt / used:.3g}x smaller) so that each of the {saves} "
                       f"saves (every {interval:.3g}) falls on a step (saves between steps are interpolated on host "

@@ -100,6 +100,10 @@ TABLEAUS = {
 #: fixed-step methods (every backend) and the adaptive one
 FIXED_STEP = ("euler", "ssprk3", "rk4")
 METHODS = (*FIXED_STEP, "dopri5")
+#: implicit methods for stiff models (symsim.implicit), driven by the model's generated sparse Jacobian
+IMPLICIT_METHODS = ("rodas", "bdf", "radau")
+#: every method a run may ask for
+RUN_METHODS = (*METHODS, *IMPLICIT_METHODS)
 ORDER = {name: tableau.order for name, tableau in TABLEAUS.items()}
 
 #: step-size controller of the adaptive pair, shared by the NumPy stepper and the ensemble solver

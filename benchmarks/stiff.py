@@ -1,0 +1,324 @@
+"""Stiff problems: symsim's implicit methods and generated sparse Jacobian vs SciPy's solve_ivp.
+
+    python benchmarks/stiff.py [--quick] [--json benchmarks/stiff.json] [--plots benchmarks/stiff]
+
+Problems (one model script each, compiled once for the numba target; every solver calls the
+same compiled right-hand side, so the comparison is of Jacobians, linear algebra and methods):
+
+* ``rd3_32``: the Symbolics.jl tutorial's 3-species reaction-diffusion system, N=32 (3,072
+  values; symsim evolves 2,948: the zero-flux wall nodes of A are algebraic), D=100,
+  alpha_1 = 1 where x >= 4N/5, all other rates 1, t in [0, 10].
+* ``brusselator_32`` / ``brusselator_128``: the SciML 2-D Brusselator benchmark, periodic,
+  A=3.4, B=1, alpha=10/dx^2 with dx=1/(N-1), forcing 5 inside a disc from t=1.1, t in [0, 11.5].
+* ``rober``: Robertson's chemical kinetics, t in [0, 1e5]; ``hires``: the 8-species HIRES
+  mechanism of Hairer & Wanner's test set, t in [0, 321.8122].
+
+Solvers, each over rtol 1e-3 .. 1e-8 (atol = 1e-3 rtol; ROBER and HIRES 1e-6 rtol): SciPy
+``solve_ivp`` BDF with a dense finite-difference Jacobian (what a user gets by default), with
+``jac_sparsity`` (grouped finite differences), and with symsim's analytic sparse Jacobian;
+symsim's own Rodas4 (``--method rodas``); and symsim's fastest explicit run (RK4's fused Numba
+step at the stable step; on the 128-grid timed over part of the interval and scaled, marked).
+Errors: relative L2 of the final state against a reference run (Radau, rtol 1e-11, symsim's
+Jacobian; Rodas4 at rtol 1e-10 on the 128-grid). Speed-ups are at matched accuracy: for each
+SciPy run, the fastest symsim run whose error is not larger.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import sympy
+from scipy import integrate
+from scipy.sparse.linalg import splu
+from sympy import Eq, Piecewise
+
+from symsim import Dt, Grid, Model, laplace, t
+from symsim.compiler import compile_model
+from symsim.implicit import Rodas4
+from symsim.integrators import CompiledStepper
+from symsim.stability import spectrum_estimate, stable_step
+from symsim.system import SemiDiscreteSystem
+
+
+# -- the problems --------------------------------------------------------------------------
+
+def rd3(n: int = 32) -> Model:
+    grid = Grid(x=(1.0, float(n), n), y=(1.0, float(n), n))       # unit spacing, as in the tutorial
+    model = Model("rd3", grid)
+    A, B, C = model.fields("A B C")
+    D = model.params(D=100.0)
+    x, _ = grid.coords
+    alpha1 = Piecewise((1.0, x >= 4 * n / 5), (0.0, True))
+    model.equations(Eq(Dt(A), D * laplace(A) + alpha1 - A - A * B + C),
+                    Eq(Dt(B), 1.0 - B - A * B + C),
+                    Eq(Dt(C), 1.0 - C + A * B - C))
+    model.initial(A=0.0, B=0.0, C=0.0)
+    for side in (1.0, float(n)):
+        model.neumann(A, x=side, value=0)
+        model.neumann(A, y=side, value=0)
+    return model
+
+
+def brusselator(n: int) -> Model:
+    extent = n / (n - 1)                      # n periodic points 0, dx, ..., 1 with dx = 1/(n-1)
+    grid = Grid(x=(0.0, extent, n), y=(0.0, extent, n), periodic=True)
+    model = Model("brusselator", grid)
+    u, v = model.fields("u v")
+    A, B, alpha = model.params(A=3.4, B=1.0, alpha=10.0)
+    x, y = grid.coords
+    forcing = Piecewise((5.0, sympy.And((x - 0.3) ** 2 + (y - 0.6) ** 2 <= 0.01, t >= 1.1)), (0.0, True))
+    model.equations(Eq(Dt(u), alpha * laplace(u) + B + u ** 2 * v - (A + 1) * u + forcing),
+                    Eq(Dt(v), alpha * laplace(v) + A * u - u ** 2 * v))
+    model.initial(u=22 * (y * (1 - y)) ** 1.5, v=27 * (x * (1 - x)) ** 1.5)
+    return model
+
+
+def rober() -> Model:
+    model = Model("rober")
+    y1, y2, y3 = model.fields("y1 y2 y3")
+    model.equations(Eq(Dt(y1), -0.04 * y1 + 1e4 * y2 * y3),
+                    Eq(Dt(y2), 0.04 * y1 - 1e4 * y2 * y3 - 3e7 * y2 ** 2),
+                    Eq(Dt(y3), 3e7 * y2 ** 2))
+    model.initial(y1=1.0, y2=0.0, y3=0.0)
+    return model
+
+
+def hires() -> Model:
+    model = Model("hires")
+    y = model.fields("y1 y2 y3 y4 y5 y6 y7 y8")
+    y1, y2, y3, y4, y5, y6, y7, y8 = y
+    model.equations(
+        Eq(Dt(y1), -1.71 * y1 + 0.43 * y2 + 8.32 * y3 + 0.0007),
+        Eq(Dt(y2), 1.71 * y1 - 8.75 * y2),
+        Eq(Dt(y3), -10.03 * y3 + 0.43 * y4 + 0.035 * y5),
+        Eq(Dt(y4), 8.32 * y2 + 1.71 * y3 - 1.12 * y4),
+        Eq(Dt(y5), -1.745 * y5 + 0.43 * y6 + 0.43 * y7),
+        Eq(Dt(y6), -280 * y6 * y8 + 0.69 * y4 + 1.71 * y5 - 0.43 * y6 + 0.69 * y7),
+        Eq(Dt(y7), 280 * y6 * y8 - 1.81 * y7),
+        Eq(Dt(y8), -280 * y6 * y8 + 1.81 * y7))
+    model.initial(y1=1.0, y2=0.0, y3=0.0, y4=0.0, y5=0.0, y6=0.0, y7=0.0, y8=0.0057)
+    return model
+
+
+#: name -> (model builder, t_end, atol / rtol, largest size for a dense finite-difference Jacobian)
+PROBLEMS = {
+    "rd3_32": (lambda: rd3(32), 10.0, 1e-3),
+    "brusselator_32": (lambda: brusselator(32), 11.5, 1e-3),
+    "brusselator_128": (lambda: brusselator(128), 11.5, 1e-3),
+    "rober": (rober, 1e5, 1e-6),
+    "hires": (hires, 321.8122, 1e-6),
+}
+DENSE_LIMIT = 4000
+
+
+# -- the solvers ---------------------------------------------------------------------------
+
+def timed(function):
+    started = time.perf_counter()
+    value = function()
+    return value, time.perf_counter() - started
+
+
+def scipy_run(system, y0, t_end, rtol, atol, method="BDF", jacobian="dense"):
+    options = {"sparsity": {"jac_sparsity": system.sparsity},
+               "symsim": {"jac": lambda tt, yy: system.jacobian(tt, yy, copy=True)}}.get(jacobian, {})
+    solution = integrate.solve_ivp(system.f, (0.0, t_end), y0, method=method, rtol=rtol, atol=atol, **options)
+    if solution.status != 0:
+        raise RuntimeError(solution.message)
+    return solution.y[:, -1], {"steps": int(solution.t.size - 1), "rhs": solution.nfev, "jacobians": solution.njev,
+                               "factorizations": solution.nlu}
+
+
+def rodas_run(system, y0, t_end, rtol, atol):
+    y = np.array(y0)
+    stepper = Rodas4(system, rtol, atol)
+    stepper.advance(0.0, y, t_end, None)
+    stats = stepper.stats()
+    return y, {"steps": stats["steps"], "rejected": stats["rejected"], "factorizations": stats["factorizations"]}
+
+
+def explicit_run(compiled, params, t_end, span):
+    """RK4's fused Numba step at the stable step over ``span`` (<= t_end); the final state's values."""
+    state = compiled.initial_state(params)
+    dt = stable_step(spectrum_estimate(compiled, state, params), "rk4", bool(compiled.lowered.axes))
+    stepper = CompiledStepper(compiled.stepper_function("rk4"), compiled.module.new_work(state, "rk4"), "rk4", params)
+    steps = math.ceil(span / dt)
+    h = span / steps
+    for n in range(steps):
+        state = stepper.step(n * h, state, h)
+    return state, steps
+
+
+def relative_error(y, reference) -> float:
+    return float(np.linalg.norm(y - reference) / np.linalg.norm(reference))
+
+
+def lu_orderings(system, y0, h: float) -> dict:
+    """Fill-in and factorization time of I/(h*gamma) - J under SuperLU's orderings and reverse Cuthill-McKee."""
+    from scipy import sparse
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
+    matrix = (sparse.identity(system.size) * (4.0 / h) - system.jacobian(0.0, y0)).tocsc()
+    report = {}
+    order = reverse_cuthill_mckee(matrix.tocsr(), symmetric_mode=True)
+    candidates = {"COLAMD": (matrix, "COLAMD"), "MMD_AT_PLUS_A": (matrix, "MMD_AT_PLUS_A"),
+                  "RCM+NATURAL": (matrix[order][:, order].tocsc(), "NATURAL")}
+    for name, (a, spec) in candidates.items():
+        lu, seconds = timed(lambda: splu(a, permc_spec=spec))
+        report[name] = {"fill": int(lu.L.nnz + lu.U.nnz), "ms": 1e3 * seconds}
+    return report
+
+
+def run_problem(name: str, quick: bool) -> dict:
+    build, t_end, atol_ratio = PROBLEMS[name]
+    compiled = compile_model(build(), target="numba", jacobian=True)
+    params = compiled.resolve_params()
+    system = SemiDiscreteSystem(compiled, params)
+    y0 = system.initial_values()
+    # compile every kernel before timing (Numba caches machine code on first call)
+    system.f(0.0, y0), system.jacobian(0.0, y0)
+    if compiled.lowered.axes:
+        explicit_run(compiled, params, t_end, 1e-9)
+    rtols = [1e-3, 1e-5, 1e-7] if quick else [1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8]
+    print(f"\n{name}: {system.size} unknowns, Jacobian {system.sparsity.nnz} nonzeros", flush=True)
+
+    big = system.size > 10_000
+    reference_tol = 1e-10 if big else 1e-11
+    if big:
+        reference, seconds = timed(lambda: rodas_run(system, y0, t_end, reference_tol, reference_tol * atol_ratio)[0])
+        reference_by = "rodas"
+    else:
+        reference, seconds = timed(lambda: scipy_run(system, y0, t_end, reference_tol, reference_tol * atol_ratio,
+                                                     "Radau", "symsim")[0])
+        reference_by = "scipy Radau + symsim Jacobian"
+    print(f"  reference ({reference_by}, rtol {reference_tol:g}): {seconds:.2f} s", flush=True)
+
+    solvers = {"scipy BDF, dense FD Jacobian": lambda r, a: scipy_run(system, y0, t_end, r, a, "BDF", "dense"),
+               "scipy BDF, jac_sparsity": lambda r, a: scipy_run(system, y0, t_end, r, a, "BDF", "sparsity"),
+               "scipy BDF, symsim Jacobian": lambda r, a: scipy_run(system, y0, t_end, r, a, "BDF", "symsim"),
+               "symsim rodas": lambda r, a: rodas_run(system, y0, t_end, r, a)}
+    runs = []
+    for solver, run in solvers.items():
+        dense = solver.endswith("dense FD Jacobian")
+        if dense and system.size > DENSE_LIMIT:
+            continue
+        for rtol in (rtols[::2] if dense and system.size > 100 else rtols):
+            system.rhs_evaluations = system.jacobian_evaluations = 0
+            (y, stats), seconds = timed(lambda: run(rtol, rtol * atol_ratio))
+            error = relative_error(y, reference)
+            runs.append({"solver": solver, "rtol": rtol, "seconds": seconds, "error": error, **stats})
+            print(f"  {solver:32s} rtol {rtol:7.0e}  {seconds:9.3f} s  error {error:9.2e}  "
+                  f"steps {stats['steps']}", flush=True)
+    result = {"unknowns": system.size, "jacobian_nonzeros": int(system.sparsity.nnz), "t_end": t_end,
+              "reference": reference_by, "runs": runs}
+
+    if compiled.lowered.axes:
+        span = t_end if system.size <= DENSE_LIMIT else min(t_end, 0.25)
+        (state, steps), seconds = timed(lambda: explicit_run(compiled, params, t_end, span))
+        entry = {"solver": "symsim rk4 (numba, stable step)", "steps_run": steps, "span": span,
+                 "seconds_run": seconds, "seconds": seconds * t_end / span, "projected": span < t_end}
+        if span == t_end:
+            entry["error"] = relative_error(system.values_of(state), reference)
+        result["explicit"] = entry
+        print(f"  {'symsim rk4 (stable step)':32s} {'':13s}{entry['seconds']:9.3f} s"
+              f"{' (projected from t<=%g)' % span if span < t_end else ''}  steps {steps}"
+              f"{'  error %9.2e' % entry['error'] if 'error' in entry else ''}", flush=True)
+        result["lu_orderings"] = lu_orderings(system, y0, 0.01)
+        print("  LU of I/(h gamma) - J, h=0.01: " + ", ".join(
+            f"{k} fill {v['fill']} in {v['ms']:.1f} ms" for k, v in result["lu_orderings"].items()), flush=True)
+    result["speedups"] = speedups(runs)
+    for baseline, entry in result["speedups"].items():
+        print(f"  rodas vs {baseline}: {entry['median']:.2f}x at matched accuracy "
+              f"(range {entry['min']:.2f}-{entry['max']:.2f}x over {entry['count']} runs)")
+    result["jacobian_seconds"] = jacobian_seconds(system, y0)
+    return result
+
+
+def speedups(runs: list) -> dict:
+    """Per SciPy solver: time of each of its runs over that of the fastest rodas run with no larger error."""
+    ours = [r for r in runs if r["solver"] == "symsim rodas"]
+    out = {}
+    for solver in dict.fromkeys(r["solver"] for r in runs):
+        if solver == "symsim rodas":
+            continue
+        ratios = []
+        for run in (r for r in runs if r["solver"] == solver):
+            matched = [r["seconds"] for r in ours if r["error"] <= run["error"]]
+            if matched:
+                ratios.append(run["seconds"] / min(matched))
+        if ratios:
+            out[solver] = {"median": float(np.median(ratios)), "min": float(min(ratios)), "max": float(max(ratios)),
+                           "count": len(ratios)}
+    return out
+
+
+def jacobian_seconds(system, y0, repeats: int = 20) -> float:
+    system.jacobian(0.0, y0)
+    _, seconds = timed(lambda: [system.jacobian(0.0, y0) for _ in range(repeats)])
+    return seconds / repeats
+
+
+def assembly_scaling(sizes=(32, 64, 128, 256, 512)) -> list:
+    """Jacobian evaluation time per nonzero on the Brusselator from N=32 to N=512."""
+    rows = []
+    for n in sizes:
+        compiled = compile_model(brusselator(n), target="numba", jacobian=True)
+        system = SemiDiscreteSystem(compiled, compiled.resolve_params())
+        y0 = system.initial_values()
+        seconds = jacobian_seconds(system, y0, repeats=10 if n >= 256 else 50)
+        rows.append({"n": n, "nonzeros": int(system.sparsity.nnz), "seconds": seconds,
+                     "ns_per_nonzero": 1e9 * seconds / system.sparsity.nnz})
+        print(f"  N={n:4d}: {system.sparsity.nnz:9d} nonzeros, {1e3 * seconds:8.3f} ms per Jacobian, "
+              f"{rows[-1]['ns_per_nonzero']:.2f} ns per nonzero", flush=True)
+    return rows
+
+
+def work_precision_plot(name: str, result: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    figure, axes = plt.subplots(figsize=(6.4, 4.4), dpi=100)
+    for solver in dict.fromkeys(r["solver"] for r in result["runs"]):
+        runs = [r for r in result["runs"] if r["solver"] == solver]
+        axes.loglog([r["error"] for r in runs], [r["seconds"] for r in runs], "o-", label=solver)
+    explicit = result.get("explicit")
+    if explicit and "error" in explicit:
+        axes.loglog([explicit["error"]], [explicit["seconds"]], "k*", markersize=10, label=explicit["solver"])
+    axes.set_xlabel("relative L2 error of the final state")
+    axes.set_ylabel("wall time [s]")
+    axes.set_title(f"{name}: {result['unknowns']} unknowns")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="three tolerances, the small problems only")
+    parser.add_argument("--json", default="benchmarks/stiff.json")
+    parser.add_argument("--plots", default="benchmarks/stiff", help="folder of the work-precision diagrams")
+    parser.add_argument("--problems", nargs="*", default=None, help=f"subset of {', '.join(PROBLEMS)}")
+    args = parser.parse_args()
+    names = args.problems or ([n for n in PROBLEMS if n != "brusselator_128"] if args.quick else list(PROBLEMS))
+    results = {"machine": platform.processor() or platform.machine(), "problems": {}}
+    plots = Path(args.plots)
+    plots.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        results["problems"][name] = run_problem(name, args.quick)
+        work_precision_plot(name, results["problems"][name], plots / f"{name}.png")
+    if not args.quick:
+        print("\nJacobian evaluation (kernel + assembly) per nonzero, Brusselator:")
+        results["assembly_scaling"] = assembly_scaling()
+    Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.json} and the work-precision diagrams in {plots}/")
+
+
+if __name__ == "__main__":
+    main()

@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--t-end", type=float, help="final time (default: the script's, else required)")
     run.add_argument("--dt", type=float, help="time step (default: a stable step suggested from the model)")
     run.add_argument("--method", choices=RUN_METHODS,
-                     help="time integrator (default: rk4; stiff models: rodas, bdf or radau)")
+                     help="time integrator (default: rk4; stiff models: rodas, bdf, radau or imex-ark)")
     run.add_argument("--space-order", type=int, choices=(2, 4, 6, 8), help="finite-difference accuracy (default 2)")
     run.add_argument("--saves", type=int, help="number of saved states after t=0 (default 20)")
     run.add_argument("--rtol", type=float, help="relative tolerance of adaptive methods (default 1e-6)")

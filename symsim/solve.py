@@ -17,6 +17,7 @@ growth (GROWTH_LIMIT) as well as for NaN/Inf.
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import math
 import os
 import time as clock
@@ -73,6 +74,8 @@ def run_options(model: Model, **given) -> dict:
         raise OptionError(f"dt must be a positive number, got {options['dt']}")
     if options["method"] not in RUN_METHODS:
         raise OptionError(f"unknown method {options['method']!r}; choose one of {', '.join(RUN_METHODS)}")
+    if options["method"] in IMPLICIT_METHODS and importlib.util.find_spec("scipy") is None:
+        raise OptionError(f"method {options['method']} needs SciPy's sparse LU: pip install 'symsim[stiff]'")
     return options
 
 
@@ -341,7 +344,8 @@ def _announce(spectrum: SpectrumEstimate, options: dict, dt: float, used: float,
     if limit is not None and limit < interval / STIFF_STEPS_PER_SAVE:
         warnings.warn(f"the model is stiff for {method}: its stable step ({limit:.3g}) is {interval / limit:.3g} "
                       f"times shorter than the save interval ({interval:.3g}); an implicit method takes steps set by "
-                      "accuracy, not stability: try --method rodas (or bdf)", SymsimWarning, stacklevel=4)
+                      "accuracy, not stability: try --method imex-ark (stiff diffusion, mild reactions) or rodas",
+                      SymsimWarning, stacklevel=4)
     if method == "dopri5" or options["dt"] is None:
         return bool(spectrum.anti_diffusive)
     if used < 0.99 * dt:

@@ -33,7 +33,8 @@ import sympy
 
 from .codegen.loops import Point, boundary_index, boundary_pass
 from .errors import SolverError
-from .jacobian import depends_on_time
+from .ir import StencilAccess
+from .jacobian import depends_on_time, jacobian_entries
 
 
 class SemiDiscreteSystem:
@@ -122,6 +123,61 @@ class SemiDiscreteSystem:
         self.jacobian_evaluations += 1
         return self._pattern.copy() if copy else self._pattern
 
+    def column_groups(self) -> list[np.ndarray]:
+        """Columns of J in groups that share no row (a colouring of the column intersection graph, greedy,
+        largest degree first): one f evaluation per group differences a whole group at once."""
+        import networkx as nx
+        pattern = self.sparsity.tocsc()
+        overlap = (pattern.T @ pattern).tocoo()
+        graph = nx.Graph()
+        graph.add_nodes_from(range(self.size))
+        graph.add_edges_from((i, j) for i, j in zip(overlap.row, overlap.col) if i < j)
+        colours = nx.coloring.greedy_color(graph, strategy="largest_first")
+        groups: dict = {}
+        for column, colour in colours.items():
+            groups.setdefault(colour, []).append(column)
+        return [np.array(sorted(g)) for g in groups.values()]
+
+    def colored_jacobian(self, t: float, y: np.ndarray, groups: list | None = None):
+        """J by forward differences over column groups (:meth:`column_groups`), on J's pattern: the
+        cross-check of the generated Jacobian, and what is left where it cannot be generated."""
+        pattern = self.sparsity.tocsc()
+        values = pattern.copy().astype(float)
+        base = self.f(t, y)
+        for group in groups if groups is not None else self.column_groups():
+            steps = np.sqrt(np.finfo(float).eps) * np.maximum(1.0, np.abs(y[group]))
+            shifted = y.copy()
+            shifted[group] += steps
+            difference = self.f(t, shifted) - base
+            for column, step in zip(group, steps):
+                start, stop = pattern.indptr[column], pattern.indptr[column + 1]
+                values.data[start:stop] = difference[pattern.indices[start:stop]] / step
+        return values.tocsr()
+
+    def linear_part(self):
+        """The part of the Jacobian that depends neither on the state nor on t (diffusion, linear decay,
+        advection with constant speed), as a constant CSR matrix L with J's pattern: what an IMEX method
+        treats implicitly, f(t, y) - L y explicitly. Evaluated once, with NumPy, from the symbolic entries."""
+        from .vectorize import evaluate_on_grid, grid_axes_coordinates
+        lowered = self.lowered
+        entries = jacobian_entries(lowered)
+        if tuple((e.row, e.access.field, e.access.offsets) for e in entries) != tuple(self.entries):
+            raise SolverError(f"model {lowered.name!r}: the compiled module's Jacobian entries do not match the "
+                              "model's (a stale kernel cache?); clear it with SYMSIM_CACHE_DIR or recompile")
+        values = {sympy.Symbol(p): v for p, v in self.params.items()}
+        values.update(lowered.spacing)
+        coordinates = grid_axes_coordinates(lowered.axes)
+        interior = tuple(slice(h, h + a.points) for a, h in zip(lowered.axes, lowered.halo))
+        coefficients = np.zeros_like(self._coefficients)
+        for k, entry in enumerate(entries):
+            constant = _constant_part(entry.derivative, lowered.time).subs(values)
+            if constant != 0:
+                coefficients[(k, *interior)] = evaluate_on_grid(constant, lowered.coordinate_symbols, coordinates)
+        linear = self._pattern.copy()
+        linear.data[:] = self._assembly @ coefficients.reshape(-1)
+        linear.eliminate_zeros()
+        return linear
+
     def _build_assembly(self):
         """(J with zero values and its final pattern, the matrix from coefficient values to J's CSR values)."""
         from scipy import sparse
@@ -148,6 +204,13 @@ class SemiDiscreteSystem:
         assembly = sparse.csr_matrix((np.concatenate(weights), (position, np.concatenate(sources))),
                                      shape=(len(unique), len(self.entries) * plane))
         return pattern, assembly
+
+
+def _constant_part(derivative, time) -> sympy.Expr:
+    """The terms of a Jacobian coefficient that depend neither on stencil accesses nor on t."""
+    state = [a for a in derivative.free_symbols if isinstance(a, StencilAccess)] + [time]
+    return sum((term for term in sympy.Add.make_args(sympy.expand(derivative, deep=False))
+                if not term.free_symbols & set(state)), sympy.S.Zero)
 
 
 def _evolved_mask(lowered) -> np.ndarray:

@@ -101,7 +101,7 @@ TABLEAUS = {
 FIXED_STEP = ("euler", "ssprk3", "rk4")
 METHODS = (*FIXED_STEP, "dopri5")
 #: implicit methods for stiff models (symsim.implicit), driven by the model's generated sparse Jacobian
-IMPLICIT_METHODS = ("rodas", "bdf", "radau")
+IMPLICIT_METHODS = ("rodas", "bdf", "radau", "imex-ark")
 #: every method a run may ask for
 RUN_METHODS = (*METHODS, *IMPLICIT_METHODS)
 ORDER = {name: tableau.order for name, tableau in TABLEAUS.items()}

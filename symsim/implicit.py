@@ -35,7 +35,7 @@ from fractions import Fraction
 import numpy as np
 
 from .errors import SolverError
-from .integrators import initial_step_guess
+from .integrators import hermite, initial_step_guess
 
 #: implicit methods: (description, order)
 IMPLICIT = {"rodas": ("Rodas4, L-stable Rosenbrock, order 4 (symsim)", 4),
@@ -306,10 +306,7 @@ class ImexArk:
             y[...] = self._y
         else:
             t0, y0, f0 = self._previous
-            h, theta = self._t - t0, (t_target - t0) / (self._t - t0)
-            h00, h10 = 2 * theta**3 - 3 * theta**2 + 1, theta**3 - 2 * theta**2 + theta
-            h01, h11 = -2 * theta**3 + 3 * theta**2, theta**3 - theta**2
-            y[...] = h00 * y0 + (h * h10) * f0 + h01 * self._y + (h * h11) * self._f
+            y[...] = hermite((t_target - t0) / (self._t - t0), self._t - t0, y0, f0, self._y, self._f)
         return dt
 
     def _steps_past(self, t_target: float, dt: float | None) -> float:

@@ -139,6 +139,14 @@ class CompiledStepper:
         return self._step(t, y, dt, self._params, self._work)
 
 
+def hermite(theta: float, h: float, y0, f0, y1, f1):
+    """The cubic Hermite interpolant of a step of size h at fraction theta: values y0, y1 and slopes f0, f1
+    at its ends (error O(h^4)). What saves between steps are made of."""
+    h00, h10 = 2 * theta**3 - 3 * theta**2 + 1, theta**3 - 2 * theta**2 + theta
+    h01, h11 = -2 * theta**3 + 3 * theta**2, theta**3 - theta**2
+    return h00 * y0 + (h * h10) * f0 + h01 * y1 + (h * h11) * f1
+
+
 def _identity(a: np.ndarray) -> np.ndarray:
     return a
 

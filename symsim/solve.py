@@ -28,7 +28,7 @@ import numpy as np
 from .compiler import CompiledModel, compile_model
 from .errors import OptionError, SolverError, SymsimWarning
 from .implicit import implicit_stepper
-from .integrators import AdaptiveStepper, CompiledStepper, FixedStepper
+from .integrators import AdaptiveStepper, CompiledStepper, FixedStepper, hermite
 from .lowering import lower_to_stencils
 from .model import Model
 from .result import Result
@@ -406,10 +406,7 @@ def _steps_of_dt_with_interpolated_saves(compiled, stepper, state, values, save_
             y1 = interior(state)
             padded[...] = state
             while i <= saves and save_times[i] < end - tolerance:
-                theta = (save_times[i] - t) / h
-                h00, h10 = 2 * theta**3 - 3 * theta**2 + 1, theta**3 - 2 * theta**2 + theta
-                h01, h11 = -2 * theta**3 + 3 * theta**2, theta**3 - theta**2
-                interior(padded)[...] = h00 * y0 + h * h10 * f0 + h01 * y1 + h * h11 * f1
+                interior(padded)[...] = hermite((save_times[i] - t) / h, h, y0, f0, y1, f1)
                 compiled.apply_boundaries(save_times[i], padded, values)
                 saved[i] = interior(padded)
                 i += 1

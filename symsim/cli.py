@@ -3,6 +3,7 @@
     symsim run examples/gray_scott.py --t-end 500 --param F=0.05 -o gs.npz --plot gs.png
     symsim compile examples/heat_2d.py --target numpy -o build/heat
     symsim simplify "c*a + c*b"
+    symsim discover observations.csv -o found
     symsim prose train --config small -o runs/prose
 
 Errors print one line (``symsim: error: ...``) and exit with status 1 (2 for
@@ -79,6 +80,22 @@ def build_parser() -> argparse.ArgumentParser:
     pinn.add_argument("-o", "--output", metavar="DIR", help="write weights.pt, metrics.json and pinn.png here")
     pinn.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    discover = commands.add_parser("discover", help="find equations in observed data; write a model script that runs")
+    discover.add_argument("data", help="observations: .csv (t + one column per state) or .npz (ODE series, or "
+                                       "PDE snapshots with coordinate arrays; a symsim run result reads back)")
+    discover.add_argument("--method", choices=("sindy", "weak-sindy", "all"), default="all",
+                          help="sparse regression in strong form, weak form or both (default all)")
+    discover.add_argument("--holdout", type=float, default=0.25,
+                          help="share of each series held back to score forecasts (default 0.25)")
+    discover.add_argument("--periodic", default="", metavar="AXES",
+                          help="comma-separated axes whose ends wrap (PDE data; default: walls, values from the data)")
+    discover.add_argument("--degree", type=int, default=2, help="degree of the polynomial library (default 2)")
+    discover.add_argument("--derivative-order", type=int, default=4,
+                          help="highest spatial derivative in a PDE library (default 4)")
+    discover.add_argument("-o", "--output", required=True, metavar="DIR",
+                          help="write model.py, candidates.json, candidates.md and discover.png here")
+    discover.add_argument("--quiet", action="store_true", help="no progress bar")
+
     simplify = commands.add_parser("simplify", help="simplify an expression with the e-graph pass; print its cost")
     simplify.add_argument("expression", help='e.g. "c*a + c*b" (numbers, names, + - * / **, elementary functions)')
 
@@ -148,7 +165,8 @@ def _dispatch(args) -> int:
         if args.command == "prose":
             from .prose.commands import run_prose_command
             return run_prose_command(args)
-        return {"run": _run, "compile": _compile, "simplify": _simplify, "pinn": _pinn}[args.command](args)
+        return {"run": _run, "compile": _compile, "simplify": _simplify, "pinn": _pinn,
+                "discover": _discover}[args.command](args)
     except SymsimError as error:
         return _fail(str(error), error)
     except KeyboardInterrupt:
@@ -177,6 +195,26 @@ def _parse_params(pairs) -> dict:
         except ValueError:
             raise OptionError(f"--param {name.strip()}: {value!r} is not a number") from None
     return params
+
+
+def _discover(args) -> int:
+    from .discovery import discover
+
+    output = Path(args.output)
+    if output.exists() and not output.is_dir():
+        raise OptionError(f"-o {output}: is a file; give a directory")
+    # before the work: the folder that will hold the output exists and takes new entries
+    check_output_file(output.parent / f".{output.name}.discover", "-o")
+    periodic = [axis.strip() for axis in args.periodic.split(",") if axis.strip()]
+    found = discover(args.data, method=args.method, holdout=args.holdout, periodic=periodic, degree=args.degree,
+                     derivative_order=args.derivative_order, progress=not args.quiet)
+    found.write(output)
+    print(found.table())
+    print(f"best: {'; '.join(found.best.equations(found.data.names))}")
+    print(f"wrote {output / 'model.py'} (symsim run {output / 'model.py'} replays the data to "
+          f"{found.best.replay_error:.3g} relative L2), candidates.json, candidates.md, discover.png "
+          f"in {found.seconds:.1f} s")
+    return 0
 
 
 def _run(args) -> int:

@@ -123,6 +123,14 @@ class CompiledModel:
         self.apply_boundaries(t, state, params)
         return state
 
+    def state_of(self, values: np.ndarray, params: dict, t: float = 0.0) -> np.ndarray:
+        """The padded state whose grid points hold ``values`` (fields, *grid), boundaries applied at ``t``:
+        a run restarted from saved or observed values."""
+        state = self.new_state()
+        self.interior(state)[...] = values
+        self.apply_boundaries(t, state, params)
+        return state
+
 
 #: backends whose modules are compiled to machine code: loaded through the on-disk kernel cache
 CACHED_TARGETS = ("numba", "cuda")

@@ -167,13 +167,17 @@ def keep_freed_arrays_mapped() -> bool:
     return bool(mallopt(M_MMAP_THRESHOLD, 32 * 2**20) and mallopt(M_TRIM_THRESHOLD, 256 * 2**20))
 
 
-def integrate(compiled: CompiledModel, options: dict, params: dict | None = None, progress: bool = False) -> Result:
-    """Time loop over a compiled model (see :func:`simulate` for the options)."""
+def integrate(compiled: CompiledModel, options: dict, params: dict | None = None, progress: bool = False,
+              initial: np.ndarray | None = None) -> Result:
+    """Time loop over a compiled model (see :func:`simulate` for the options).
+
+    ``initial``: the fields' values at t=0, (fields, *grid), in place of the model's initial condition.
+    """
     if compiled.target == "numpy" and os.environ.get("SYMSIM_TUNE_MALLOC") == "1":
         keep_freed_arrays_mapped()
     lowered = compiled.lowered
     values = compiled.resolve_params(params)
-    state = compiled.initial_state(values)
+    state = compiled.initial_state(values) if initial is None else compiled.state_of(initial, values)
     method, t_end, saves = options["method"], options["t_end"], options["saves"]
     save_times = np.linspace(0.0, t_end, saves + 1)
 

@@ -20,6 +20,7 @@ spectrum, which must fit in the integrator's stability region.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,12 +45,19 @@ class SpectrumEstimate:
     anti_diffusive: tuple = ()
 
 
+@functools.lru_cache(maxsize=4096)
+def _partial_derivative(expr: sympy.Expr, access) -> sympy.Expr:
+    return sympy.diff(expr, access)
+
+
 def spectrum_estimate(compiled, state: np.ndarray, params: dict, t: float = 0.0) -> SpectrumEstimate:
     """Gershgorin bounds of the Jacobian spectrum at ``state`` (see the module docstring)."""
     lowered = compiled.lowered
-    values = {sympy.Symbol(p): v for p, v in params.items()}
-    values.update(lowered.spacing)
-    values[lowered.time] = t
+    # parameters, spacings and time enter as arguments, so that each derivative is differentiated and
+    # lambdified once per model, not per call (a fit simulates one model hundreds of times)
+    scalars = [(sympy.Symbol(p), v) for p, v in params.items()] + list(lowered.spacing.items())
+    scalars.append((lowered.time, t))
+    grid_symbols = set(lowered.coordinate_symbols)
     fields = compiled.interior(state)
     coordinates = grid_axes_coordinates(lowered.axes)
     real_bound = imaginary_bound = 0.0
@@ -67,10 +75,10 @@ def spectrum_estimate(compiled, state: np.ndarray, params: dict, t: float = 0.0)
         at_point = [(a, fields[lowered.fields.index(a.field)]) for a in accesses]
         coefficient = {}
         for access in accesses:
-            derivative = sympy.diff(expr, access).subs(values)
-            coefficient[(access.field, access.offsets)] = (
-                float(derivative) if derivative.is_Float or derivative.is_Rational
-                else evaluate_on_grid(derivative, lowered.coordinate_symbols, coordinates, at_point))
+            derivative = _partial_derivative(expr, access)
+            value = evaluate_on_grid(derivative, lowered.coordinate_symbols, coordinates, scalars + at_point)
+            varies = derivative.free_symbols & (grid_symbols | set(accesses))
+            coefficient[(access.field, access.offsets)] = value if varies else float(value.flat[0])
         real_row = imaginary_row = 0.0
         # half the second moment (in offsets) of the field's own symmetric stencil per axis: D / h**2
         # for D u_xx at any order of accuracy; its sign is the sign of the diffusion coefficient

@@ -28,9 +28,20 @@ __all__ = ["numpy_function", "grid_axes_coordinates", "evaluate_on_grid"]
 
 
 def numpy_function(arguments, expression):
-    """``expression`` as a Python function of ``arguments`` that evaluates with NumPy (broadcasting)."""
+    """``expression`` as a Python function of ``arguments`` that evaluates with NumPy (broadcasting).
+
+    Made once per (arguments, expression): lambdify prints and compiles source, milliseconds
+    that add up where one model is evaluated many times (stability estimates of repeated runs).
+    """
+    expression = tuple(expression) if isinstance(expression, list) else expression
+    return _cached_numpy_function(tuple(arguments), expression)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_numpy_function(arguments: tuple, expression):
     # the names it prints (cos, pi, functools' reduce, ...) are imported one by one by lambdify
     printer = _printer_class()({"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True})
+    expression = list(expression) if isinstance(expression, tuple) else expression
     return sympy.lambdify(list(arguments), expression, modules=[{}], printer=printer)
 
 

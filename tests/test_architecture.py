@@ -29,6 +29,7 @@ LAYERS = [
     ("solve", {"symsim.solve", "symsim.integrators", "symsim.system", "symsim.implicit", "symsim.result",
                "symsim.ensemble", "symsim.pinn",
                "symsim.fno", "symsim.operator_training", "symsim.prose"}),
+    ("discovery", {"symsim.discovery"}),
     ("cli", {"symsim.cli", "symsim.prose.commands"}),
 ]
 

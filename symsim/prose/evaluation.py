@@ -130,7 +130,7 @@ def integrate_batch(exprs: list[sympy.Expr], initial_states: np.ndarray, times: 
     once. Rows that leave |u| <= bound are NaN from there on.
     """
     params = {name: np.asarray(v, dtype=float) for name, v in (params or {}).items()}
-    return _rk4_batch(compiled_rhs(exprs, params), initial_states, times, params, substeps, bound)
+    return rk4_batch(compiled_rhs(exprs, params), initial_states, times, params, substeps, bound)
 
 
 def compiled_rhs(exprs: list[sympy.Expr], params: dict):
@@ -141,7 +141,7 @@ def compiled_rhs(exprs: list[sympy.Expr], params: dict):
     return compile_model(system_model("prose_system", exprs, defaults), target="numpy", egraph=False).module.rhs
 
 
-def _rk4_batch(rhs, initial_states, times, params, substeps, bound) -> np.ndarray:
+def rk4_batch(rhs, initial_states, times, params, substeps, bound) -> np.ndarray:
     """RK4 (symsim's NumPy stepper, from its tableau) on a (d, batch) state: every row at once."""
     from ..integrators import FixedStepper
 
@@ -190,7 +190,7 @@ def refine_constants(exprs: list[sympy.Expr], times: np.ndarray, observed: np.nd
 
     def residuals(candidates: np.ndarray) -> np.ndarray:
         params = {name: candidates[:, dimension + k] for k, name in enumerate(names)}
-        states = _rk4_batch(rhs, candidates[:, :dimension], times, params, substeps=6, bound=bound)
+        states = rk4_batch(rhs, candidates[:, :dimension], times, params, substeps=6, bound=bound)
         misfit = ((states - observed[None]) / scale).reshape(len(candidates), -1)
         prior = (candidates[:, dimension:] - decoded[None]) * prior_scale[None]
         return np.concatenate([misfit, prior], axis=1)

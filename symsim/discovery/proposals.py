@@ -1,0 +1,202 @@
+"""Candidate equations from sparse regression (PySINDy): each distinct set of terms is one proposal.
+
+    >>> from symsim.discovery.observations import Observations
+    >>> t = np.linspace(0.0, 4.0, 81)
+    >>> data = Observations("decay", ("u",), (t,), (np.exp(-0.5 * t)[:, None],))
+    >>> [str(p.rates[0]) for p in sindy_proposals(data, "sindy")][:1]      # doctest: +SKIP
+    ['-0.5*u(t)']
+
+PySINDy (the field's standard library) builds the regression problem: the term library
+(polynomials of the states; for PDE snapshots, polynomials times spatial derivatives) and
+the left side -- a smoothed time derivative in the strong form (Savitzky-Golay smoothing,
+finite differences), or integrals against compactly supported test functions in the weak
+form, which never differentiates noisy data (Messenger & Bortz 2021). PySINDy's STLSQ then
+solves it sparsely, each equation on its own, for a ladder of thresholds *relative to that
+equation's left side* (columns normalized, so a threshold of 0.01 drops terms that explain
+about 1 % of the rate, whatever the units). Every distinct term set becomes a proposal; which
+one is right is decided later, by simulating each one (:mod:`.refinement`), not here.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+
+from ..errors import OptionError
+from ..model import Model
+from .observations import DataError, Observations
+
+#: thresholds (share of an equation's left-side norm) of the STLSQ ladder
+RELATIVE_THRESHOLDS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
+REGRESSION_METHODS = ("sindy", "weak-sindy")
+#: weak form: test-function subdomains (PySINDy's K), capped by what the samples allow
+WEAK_SUBDOMAINS = 200
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """One candidate system: ``rates[k]`` is d(field k)/dt in the model's fields and their derivatives."""
+
+    method: str
+    rates: tuple[sympy.Expr, ...]
+    threshold: float | None = None      # the relative STLSQ threshold that gave it (None: not regression)
+
+    @property
+    def terms(self) -> int:
+        return sum(len(sympy.Add.make_args(r)) for r in self.rates if r != 0)
+
+    def support(self) -> tuple:
+        """The term set, coefficients aside: two proposals with one support are one candidate."""
+        return tuple(frozenset(_strip_coefficient(t) for t in sympy.Add.make_args(r)) for r in self.rates)
+
+
+def sindy_proposals(data: Observations, method: str, degree: int = 2, derivative_order: int = 4,
+                    fields: tuple | None = None) -> list[Proposal]:
+    """Proposals of PySINDy's strong (``sindy``) or weak (``weak-sindy``) form, one per distinct support.
+
+    ``fields``: the applied fields the rates are written in (default: those of a model built
+    on the data's grid, as :func:`template_model` makes them).
+    """
+    if method not in REGRESSION_METHODS:
+        raise OptionError(f"unknown regression method {method!r}; choose one of {', '.join(REGRESSION_METHODS)}")
+    ps = _pysindy()
+    fields = fields or tuple(template_model(data).field_functions.values())
+    labels = [f"f{k}" for k in range(len(data.names))]
+    recorder = _recording_optimizer(ps)
+    with warnings.catch_warnings(), _seeded_global_random_state():
+        warnings.simplefilter("ignore")      # PySINDy's convergence chatter; the ladder below decides
+        library, differentiation, x, t = _problem(ps, data, method, degree, derivative_order)
+        model = ps.SINDy(optimizer=recorder, feature_library=library, differentiation_method=differentiation)
+        try:
+            model.fit(x, t=t, feature_names=labels)
+        except (ValueError, IndexError, np.linalg.LinAlgError) as error:
+            raise DataError(f"{data.source}: PySINDy cannot set up the {method} regression on this data "
+                            f"({type(error).__name__}: {error}); more samples or a lower derivative order may") from None
+        theta, target = np.asarray(recorder.Theta_), np.asarray(recorder.target_).reshape(len(recorder.Theta_), -1)
+        terms = [feature_expression(name, fields, data) for name in model.get_feature_names()]
+        if theta.shape[0] < theta.shape[1]:
+            raise DataError(f"{data.source}: {theta.shape[0]} equations for {theta.shape[1]} library terms "
+                            f"({method}); give more samples or a smaller library (degree, derivative order)")
+        proposals, seen = [], set()
+        for threshold in RELATIVE_THRESHOLDS:
+            columns = []
+            for k in range(target.shape[1]):
+                scale = np.linalg.norm(target[:, k]) or 1.0
+                optimizer = ps.STLSQ(threshold=threshold * scale, alpha=1e-6 * scale**2, normalize_columns=True)
+                optimizer.fit(theta, target[:, k])
+                columns.append(np.asarray(optimizer.coef_).ravel())
+            rates = tuple(sympy.Add(*[sympy.Float(c, 6) * term for c, term in zip(column, terms) if c != 0.0])
+                          for column in columns)
+            proposal = Proposal(method, rates, threshold)
+            if any(r == 0 for r in rates) or proposal.support() in seen:
+                continue
+            seen.add(proposal.support())
+            proposals.append(proposal)
+    return proposals
+
+
+@contextmanager
+def _seeded_global_random_state(seed: int = 0):
+    """PySINDy's weak form places its test subdomains with NumPy's global generator: seed it for
+    reproducible proposals, and give the caller's state back afterwards."""
+    saved = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(saved)
+
+
+def template_model(data: Observations, name: str = "discovered") -> Model:
+    """A symsim model with the data's fields on the data's grid (no equations yet)."""
+    model = Model(name, data.grid() if data.kind == "pde" else None)
+    model.fields(" ".join(data.names))
+    return model
+
+
+def _problem(ps, data: Observations, method: str, degree: int, derivative_order: int):
+    """PySINDy's library, time differentiation, data and times for ``data``."""
+    functions = ps.PolynomialLibrary(degree=degree, include_bias=False)
+    if data.kind == "ode":
+        if method == "sindy":
+            return (ps.PolynomialLibrary(degree=degree), ps.SmoothedFiniteDifference(),
+                    list(data.values), list(data.times))
+        times = data.times[0]
+        if any(len(t) != len(times) or not np.allclose(t, times) for t in data.times):
+            raise DataError(f"{data.source}: the weak form needs every trajectory sampled at the same times")
+        library = ps.WeakPDELibrary(function_library=functions, spatiotemporal_grid=times, include_bias=True,
+                                    K=min(WEAK_SUBDOMAINS, 4 * len(times)))
+        return library, None, list(data.values), times
+    times = data.times[0]
+    coords = list(data.coords.values())
+    # PySINDy's layout: (*grid, time, fields)
+    x = np.moveaxis(data.values[0], 0, -2)
+    periodic = bool(data.periodic) and len(data.periodic) == len(coords)
+    if method == "sindy":
+        spatial = coords[0] if len(coords) == 1 else np.stack(np.meshgrid(*coords, indexing="ij"), axis=-1)
+        library = ps.PDELibrary(function_library=functions, derivative_order=derivative_order, spatial_grid=spatial,
+                                include_bias=True, differentiation_method=ps.SmoothedFiniteDifference,
+                                diff_kwargs={"is_uniform": True, "periodic": periodic})
+        return library, ps.SmoothedFiniteDifference(axis=-2), x, times
+    grid = np.stack(np.meshgrid(*coords, times, indexing="ij"), axis=-1)
+    library = ps.WeakPDELibrary(function_library=functions, derivative_order=derivative_order,
+                                spatiotemporal_grid=grid, include_bias=True, K=WEAK_SUBDOMAINS,
+                                diff_kwargs={"is_uniform": True, "periodic": periodic})
+    return library, None, x, times
+
+
+_FACTOR = re.compile(r"f(\d+)(?:_(\d+))?(?:\^(\d+))?")
+
+
+def feature_expression(name: str, fields: tuple, data: Observations) -> sympy.Expr:
+    """PySINDy's name of a library term as SymPy, in ``fields``: ``"f0^2f1_11"`` -> u**2 * v_xx.
+
+    PySINDy names states as given (f0, f1, ...), powers with ``^``, products of states with a
+    space and a function term times a derivative term by juxtaposition; ``_11`` is the second
+    derivative along the first axis, ``_12`` the mixed one of the first two.
+    """
+    if name == "1":
+        return sympy.Integer(1)
+    axes = [sympy.Symbol(a) for a in data.coords]
+    product = sympy.Integer(1)
+    for token in name.split():
+        position = 0
+        while position < len(token):
+            match = _FACTOR.match(token, position)
+            if match is None:
+                raise AssertionError(f"unexpected PySINDy feature name {name!r}")
+            field = fields[int(match.group(1))]
+            if match.group(2):
+                field = field.diff(*[axes[int(d) - 1] for d in match.group(2)])
+            product *= field ** int(match.group(3) or 1)
+            position = match.end()
+    return product
+
+
+def _strip_coefficient(term: sympy.Expr) -> sympy.Expr:
+    coefficient, rest = term.as_coeff_Mul()
+    return rest
+
+
+def _recording_optimizer(ps):
+    """PySINDy's STLSQ that keeps the left side it was given (PySINDy keeps only the library, ``Theta_``)."""
+
+    class Recording(ps.STLSQ):
+        def fit(self, x_, y, *args, **kwargs):
+            self.target_ = np.asarray(y)
+            return super().fit(x_, y, *args, **kwargs)
+
+    return Recording(threshold=0.0)
+
+
+def _pysindy():
+    try:
+        import pysindy
+    except ImportError:
+        raise OptionError("sparse regression needs PySINDy: pip install 'symsim[discover]'") from None
+    return pysindy

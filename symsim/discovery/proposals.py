@@ -36,6 +36,8 @@ RELATIVE_THRESHOLDS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
 REGRESSION_METHODS = ("sindy", "weak-sindy")
 #: weak form: test-function subdomains (PySINDy's K), capped by what the samples allow
 WEAK_SUBDOMAINS = 200
+#: ridge weight of STLSQ on unit-norm library columns (dimensionless)
+RIDGE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ def sindy_proposals(data: Observations, method: str, degree: int = 2, derivative
             columns = []
             for k in range(target.shape[1]):
                 scale = np.linalg.norm(target[:, k]) or 1.0
-                optimizer = ps.STLSQ(threshold=threshold * scale, alpha=1e-6 * scale**2, normalize_columns=True)
+                optimizer = ps.STLSQ(threshold=threshold * scale, alpha=RIDGE, normalize_columns=True)
                 optimizer.fit(theta, target[:, k])
                 columns.append(np.asarray(optimizer.coef_).ravel())
             rates = tuple(sympy.Add(*[sympy.Float(c, 6) * term for c, term in zip(column, terms) if c != 0.0])

@@ -39,8 +39,9 @@ import sympy
 
 from symsim.discovery import discover
 from symsim.discovery.observations import Observations
-from symsim.discovery.proposals import RELATIVE_THRESHOLDS, sindy_proposals, template_model
-from symsim.discovery.refinement import candidate_model, parametrize, relative_l2
+from symsim.discovery.proposals import sindy_proposals, template_model
+from symsim.discovery.refinement import candidate_model, parametrize
+from symsim.prose.evaluation import relative_l2
 
 NOISE_PDE = 0.01
 #: PySINDy alone: its default STLSQ threshold, and the one PDE-FIND examples use

@@ -109,7 +109,7 @@ class CompiledModel:
     def initial_state(self, params: dict, t: float = 0.0) -> np.ndarray:
         """State at time ``t`` from the model's initial values, with boundaries applied."""
         lowered = self.lowered
-        state = self.new_state()
+        grid_values = np.zeros((len(lowered.fields),) + lowered.shape)
         coordinates = grid_axes_coordinates(lowered.axes)
         parameters = [(sympy.Symbol(p), v) for p, v in params.items()]
         for field, value in lowered.initial.items():
@@ -119,9 +119,8 @@ class CompiledModel:
                 values = evaluate_on_grid(value, lowered.coordinate_symbols, coordinates, parameters)
             if not np.isfinite(values).all():
                 raise ModelDefinitionError(f"initial value of {field!r} is not finite everywhere on the grid")
-            self.interior(state)[lowered.fields.index(field)] = values
-        self.apply_boundaries(t, state, params)
-        return state
+            grid_values[lowered.fields.index(field)] = values
+        return self.state_of(grid_values, params, t)
 
     def state_of(self, values: np.ndarray, params: dict, t: float = 0.0) -> np.ndarray:
         """The padded state whose grid points hold ``values`` (fields, *grid), boundaries applied at ``t``:

@@ -26,9 +26,8 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-
-import numpy as np
 
 from ..errors import OptionError
 from .observations import DataError, Observations, read_observations
@@ -60,7 +59,7 @@ class Discovery:
     skipped: dict = field(default_factory=dict)       # method -> why it proposed nothing
     seconds: float = 0.0
 
-    @property
+    @cached_property
     def best(self) -> Candidate:
         usable = [c for c in self.candidates if math.isfinite(c.forecast_error)]
         if not usable:
@@ -128,6 +127,7 @@ class Discovery:
         """``model.py`` (+ ``initial_state.npz`` for PDE data), ``candidates.json``, ``candidates.md`` and
         ``discover.png`` into ``directory``, all or nothing."""
         from ..io import atomic_directory
+        from ..plotting import save_figure
         from ..result import _write_npz
         from .script import INITIAL_STATE_FILE, initial_state_arrays
 
@@ -140,7 +140,7 @@ class Discovery:
                     _write_npz(handle, initial_state_arrays(self.data))
             (folder / "candidates.json").write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
             (folder / "candidates.md").write_text(self.table() + "\n", encoding="utf-8")
-            figure.savefig(folder / "discover.png")
+            save_figure(figure, folder / "discover.png")
         return Path(directory)
 
 

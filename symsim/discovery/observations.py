@@ -275,7 +275,7 @@ def _check(observations: Observations, holdout: float) -> None:
     for axis, points in observations.coords.items():
         if not np.isfinite(points).all():
             raise DataError(f"{source}: coordinate {axis!r} has NaN or infinite entries")
-        if len(points) < 4 or not _evenly_spaced(points):
+        if len(points) < 4 or not evenly_spaced(points):
             raise DataError(f"{source}: coordinate {axis!r} must be at least 4 evenly spaced, increasing points")
     for k, (times, values) in enumerate(zip(observations.times, observations.values)):
         where = f"trajectory {k}" if observations.trajectories > 1 else "the series"
@@ -294,10 +294,11 @@ def _check(observations: Observations, holdout: float) -> None:
         if len(times) < MIN_SAMPLES or training_samples(len(times), holdout) >= len(times) and holdout > 0:
             raise DataError(f"{source}: {where} has {len(times)} samples; fitting needs at least {MIN_SAMPLES}"
                             + (f" plus held-back samples (holdout {holdout:g})" if holdout > 0 else ""))
-        if observations.kind == "pde" and not _evenly_spaced(times):
+        if observations.kind == "pde" and not evenly_spaced(times):
             raise DataError(f"{source}: PDE snapshots must be evenly spaced in time")
 
 
-def _evenly_spaced(points: np.ndarray) -> bool:
+def evenly_spaced(points: np.ndarray) -> bool:
+    """Increasing, with steps equal to within EVEN_SPACING of their mean."""
     steps = np.diff(points)
     return bool(np.all(steps > 0) and np.ptp(steps) <= EVEN_SPACING * np.abs(steps).mean())

@@ -38,6 +38,7 @@ import sympy
 
 from ..errors import SymsimError
 from ..model import Dt, Model, is_field
+from ..prose.evaluation import relative_l2
 from .observations import Observations
 from .proposals import Proposal, template_model
 
@@ -163,7 +164,7 @@ def inferred_walls(data: Observations) -> list[tuple]:
             for k, name in enumerate(data.names):
                 series = wall[..., k]
                 spread = np.ptp(values[..., k]) or 1.0
-                if np.ptp(series) > 0.01 * spread + 3 * noise_floor(_field_of(data, k)) * _rms(values[..., k]):
+                if np.ptp(series) > 0.01 * spread + 3 * noise_amplitude([values[..., k]]):
                     raise DataError(f"{data.source}: the {side} wall of axis {axis!r} ({axis} = {points[index]:g}) "
                                     f"is not fixed in {name!r}; if the axis wraps around, give --periodic {axis}")
                 walls.append((name, float(np.mean(series)), {axis: float(points[index])}))
@@ -213,31 +214,21 @@ def ill_posedness_check(model: Model):
 
 
 def noise_floor(data: Observations) -> float:
-    """The relative L2 misfit that noise alone leaves: a model cannot fit the samples better than this.
-
-    From fourth differences in time (a robust median, scaled for white noise: sqrt(70) is the norm of
-    the stencil 1, -4, 6, -4, 1), which a smooth signal barely reaches, over the data's RMS.
-    """
-    values = [v.reshape(len(v), -1) for v in data.values if len(v) >= 5]
-    if not values:
-        return 0.0
-    differences = np.concatenate([v[4:] - 4 * v[3:-1] + 6 * v[2:-2] - 4 * v[1:-3] + v[:-4] for v in values])
+    """The relative L2 misfit that noise alone leaves: a model cannot fit the samples better than this
+    (:func:`noise_amplitude` over the data's RMS)."""
+    values = [v.reshape(len(v), -1) for v in data.values]
     rms = float(np.sqrt(np.mean(np.concatenate(values) ** 2)))
-    return float(1.4826 * np.median(np.abs(differences)) / math.sqrt(70)) / max(rms, 1e-300)
+    return noise_amplitude(values) / max(rms, 1e-300)
 
 
-def _field_of(data: Observations, k: int) -> Observations:
-    return Observations(data.source, (data.names[k],), data.times, tuple(v[..., k:k + 1] for v in data.values),
-                        data.coords, data.periodic)
-
-
-def _rms(values: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(values**2)))
-
-
-def relative_l2(model: np.ndarray, data: np.ndarray) -> float:
-    error = np.linalg.norm(model - data) / max(np.linalg.norm(data), 1e-300)
-    return float(error) if np.isfinite(error) else math.inf
+def noise_amplitude(series) -> float:
+    """The standard deviation of white noise on ``series`` (arrays with time first), from fourth differences
+    in time -- which a smooth signal barely reaches -- as a robust median (sqrt(70) is the norm of the
+    stencil 1, -4, 6, -4, 1)."""
+    differences = [v[4:] - 4 * v[3:-1] + 6 * v[2:-2] - 4 * v[1:-3] + v[:-4] for v in series if len(v) >= 5]
+    if not differences:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(np.concatenate([d.ravel() for d in differences]))) / math.sqrt(70))
 
 
 def readable(expr: sympy.Expr) -> str:

@@ -36,7 +36,7 @@ import sympy
 from sympy.printing.str import StrPrinter
 
 from ..model import is_field
-from .observations import Observations
+from .observations import Observations, evenly_spaced
 from .refinement import Candidate, inferred_walls
 
 #: the file beside a PDE model script that holds its initial snapshot
@@ -115,9 +115,7 @@ def _targets(names) -> str:
 
 def _run_defaults(candidate: Candidate, data: Observations) -> str:
     times = data.times[0]
-    steps = np.diff(times)
-    evenly = np.ptp(steps) <= 1e-6 * steps.mean()
-    saves = len(times) - 1 if evenly else UNEVEN_SAVES
+    saves = len(times) - 1 if evenly_spaced(times) else UNEVEN_SAVES
     settings = [f"t_end={float(times[-1] - times[0])!r}", f"saves={saves}"]
     if data.kind == "pde":
         settings += [f'method="{candidate.method}"', "space_order=4", "rtol=1e-06", "atol=1e-09"]

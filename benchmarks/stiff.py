@@ -34,13 +34,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import sympy
 from scipy import integrate
 from scipy.sparse.linalg import splu
 from sympy import Eq, Piecewise
 
-from symsim import Dt, Grid, Model, laplace, t
+from symsim import Dt, Grid, Model, laplace
 from symsim.compiler import compile_model
+from symsim.examples.brusselator_2d import brusselator
 from symsim.implicit import ImexArk, Rodas4, ScipyImplicit
 from symsim.integrators import CompiledStepper
 from symsim.stability import spectrum_estimate, stable_step
@@ -63,20 +63,6 @@ def rd3(n: int = 32) -> Model:
     for side in (1.0, float(n)):
         model.neumann(A, x=side, value=0)
         model.neumann(A, y=side, value=0)
-    return model
-
-
-def brusselator(n: int) -> Model:
-    extent = n / (n - 1)                      # n periodic points 0, dx, ..., 1 with dx = 1/(n-1)
-    grid = Grid(x=(0.0, extent, n), y=(0.0, extent, n), periodic=True)
-    model = Model("brusselator", grid)
-    u, v = model.fields("u v")
-    A, B, alpha = model.params(A=3.4, B=1.0, alpha=10.0)
-    x, y = grid.coords
-    forcing = Piecewise((5.0, sympy.And((x - 0.3) ** 2 + (y - 0.6) ** 2 <= 0.01, t >= 1.1)), (0.0, True))
-    model.equations(Eq(Dt(u), alpha * laplace(u) + B + u ** 2 * v - (A + 1) * u + forcing),
-                    Eq(Dt(v), alpha * laplace(v) + A * u - u ** 2 * v))
-    model.initial(u=22 * (y * (1 - y)) ** 1.5, v=27 * (x * (1 - x)) ** 1.5)
     return model
 
 

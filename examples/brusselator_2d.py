@@ -8,17 +8,23 @@ an implicit method takes steps set by accuracy instead:
 from sympy import And, Eq, Piecewise
 from symsim import Model, Grid, Dt, laplace, t
 
-N = 32
-extent = N / (N - 1)                        # N periodic points 0, dx, ..., 1 with dx = 1/(N-1)
-grid = Grid(x=(0.0, extent, N), y=(0.0, extent, N), periodic=True)
-model = Model("brusselator_2d", grid)
-u, v = model.fields("u v")
-A, B, alpha = model.params(A=3.4, B=1.0, alpha=10.0)
-x, y = grid.coords
-forcing = Piecewise((5.0, And((x - 0.3)**2 + (y - 0.6)**2 <= 0.1**2, t >= 1.1)), (0.0, True))
-model.equations(
-    Eq(Dt(u), alpha * laplace(u) + B + u**2 * v - (A + 1) * u + forcing),
-    Eq(Dt(v), alpha * laplace(v) + A * u - u**2 * v),
-)
-model.initial(u=22 * (y * (1 - y))**1.5, v=27 * (x * (1 - x))**1.5)
-model.defaults(t_end=11.5, saves=23)
+
+def brusselator(n: int) -> Model:
+    """The benchmark on an n x n grid: n periodic points 0, dx, ..., 1 with dx = 1/(n-1)."""
+    extent = n / (n - 1)
+    grid = Grid(x=(0.0, extent, n), y=(0.0, extent, n), periodic=True)
+    model = Model("brusselator_2d", grid)
+    u, v = model.fields("u v")
+    A, B, alpha = model.params(A=3.4, B=1.0, alpha=10.0)
+    x, y = grid.coords
+    forcing = Piecewise((5.0, And((x - 0.3)**2 + (y - 0.6)**2 <= 0.1**2, t >= 1.1)), (0.0, True))
+    model.equations(
+        Eq(Dt(u), alpha * laplace(u) + B + u**2 * v - (A + 1) * u + forcing),
+        Eq(Dt(v), alpha * laplace(v) + A * u - u**2 * v),
+    )
+    model.initial(u=22 * (y * (1 - y))**1.5, v=27 * (x * (1 - x))**1.5)
+    model.defaults(t_end=11.5, saves=23)
+    return model
+
+
+model = brusselator(32)

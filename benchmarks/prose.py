@@ -1,15 +1,17 @@
 """PROSE on this machine: train a config for a wall-clock budget, then evaluate it against its baselines.
 
     python benchmarks/prose.py [--config small] [--minutes 55] [--json benchmarks/prose.json]
+    python benchmarks/prose.py --train-only --export weights.pt ...     # the shipped checkpoint's recipe
 
 1. A fixed, seeded evaluation set (``--eval-count`` samples, every family) is made
    with symsim's compiled ensemble solver and written to ``RUN/eval.npz``.
 2. The config trains on fresh samples streamed from ``--workers`` data processes
-   (symbol input left out for 20% of samples, the skeleton guesses corrupted by an
+   (symbol input left out for ``--no-symbol-share`` of samples, the skeleton guesses corrupted by an
    added / dropped term with probability 0.1 each) until ``--minutes`` run out;
    checkpoints go to ``RUN/``. A rerun resumes the checkpoint and its stream (seeded by
    the step it starts from) and trains until the *total* training time, recorded in the
-   checkpoint, reaches ``--minutes``.
+   checkpoint, reaches ``--minutes``. ``--export FILE`` then writes the weights alone, with
+   this recipe beside them (``symsim.prose.training.export_weights``).
 3. ``symsim.prose.evaluation.evaluate`` gives the issue's metrics per family and
    overall (medians), with the data-only ablation (the same checkpoint without symbol
    input) and SINDy computed on the same samples in the same run.
@@ -41,7 +43,7 @@ from symsim.prose.evaluation import PRIOR_WEIGHT, evaluate, format_table
 from symsim.fno import count_parameters
 from symsim.prose.model import load_config
 from symsim.prose.tokens import VOCAB
-from symsim.prose.training import CHECKPOINT_NAME, TrainingOptions, load_checkpoint, train
+from symsim.prose.training import CHECKPOINT_NAME, TrainingOptions, export_weights, load_checkpoint, train
 
 
 def until(deadline: float, batches):
@@ -80,6 +82,11 @@ def main():
     parser.add_argument("--beam", type=int, default=1)
     parser.add_argument("--run", default="runs/prose-benchmark", help="checkpoint and eval-set directory")
     parser.add_argument("--json", default="benchmarks/prose.json")
+    parser.add_argument("--no-symbol-share", type=float, default=0.2,
+                        help="share of training samples without the symbol input (the data-only mode)")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the weights and the training stream")
+    parser.add_argument("--train-only", action="store_true", help="skip the evaluation (step 3)")
+    parser.add_argument("--export", metavar="FILE", help="write the trained weights alone to FILE")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     run = Path(args.run)
@@ -87,16 +94,20 @@ def main():
 
     eval_path = run / "eval.npz"
     started = time.time()
-    if eval_path.exists():
+    if args.train_only:
+        samples = None
+    elif eval_path.exists():
         samples = Samples.load(eval_path)
     else:
         samples = generate_samples(DataSpec(), args.eval_count, seed=12345)
         samples.save(eval_path)
-    print(f"evaluation set: {len(samples)} samples ({time.time() - started:.0f} s)", flush=True)
+    if samples is not None:
+        print(f"evaluation set: {len(samples)} samples ({time.time() - started:.0f} s)", flush=True)
 
     config = load_config(args.config, **VOCAB.config_ids())
-    spec = DataSpec(add_term_probability=0.1, drop_term_probability=0.1, no_symbol_probability=0.2)
-    options = TrainingOptions(learning_rate=args.learning_rate, warmup_steps=args.warmup)
+    spec = DataSpec(add_term_probability=0.1, drop_term_probability=0.1,
+                    no_symbol_probability=args.no_symbol_share)
+    options = TrainingOptions(learning_rate=args.learning_rate, warmup_steps=args.warmup, seed=args.seed)
     checkpoint = run / CHECKPOINT_NAME
     prior = load_checkpoint(checkpoint) if checkpoint.exists() else {}
     prior_step, prior_seconds = prior.get("step", 0), float(prior.get("training_seconds", 0.0))
@@ -104,7 +115,7 @@ def main():
     streams = []
 
     def batches(rank: int, world_size: int, start_step: int):
-        streams.append(OnlineBatches(spec, args.batch_size, workers=args.workers, seed=0, rank=rank,
+        streams.append(OnlineBatches(spec, args.batch_size, workers=args.workers, seed=args.seed, rank=rank,
                                      start_step=start_step))
         return until(deadline, streams[-1])
 
@@ -124,6 +135,23 @@ def main():
     if history:
         print(f"final loss {history[-1]['loss']:.3f} (symbols {history[-1]['symbol_loss']:.3f}, "
               f"data {history[-1]['data_loss']:.4f})", flush=True)
+
+    flags = [f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}") for k, v in sorted(vars(args).items())
+             if v not in (None, False) and k not in ("json", "run", "export")]
+    recipe = {"command": "python benchmarks/prose.py " + " ".join(flags),
+              "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+                         + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""),
+              "steps": result.step, "samples_seen": result.step * args.batch_size,
+              "training_minutes": result.seconds / 60,
+              "final_losses": {k: history[-1][k] for k in ("loss", "symbol_loss", "data_loss")} if history else {},
+              "loss_every_50_steps": [round(h["loss"], 4) for h in history[::50]]}
+    if args.export:
+        export_weights(checkpoint, args.export, recipe)
+        print(f"wrote {args.export}")
+    if args.train_only:
+        atomic_write_text(args.json, json.dumps(recipe, indent=2) + "\n")
+        print(f"wrote {args.json}")
+        return
 
     started = time.time()
     summary = evaluate(result.model, samples, beam_size=args.beam)
@@ -146,7 +174,8 @@ def main():
         "evaluation_samples": len(samples), "evaluation_seconds": evaluation_seconds, "beam": args.beam,
         "decoding": "grammar-constrained (unconstrained_valid_fraction: greedy without the grammar)",
         "refinement_prior_weight": PRIOR_WEIGHT,
-        "data_only": "the same checkpoint without symbol input (20% of training samples had none)",
+        "data_only": f"the same checkpoint without symbol input ({args.no_symbol_share:.0%} of training "
+                     "samples had none)",
         "statistic": "median over samples (valid_fraction: mean)",
         "metrics": summary, "targets": met,
     }

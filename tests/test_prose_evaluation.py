@@ -194,3 +194,41 @@ def test_the_metrics_table_prints_whole_column_names():
     row = {"samples": 3, **{metric: 0.125 for metric in METRICS}}
     header = format_table({"lorenz": row, "overall": row}).splitlines()[0].split()
     assert header == ["family", "samples", *METRICS] and len(set(header)) == len(header)
+
+
+def test_the_shipped_weights_predict_lorenz_without_training(tmp_path, capsys):
+    """``symsim prose predict DATA`` right after install: the shipped checkpoint decodes Lorenz's terms."""
+    from symsim.prose.training import PRETRAINED, load_checkpoint
+
+    shipped = load_checkpoint(PRETRAINED)
+    assert "optimizer" not in shipped and shipped["recipe"]["steps"] == shipped["step"] > 1000
+    assert PRETRAINED.stat().st_size < 20e6
+    samples = generate_samples(LORENZ, 1, seed=11)
+    observed = tmp_path / "observed.npz"
+    np.savez(observed, times=LORENZ.times[:64], values=samples.noisy[0, :64, :3])
+    assert main(["prose", "predict", str(observed), "-o", str(tmp_path / "p.npz"), "--beam", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("refined:") == 3 and "u_0*u_1" in printed
+    with np.load(tmp_path / "p.npz", allow_pickle=False) as prediction:
+        assert prediction["predicted"].shape == (128, 3) and prediction["refined_equations"].shape == (3,)
+        forecast = prediction["refined_predicted"]
+    truth = samples.clean[0, 64:, :3]
+    assert np.linalg.norm(forecast - truth) / np.linalg.norm(truth) < 0.2
+    assert main(["prose", "predict", "a.pt", "b.pt", str(observed)]) == 1
+    assert "[CHECKPOINT] DATA" in capsys.readouterr().err
+
+
+def test_exported_weights_load_as_the_checkpoint_did_at_a_third_of_the_size(tmp_path):
+    import torch
+
+    from symsim.prose.training import export_weights, load_checkpoint, load_trained_model
+
+    run = tmp_path / "run"
+    assert main(["prose", "train", "--config", "tiny", "--steps", "2", "--batch-size", "2", "--workers", "0",
+                 "--warmup", "1", "--families", "lorenz", "-o", str(run), "--quiet"]) == 0
+    export_weights(run / "checkpoint.pt", tmp_path / "w.pt", {"note": "test"})
+    full, exported = load_trained_model(run / "checkpoint.pt"), load_trained_model(tmp_path / "w.pt")
+    for (name, a), (_, b) in zip(full.state_dict().items(), exported.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert load_checkpoint(tmp_path / "w.pt")["recipe"] == {"note": "test"}
+    assert (tmp_path / "w.pt").stat().st_size < 0.5 * (run / "checkpoint.pt").stat().st_size

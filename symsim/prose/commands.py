@@ -4,6 +4,7 @@
     symsim prose train --config small -o runs/small
     symsim prose eval runs/small --data eval.npz           # table + metrics.json
     symsim prose predict runs/small observed.npz           # equations + prediction.npz + picture
+    symsim prose predict observed.npz                      # the same with the weights shipped with symsim
 """
 
 from __future__ import annotations
@@ -85,6 +86,14 @@ def _checkpoint_path(path) -> Path:
     return path
 
 
+def _pretrained() -> Path:
+    from .training import PRETRAINED
+
+    if not PRETRAINED.is_file():
+        raise OptionError(f"the shipped PROSE weights are missing ({PRETRAINED}); give a checkpoint")
+    return PRETRAINED
+
+
 def _evaluate(args) -> int:
     from .data import Samples
     from .evaluation import evaluate, format_table
@@ -114,9 +123,12 @@ def _predict(args) -> int:
     from .tokens import VOCAB, DecodedSystem, decode_system
     from .training import load_trained_model
 
-    network = load_trained_model(_checkpoint_path(args.checkpoint))
+    if len(args.inputs) > 2:
+        raise OptionError(f"prose predict takes [CHECKPOINT] DATA, got {len(args.inputs)} paths")
+    *checkpoint, data = args.inputs
+    network = load_trained_model(_checkpoint_path(checkpoint[0]) if checkpoint else _pretrained())
     spec = DataSpec()
-    times, values = _read_observation(args.data, spec)
+    times, values = _read_observation(data, spec)
     d = values.shape[1]
     split = spec.input_points
     grid = spec.times

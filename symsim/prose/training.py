@@ -57,6 +57,9 @@ logger = logging.getLogger(__name__)
 #: The file in ``checkpoint_dir`` that :func:`train` writes and resumes from.
 CHECKPOINT_NAME = "checkpoint.pt"
 
+#: the weights shipped with the package (trained by ``benchmarks/prose.py``; how: ``pretrained/README.md``)
+PRETRAINED = Path(__file__).resolve().parent / "pretrained" / "small.pt"
+
 #: Bumped when the checkpoint layout changes.
 CHECKPOINT_FORMAT = 1
 
@@ -148,6 +151,17 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     if state.get("format") != CHECKPOINT_FORMAT:
         raise OptionError(f"{path}: checkpoint format {state.get('format')!r}, expected {CHECKPOINT_FORMAT}")
     return state
+
+
+def export_weights(checkpoint_path: str | Path, path: str | Path, recipe: dict | None = None) -> None:
+    """Write a checkpoint's model without its optimizer moments and RNG streams (a third of the size):
+    what is shipped and what :func:`load_trained_model` reads. ``recipe``: how it was trained, in plain
+    numbers and strings (stored beside the weights, read back with them)."""
+    state = load_checkpoint(checkpoint_path)
+    save_checkpoint(path, {"format": CHECKPOINT_FORMAT, "step": state["step"], "config": state["config"],
+                           "options": state["options"], "world_size": state["world_size"],
+                           "training_seconds": state["training_seconds"], "recipe": dict(recipe or {}),
+                           "model": state["model"]})
 
 
 def load_trained_model(path: str | Path, device="cpu") -> ProseModel:

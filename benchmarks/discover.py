@@ -17,8 +17,9 @@ derivatives to 4th order).
 ODE, the PROSE protocol: ``--per-family`` trajectories of each of the 15 families (symsim's
 PROSE generator, seed 2026, a seed no training run uses), 64 points on t in [0, 2) at 2 %
 noise in, the clean trajectory on t in (2, 6] to forecast. symsim: ``discover`` on the 64
-points (the last quarter held back to rank), the best candidate integrated on from its
-fitted start. PySINDy alone: strong and weak form, each with the threshold (of the same ladder)
+points (the last quarter held back to rank; proposals from PySINDy's two forms and the shipped
+PROSE network), the best candidate integrated on from its fitted start. The PROSE network's own
+continuation (no equations) is reported beside it. PySINDy alone: strong and weak form, each with the threshold (of the same ladder)
 whose raw fit, integrated from the first noisy point, best matches the held-back quarter.
 Medians over the trajectories; ``exact`` is the share of polynomial-family trajectories
 whose best candidate has exactly the true terms.
@@ -206,12 +207,15 @@ def ode_protocol(per_family: int, seed: int = 2026) -> dict:
             truth = samples.clean[i, split:, :d]
             data = Observations(f"{family}[{i}]", names, (times[:split],), (observed,))
             row = {"family": family}
+            network = prose_network_forecast(observed, d, times, split)
+            row["prose_network"] = relative_l2(network, truth)
             started = time.perf_counter()
             try:
                 found = discover(data, holdout=0.25)
                 best = found.best
                 path = integrate_candidate(data, best.rates, best.initial[0], times)
                 row["symsim"] = relative_l2(path[split:], truth)
+                row["best_method"] = best.proposal.method
                 system = samples.system(i)
                 if is_polynomial(system):
                     row["exact"] = found_support(best.rates, d) == true_support(system)
@@ -223,10 +227,27 @@ def ode_protocol(per_family: int, seed: int = 2026) -> dict:
                 row.setdefault("symsim", math.inf)
             row["seconds"] = time.perf_counter() - started
             rows.append(row)
-            print(f"  {family:22s} symsim {row['symsim']:.3g}  pysindy {row.get('pysindy_sindy', math.nan):.3g} / "
+            print(f"  {family:22s} symsim {row['symsim']:.3g} ({row.get('best_method', '-')})  "
+                  f"network {row['prose_network']:.3g}  pysindy {row.get('pysindy_sindy', math.nan):.3g} / "
                   f"{row.get('pysindy_weak-sindy', math.nan):.3g}  exact {row.get('exact', '-')}  "
                   f"{row['seconds']:.1f} s", flush=True)
     return summarize_ode(rows)
+
+
+def prose_network_forecast(observed, d, times, split):
+    """The PROSE network's own continuation of the 64 observed points (no equations), as in the protocol."""
+    import torch
+    from symsim.prose.data import MAX_DIMENSION
+    from symsim.prose.training import PRETRAINED, load_trained_model
+
+    network = load_trained_model(PRETRAINED)
+    batch = {"data_times": torch.as_tensor(times[None, :split], dtype=torch.float32),
+             "data_values": torch.zeros(1, split, MAX_DIMENSION),
+             "dim_mask": torch.as_tensor(np.arange(MAX_DIMENSION)[None] < d),
+             "query_times": torch.as_tensor(times[None, split:], dtype=torch.float32)}
+    batch["data_values"][0, :, :d] = torch.as_tensor(observed, dtype=torch.float32)
+    with torch.no_grad():
+        return network.predict_trajectory(batch)[0, :, :d].numpy()
 
 
 def pysindy_forecast(data, training, method, times, split, truth) -> float:
@@ -255,6 +276,9 @@ def summarize_ode(rows) -> dict:
 
     exact = [r["exact"] for r in rows if "exact" in r]
     summary = {"trajectories": len(rows), "symsim_median_forecast": median("symsim"),
+               "prose_network_median_forecast": median("prose_network"),
+               "best_method_counts": {m: sum(r.get("best_method") == m for r in rows)
+                                      for m in sorted({r.get("best_method", "none") for r in rows})},
                "pysindy_strong_median_forecast": median("pysindy_sindy"),
                "pysindy_weak_median_forecast": median("pysindy_weak-sindy"),
                "exact_term_share_polynomial": float(np.mean(exact)) if exact else math.nan,
@@ -262,6 +286,7 @@ def summarize_ode(rows) -> dict:
     for family in dict.fromkeys(r["family"] for r in rows):
         subset = [r for r in rows if r["family"] == family]
         summary["per_family"][family] = {"symsim": median("symsim", subset),
+                                         "prose_network": median("prose_network", subset),
                                          "pysindy_sindy": median("pysindy_sindy", subset),
                                          "pysindy_weak": median("pysindy_weak-sindy", subset)}
     summary["rows"] = rows
@@ -272,10 +297,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--per-family", type=int, default=8, help="ODE trajectories per family (default 8)")
     parser.add_argument("--skip-ode", action="store_true", help="PDE cases only")
+    parser.add_argument("--skip-pde", action="store_true", help="the ODE protocol only")
     parser.add_argument("--json", default="benchmarks/discover.json")
     args = parser.parse_args()
     report = {"machine": platform.processor() or platform.machine(), "pde": {}}
-    for name, make in (("burgers", burgers_data), ("kuramoto_sivashinsky", kuramoto_sivashinsky_data)):
+    cases = () if args.skip_pde else (("burgers", burgers_data), ("kuramoto_sivashinsky", kuramoto_sivashinsky_data))
+    for name, make in cases:
         print(f"{name} ...", flush=True)
         report["pde"][name] = row = pde_case(name, make)
         for solver, result in row.items():
@@ -284,7 +311,8 @@ def main() -> None:
     if not args.skip_ode:
         print(f"ODE protocol, {args.per_family} per family ...", flush=True)
         report["ode"] = ode = ode_protocol(args.per_family)
-        print(f"median forecast relative L2 on (2, 6]: symsim {ode['symsim_median_forecast']:.3g}, PySINDy strong "
+        print(f"median forecast relative L2 on (2, 6]: symsim {ode['symsim_median_forecast']:.3g}, PROSE network "
+              f"alone {ode['prose_network_median_forecast']:.3g}, PySINDy strong "
               f"{ode['pysindy_strong_median_forecast']:.3g}, weak {ode['pysindy_weak_median_forecast']:.3g}; "
               f"exact term sets {ode['exact_term_share_polynomial']:.0%} of polynomial-family trajectories; "
               f"median {ode['median_seconds']:.1f} s per trajectory")

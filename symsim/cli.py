@@ -83,8 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     discover = commands.add_parser("discover", help="find equations in observed data; write a model script that runs")
     discover.add_argument("data", help="observations: .csv (t + one column per state) or .npz (ODE series, or "
                                        "PDE snapshots with coordinate arrays; a symsim run result reads back)")
-    discover.add_argument("--method", choices=("sindy", "weak-sindy", "all"), default="all",
-                          help="sparse regression in strong form, weak form or both (default all)")
+    discover.add_argument("--method", choices=("sindy", "weak-sindy", "prose", "all"), default="all",
+                          help="sparse regression in strong or weak form, the pretrained PROSE network (ODE "
+                               "series; needs PyTorch), or every one that applies (default all)")
+    discover.add_argument("--checkpoint", metavar="FILE",
+                          help="PROSE weights to use instead of the shipped ones (symsim prose train / export)")
     discover.add_argument("--holdout", type=float, default=0.25,
                           help="share of each series held back to score forecasts (default 0.25)")
     discover.add_argument("--periodic", default="", metavar="AXES",
@@ -134,8 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("-o", "--output", default="metrics.json", help="metrics file (default metrics.json)")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
     predict = steps.add_parser("predict", help="continue an observed trajectory and recover its equations")
-    predict.add_argument("checkpoint", help="checkpoint.pt (or its directory)")
-    predict.add_argument("data", help="npz with arrays `times` (n,) on [0, 2) and `values` (n, d), d <= 5")
+    predict.add_argument("inputs", nargs="+", metavar="[CHECKPOINT] DATA",
+                         help="checkpoint.pt or its directory (default: the weights shipped with symsim), then an "
+                              "npz with arrays `times` (n,) on [0, 2) and `values` (n, d), d <= 5")
     predict.add_argument("-o", "--output", default="prediction.npz", help="predictions (default prediction.npz)")
     predict.add_argument("--plot", help="picture of the data and both predictions (default: OUTPUT with .png)")
     predict.add_argument("--beam", type=int, default=4, help="beam width of the symbol decoder (default 4)")
@@ -207,7 +211,7 @@ def _discover(args) -> int:
     check_output_file(output.parent / f".{output.name}.discover", "-o")
     periodic = [axis.strip() for axis in args.periodic.split(",") if axis.strip()]
     found = discover(args.data, method=args.method, holdout=args.holdout, periodic=periodic, degree=args.degree,
-                     derivative_order=args.derivative_order, progress=not args.quiet)
+                     derivative_order=args.derivative_order, progress=not args.quiet, checkpoint=args.checkpoint)
     found.write(output)
     print(found.table())
     print(f"best: {'; '.join(found.best.equations(found.data.names))}")

@@ -2,7 +2,6 @@
 own simulations -> ``discover`` -> the same terms and coefficients -> a model script that replays the data."""
 
 import json
-import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -182,8 +181,8 @@ def test_uneven_coordinates_and_unknown_periodic_axes_are_refused(tmp_path):
 def test_options_out_of_range_are_refused_before_reading(tmp_path):
     with pytest.raises(OptionError, match="holdout must be a fraction"):
         discover(tmp_path / "missing.csv", holdout=1.5)
-    with pytest.raises(OptionError, match="unknown discovery method 'prose'"):
-        discover(tmp_path / "missing.csv", method="prose")
+    with pytest.raises(OptionError, match="unknown discovery method 'genetic'"):
+        discover(tmp_path / "missing.csv", method="genetic")
 
 
 # -- pieces of the loop ---------------------------------------------------------------------
@@ -322,3 +321,54 @@ def test_cli_bad_data_is_one_line_and_writes_nothing(tmp_path):
     assert run.returncode == 1
     assert run.stderr.count("\n") == 1 and "symsim: error:" in run.stderr and "line 3, column 'a'" in run.stderr
     assert not (tmp_path / "out").exists()
+
+
+# -- PROSE proposals (the shipped network) ---------------------------------------------------
+
+def noisy_lorenz(t_end=1.969, samples=64, noise=0.02, seed=5):
+    model = symsim.load_model("lorenz")
+    model.initial(x=-1.5, y=1.2, z=0.8)
+    result = symsim.simulate(model, t_end=t_end, saves=samples - 1, method="dopri5", rtol=1e-9, atol=1e-9)
+    rng = np.random.default_rng(seed)
+    values = np.stack([result[f] for f in ("x", "y", "z")], axis=1)
+    return result.t, values + noise * values.std(axis=0) * rng.standard_normal(values.shape)
+
+
+def test_prose_proposes_lorenz_from_64_noisy_points_and_the_fit_finds_its_constants(tmp_path):
+    pytest.importorskip("torch")
+    t, values = noisy_lorenz()
+    write_csv(tmp_path / "lorenz.csv", ["t", "x", "y", "z"], np.column_stack([t, values]))
+    found = discover(tmp_path / "lorenz.csv", method="prose")
+    best = found.best
+    x, y, z = template_model(found.data).field_functions.values()
+    assert best.proposal.method.startswith("prose")
+    assert [terms_of(r) for r in best.rates] == [{x, y}, {x, y, x * z}, {x * y, z}]
+    assert coefficient(best.rates[0], y) == pytest.approx(10.0, rel=0.03)
+    assert coefficient(best.rates[1], x) == pytest.approx(28.0, rel=0.03)
+    assert coefficient(best.rates[2], z) == pytest.approx(-8 / 3, rel=0.03)
+    # the 48 training points span 1.47 time units: the network read them stretched onto its 1.98
+    assert any("time scaled by 0.742" in note for note in found.notes) and "PROSE read" in found.table()
+
+
+def test_a_long_series_is_read_twice_by_prose_as_it_is_and_time_scaled():
+    pytest.importorskip("torch")
+    from symsim.discovery.observations import Observations
+    from symsim.discovery.proposals import prose_proposals
+
+    t = np.linspace(0.0, 8.0, 200)
+    data = Observations("decay", ("u",), (t,), (np.exp(-0.4 * t)[:, None],))
+    proposals, note = prose_proposals(data)
+    assert "2 resampled window(s)" in note and "time scaled by 1, 4.04" in note
+    assert all(p.method in ("prose", "prose-lsq") and len(p.rates) == 1 for p in proposals)
+
+
+def test_prose_on_pde_snapshots_or_a_missing_checkpoint_is_one_clear_error(tmp_path):
+    pytest.importorskip("torch")
+    t, x = np.linspace(0, 1, 20), np.linspace(0, 2 * np.pi, 32, endpoint=False)
+    np.savez(tmp_path / "wave.npz", t=t, x=x, u=np.sin(x[None, :] - t[:, None]))
+    with pytest.raises(DataError, match="PROSE reads ODE series"):
+        discover(tmp_path / "wave.npz", method="prose", periodic=["x"])
+    t, values = noisy_lorenz()
+    write_csv(tmp_path / "lorenz.csv", ["t", "x", "y", "z"], np.column_stack([t, values]))
+    with pytest.raises(OptionError, match="no PROSE checkpoint at .*missing.pt"):
+        discover(tmp_path / "lorenz.csv", method="prose", checkpoint=tmp_path / "missing.pt")

@@ -10,13 +10,14 @@ The loop, one module per step:
 1. :mod:`.observations` reads and checks the file (npz or CSV; ODE series or PDE snapshots);
 2. :mod:`.proposals`: PySINDy's sparse regression -- strong form (smoothed derivatives) and
    weak form (test-function integrals) -- proposes term sets, one per threshold that
-   changes the support;
+   changes the support; for ODE series the pretrained PROSE network decodes more;
 3. :mod:`.refinement`: each proposal simplified by the e-graph pass, compiled, its constants
    (and an ODE's starting states) fitted to the training part by simulating it, then run on
    over the held-back part; the best ODE candidates are then pruned term by term while the
    trajectories allow;
 4. ranking by the held-back forecast error; the best is the sparsest candidate within
-   :data:`PARSIMONY` of the lowest error (an extra term must earn its place);
+   :data:`PARSIMONY` of the lowest error (an extra term must earn its place); an ODE best is then
+   fitted once more to every sample, the held-back ones too;
 5. :mod:`.script` writes the best as a model script that ``symsim run`` reproduces.
 """
 
@@ -31,20 +32,23 @@ from pathlib import Path
 
 from ..errors import OptionError
 from .observations import DataError, Observations, read_observations
-from .proposals import REGRESSION_METHODS, sindy_proposals
-from .refinement import INDISTINGUISHABLE, Candidate, inferred_walls, noise_floor, prune, refine
+from .proposals import REGRESSION_METHODS, prose_proposals, sindy_proposals
+from .refinement import (INDISTINGUISHABLE, Candidate, inferred_walls, noise_floor, prune, refine,
+                         refit_on_everything)
 
 __all__ = ["discover", "Discovery", "DataError", "read_observations", "DISCOVERY_METHODS"]
 
-#: what ``method`` may be: one regression form, or every one
-DISCOVERY_METHODS = (*REGRESSION_METHODS, "all")
+#: what ``method`` may be: one regression form, the PROSE network, or every one
+DISCOVERY_METHODS = (*REGRESSION_METHODS, "prose", "all")
 #: the best candidate: the fewest terms among those whose forecast error is within this factor of the lowest
 PARSIMONY = 1.10
 #: a PDE candidate whose training misfit is within this factor of the noise floor fits the data (no denser
 #: candidate is fitted after it)
 NOISE_MARGIN = 1.5
-#: ODE candidates (best by forecast error) that are pruned term by term
+#: ODE candidates (best by forecast error) that are pruned term by term, if their held-back forecast error is
+#: below PRUNE_FORECAST_LIMIT (pruning refines a candidate that forecasts; it does not rescue one that does not)
 PRUNED_CANDIDATES = 2
+PRUNE_FORECAST_LIMIT = 0.5
 #: candidates drawn in the picture
 PLOTTED = 3
 
@@ -58,6 +62,7 @@ class Discovery:
     candidates: list[Candidate]
     skipped: dict = field(default_factory=dict)       # method -> why it proposed nothing
     seconds: float = 0.0
+    notes: list = field(default_factory=list)         # how the data were read (e.g. PROSE's resampling)
 
     @cached_property
     def best(self) -> Candidate:
@@ -105,11 +110,13 @@ class Discovery:
                          + " | ".join(numbers) + f" | {equations} |")
         for method, reason in self.skipped.items():
             lines.append(f"\n{method}: no candidates ({reason})")
+        lines.extend(f"\n{note}" for note in self.notes)
         return "\n".join(lines)
 
     def to_json(self) -> dict:
         return {"source": self.data.source, "kind": self.data.kind, "holdout": self.holdout,
                 "fields": list(self.data.names), "seconds": self.seconds, "skipped": self.skipped,
+                "notes": self.notes,
                 "candidates": self.rows()}
 
     def plot(self, path=None):
@@ -145,10 +152,12 @@ class Discovery:
 
 
 def discover(data, method: str = "all", holdout: float = 0.25, periodic=None, degree: int = 2,
-             derivative_order: int = 4, progress: bool = False) -> Discovery:
+             derivative_order: int = 4, progress: bool = False, checkpoint=None) -> Discovery:
     """Candidate equations for ``data`` (a path to an npz/CSV file, or :class:`Observations`), fitted and ranked.
 
-    ``method``: ``sindy`` (strong form), ``weak-sindy`` or ``all``. ``holdout``: the share
+    ``method``: ``sindy`` (strong form), ``weak-sindy``, ``prose`` (the pretrained network; ODE
+    series, PyTorch needed) or ``all`` (each that applies). ``checkpoint``: PROSE weights other
+    than the shipped ones. ``holdout``: the share
     of each series kept back to score forecasts (0 < holdout < 1). ``periodic``: axis
     names of PDE snapshots whose ends wrap (default: none; walls then take the data's
     fixed wall values). ``degree``: of the polynomial library; ``derivative_order``: the
@@ -169,13 +178,28 @@ def discover(data, method: str = "all", holdout: float = 0.25, periodic=None, de
         observations = read_observations(data, periodic=periodic, holdout=holdout)
     training, held_back = observations.split(holdout)
     methods = REGRESSION_METHODS if method == "all" else (method,)
-    proposals, skipped = [], {}
+    proposals, skipped, notes = [], {}, []
     if observations.kind == "pde":
         inferred_walls(observations)     # a wall symsim cannot model is refused before any fitting
     # a PDE library up to second derivatives besides the full one: on coarse grids the weak form's
     # high-order test-function integrals blur u_xx with u_xxxx, and the small library keeps them apart
     orders = sorted({min(2, derivative_order), derivative_order}) if observations.kind == "pde" else [1]
     seen = set()
+    if method == "prose" or (method == "all" and observations.kind == "ode"):
+        try:
+            found, note = prose_proposals(training, checkpoint)
+        except (DataError, OptionError) as error:
+            if method == "prose":
+                raise
+            skipped["prose"] = str(error).removeprefix(f"{observations.source}: ")
+        else:
+            notes.append(note)
+            if not found:
+                skipped["prose"] = "no decoded system was valid for these states"
+            for proposal in found:
+                seen.add(proposal.support())
+                proposals.append(proposal)
+        methods = () if method == "prose" else methods
     for name in methods:
         for order in orders:
             try:
@@ -191,7 +215,7 @@ def discover(data, method: str = "all", holdout: float = 0.25, periodic=None, de
                     seen.add(proposal.support())
                     proposals.append(proposal)
     if not proposals:
-        raise DataError(f"{observations.source}: sparse regression proposed no equations "
+        raise DataError(f"{observations.source}: no method proposed equations "
                         f"({'; '.join(skipped.values()) or 'every threshold left an equation empty'})")
     bar = _progress(len(proposals), progress)
     candidates = []
@@ -215,12 +239,22 @@ def discover(data, method: str = "all", holdout: float = 0.25, periodic=None, de
         ranked = sorted(candidates, key=_rank)
         bar.total += PRUNED_CANDIDATES
         for candidate in ranked[:PRUNED_CANDIDATES]:
+            if not candidate.forecast_error < PRUNE_FORECAST_LIMIT:
+                bar.update(1)
+                continue
             pruned = prune(candidate, training, held_back)
             if pruned is not candidate and pruned.proposal.support() not in {c.proposal.support() for c in candidates}:
                 candidates.append(pruned)
             bar.update(1)
     bar.close()
-    return Discovery(observations, holdout, sorted(candidates, key=_rank), skipped, time.perf_counter() - started)
+    found = Discovery(observations, holdout, sorted(candidates, key=_rank), skipped, 0.0, notes)
+    if observations.kind == "ode" and any(math.isfinite(c.forecast_error) for c in found.candidates):
+        chosen = found.best
+        final = refit_on_everything(chosen, observations)
+        found.candidates[found.candidates.index(chosen)] = final
+        found.__dict__["best"] = final          # the cached choice, refitted
+    found.seconds = time.perf_counter() - started
+    return found
 
 
 def _rank(candidate: Candidate) -> tuple:

@@ -1,4 +1,5 @@
-"""Candidate equations from sparse regression (PySINDy): each distinct set of terms is one proposal.
+"""Candidate equations from sparse regression (PySINDy) and from the PROSE network: each distinct
+set of terms is one proposal.
 
     >>> from symsim.discovery.observations import Observations
     >>> t = np.linspace(0.0, 4.0, 81)
@@ -15,14 +16,25 @@ solves it sparsely, each equation on its own, for a ladder of thresholds *relati
 equation's left side* (columns normalized, so a threshold of 0.01 drops terms that explain
 about 1 % of the rate, whatever the units). Every distinct term set becomes a proposal; which
 one is right is decided later, by simulating each one (:mod:`.refinement`), not here.
+
+The PROSE network (:mod:`symsim.prose`, the checkpoint shipped with the package) reads an ODE
+series the way it was trained to: 64 evenly spaced samples of at most five states on its window
+[0, 1.98]. Each trajectory's training part is resampled onto that window twice -- its first
+1.98 time units as they are, and its whole span with time scaled to fit -- and each reading is
+decoded greedily and by beam search; a decoded system becomes a proposal with the time scale
+undone (du/dt = (du/dtau) / scale) and every term's coefficient left free for the fit, once
+starting from the decoded constants (``prose``) and once from least squares of its terms against
+the smoothed time derivative (``prose-lsq``).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import sympy
@@ -38,6 +50,11 @@ REGRESSION_METHODS = ("sindy", "weak-sindy")
 WEAK_SUBDOMAINS = 200
 #: ridge weight of STLSQ on unit-norm library columns (dimensionless)
 RIDGE = 1e-3
+#: trajectories of a series the network reads (the first ones), and its beam width
+PROSE_TRAJECTORIES = 4
+PROSE_BEAM = 4
+#: the longest decoded system, in tokens
+PROSE_MAX_TOKENS = 200
 
 
 @dataclass(frozen=True)
@@ -100,6 +117,119 @@ def sindy_proposals(data: Observations, method: str, degree: int = 2, derivative
             seen.add(proposal.support())
             proposals.append(proposal)
     return proposals
+
+
+def prose_proposals(data: Observations, checkpoint=None, fields: tuple | None = None) -> tuple[list[Proposal], str]:
+    """Proposals the PROSE network decodes from each trajectory (see the module notes), and one line
+    saying how the series was resampled for it. ``checkpoint``: a checkpoint or exported weights
+    (default: the shipped ones)."""
+    if data.kind != "ode":
+        raise DataError(f"{data.source}: PROSE reads ODE series (states over time), not PDE snapshots; "
+                        f"use --method sindy or weak-sindy")
+    from ..prose.data import MAX_DIMENSION, DataSpec
+
+    if len(data.names) > MAX_DIMENSION:
+        raise DataError(f"{data.source}: PROSE reads at most {MAX_DIMENSION} states, the data have "
+                        f"{len(data.names)}")
+    torch = _torch()
+    from ..prose.evaluation import is_valid_decode
+    from ..prose.grammar import SymbolGrammar
+    from ..prose.tokens import VOCAB, decode_system
+
+    network = _pretrained_network(str(checkpoint) if checkpoint is not None else None)
+    fields = fields or tuple(template_model(data).field_functions.values())
+    spec = DataSpec()
+    window = spec.times[:spec.input_points]
+    readings = []
+    for times, values in list(zip(data.times, data.values))[:PROSE_TRAJECTORIES]:
+        span = times[-1] - times[0]
+        for scale in sorted({1.0, span / window[-1]}, reverse=True):
+            if scale * window[-1] <= span * (1 + 1e-9):
+                at = times[0] + scale * window
+                readings.append((scale, np.stack([np.interp(at, times, v) for v in values.T], axis=1)))
+    if not readings:
+        raise DataError(f"{data.source}: no trajectory spans a time interval for PROSE to read")
+    d = len(data.names)
+    batch = {"data_times": torch.as_tensor(np.tile(window, (len(readings), 1)), dtype=torch.float32),
+             "data_values": torch.zeros(len(readings), len(window), MAX_DIMENSION),
+             "dim_mask": torch.as_tensor(np.arange(MAX_DIMENSION)[None] < d).repeat(len(readings), 1)}
+    batch["data_values"][:, :, :d] = torch.as_tensor(np.stack([r[1] for r in readings]), dtype=torch.float32)
+    grammar = SymbolGrammar(VOCAB)
+    with torch.no_grad():
+        streams = [network.greedy_decode(batch, PROSE_MAX_TOKENS, grammar=grammar),
+                   network.beam_decode(batch, PROSE_BEAM, PROSE_MAX_TOKENS, grammar=grammar)]
+    variables = {sympy.Symbol(f"u_{k}"): field for k, field in enumerate(fields)}
+    proposals, seen = [], set()
+    for decoded_streams in streams:
+        for (scale, _), tokens in zip(readings, decoded_streams):
+            decoded = decode_system(tokens)
+            if not is_valid_decode(decoded, d):
+                continue
+            rates = tuple(_free_coefficients(e.xreplace(variables), 1.0 / scale) for e in decoded.exprs)
+            proposal = Proposal("prose", rates)
+            if any(r == 0 for r in rates) or proposal.support() in seen:
+                continue
+            seen.add(proposal.support())
+            # the decoded constants are sometimes far off (8.1 for 1) and sometimes better than a regression
+            # on noisy derivatives: both starts are fitted, the held-back data decide
+            proposals += [proposal, Proposal("prose-lsq", _regressed_coefficients(rates, data, fields))]
+    scales = sorted({f"{r[0]:.3g}" for r in readings})
+    note = (f"PROSE read {len(readings)} resampled window(s) of {len(window)} points (linear interpolation; "
+            f"time scaled by {', '.join(scales)} onto its window [0, {window[-1]:.3g}])")
+    return proposals, note
+
+
+def _regressed_coefficients(rates: tuple, data: Observations, fields: tuple) -> tuple:
+    """``rates`` with each term's coefficient from least squares against the smoothed time derivative of
+    every trajectory (the network's terms, the data's coefficients: a decoded constant can be far off --
+    8.1 for 1 -- and the simulation fit then starts near the answer). Kept as decoded where that fails."""
+    from ..vectorize import numpy_function
+
+    ps = _pysindy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        derivative = np.concatenate([ps.SmoothedFiniteDifference()(v, t) for t, v in zip(data.times, data.values)])
+    states = np.concatenate(data.values)
+    symbols = sympy.symbols(" ".join(f"_s{k}" for k in range(len(fields))), seq=True)
+    on_symbols = dict(zip(fields, symbols))
+    regressed = []
+    for k, rate in enumerate(rates):
+        terms = [t.as_coeff_Mul()[1] for t in sympy.Add.make_args(rate)]
+        values = numpy_function(symbols, [t.xreplace(on_symbols) for t in terms])(*states.T)
+        library = np.stack([np.broadcast_to(np.asarray(v, dtype=float), states.shape[:1]) for v in values], axis=1)
+        if not (np.isfinite(library).all() and np.isfinite(derivative[:, k]).all()):
+            regressed.append(rate)
+            continue
+        coefficients = np.linalg.lstsq(library, derivative[:, k], rcond=None)[0]
+        regressed.append(sympy.Add(*[sympy.Float(c, 6) * t for c, t in zip(coefficients, terms)]))
+    return tuple(regressed)
+
+
+def _free_coefficients(rate: sympy.Expr, factor: float) -> sympy.Expr:
+    """``rate`` expanded, each term's coefficient times ``factor`` as a Float (a constant to fit)."""
+    terms = []
+    for term in sympy.Add.make_args(sympy.expand(rate)):
+        coefficient, rest = term.as_coeff_Mul()
+        terms.append(sympy.Float(float(coefficient) * factor, 6) * rest)
+    return sympy.Add(*terms)
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        raise OptionError("PROSE proposals need PyTorch: pip install \"symsim[torch]\"") from None
+    return torch
+
+
+@functools.lru_cache(maxsize=2)
+def _pretrained_network(checkpoint: str | None):
+    from ..prose.training import PRETRAINED, load_trained_model
+
+    path = Path(checkpoint) if checkpoint is not None else PRETRAINED
+    if not path.is_file():
+        raise OptionError(f"no PROSE checkpoint at {path}")
+    return load_trained_model(path)
 
 
 @contextmanager

@@ -29,6 +29,7 @@ Scores (relative L2 over points and fields, ||model - data|| / ||data||):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
@@ -100,6 +101,24 @@ def refine(proposal: Proposal, training: Observations, held_back: Observations,
     except SymsimError as error:
         candidate.failure = f"failed: {error}"
     return candidate
+
+
+def refit_on_everything(candidate: Candidate, observations: Observations) -> Candidate:
+    """An ODE candidate chosen on the held-back samples, its constants and starts fitted again to every
+    sample, those too (more data, the same structure); it keeps the forecast error it was chosen by.
+    The first fit stands where the second one fits no better."""
+    if observations.kind != "ode" or candidate.failure is not None:
+        return candidate
+    everything, last = observations.split(0.0)
+    final = dataclasses.replace(candidate)
+    try:
+        _OdeFit(candidate_model(everything, final.structure, final.parameters), everything, last).run(final)
+    except SymsimError:
+        return candidate
+    if not final.replay_error < candidate.replay_error:
+        return candidate
+    final.forecast_error = candidate.forecast_error
+    return final
 
 
 def simplify_rates(rates, time_limit: float = 0.3) -> tuple[sympy.Expr, ...]:

@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--verbose", action="store_true",
                      help="print each field's min, max, mean and L2 norm at every save")
     run.add_argument("--no-egraph", action="store_true", help="skip the e-graph pass (SymPy cse alone)")
+    run.add_argument("--restart-from", metavar="RESULT.npz",
+                     help="continue an earlier run of this model from its last save to --t-end; the output holds "
+                          "the earlier saves and the new ones (method, fixed step and save interval as before)")
 
     compile_ = commands.add_parser("compile", help="write the generated kernel source and report.json")
     compile_.add_argument("model", help="model script or shipped example name")
@@ -237,7 +240,7 @@ def _run(args) -> int:
     result = simulate(model, t_end=args.t_end, dt=args.dt, method=args.method, saves=args.saves,
                       params=_parse_params(args.param), target=args.target, space_order=args.space_order,
                       rtol=args.rtol, atol=args.atol, progress=not args.quiet, egraph=not args.no_egraph,
-                      preflight=check_outputs)
+                      preflight=check_outputs, restart_from=args.restart_from)
     written = [str(result.save(output, compress=args.compress))]
     if picture is not None:
         written.append(str(result.plot(picture)))
@@ -251,7 +254,10 @@ def _run(args) -> int:
         steps = f"{stats['accepted']} accepted / {stats['rejected']} rejected steps"
     else:
         steps = f"{stats['steps']} steps of dt={stats['dt']:.3g}"
-    print(f"{model.name}: t=0..{result.t[-1]:g} with {stats['method']}, {steps}, "
+    span = f"t={result.t[0]:g}..{result.t[-1]:g}"
+    if "restart_time" in stats:
+        span += f" (continued from t={stats['restart_time']:g} of {stats['restarted_from']})"
+    print(f"{model.name}: {span} with {stats['method']}, {steps}, "
           f"{stats['wall_seconds']:.2f} s; wrote {', '.join(written)}")
     return 0
 

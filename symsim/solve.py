@@ -82,25 +82,73 @@ def run_options(model: Model, **given) -> dict:
 def simulate(model: Model, t_end: float | None = None, dt: float | None = None, method: str | None = None,
              saves: int | None = None, params: dict | None = None, target: str = "numpy",
              space_order: int | None = None, rtol: float | None = None, atol: float | None = None,
-             progress: bool = False, egraph: bool = True, preflight=None) -> Result:
+             progress: bool = False, egraph: bool = True, preflight=None, restart_from=None) -> Result:
     """Integrate ``model`` from t=0 to ``t_end`` and return ``saves + 1`` evenly spaced states.
 
     ``egraph=False`` skips the e-graph pass (kernels from SymPy's cse alone), for comparison.
     ``preflight(lowered, options)``, if given, runs once the run is planned and before anything
     is compiled: the place to check outputs (the CLI checks its paths and the result's size there).
+    ``restart_from``: a :class:`Result` (or its file) of an earlier run of this model; the run continues
+    from its last save to ``t_end`` and returns the earlier saves followed by the new ones. Unless given,
+    the method, the fixed step and the save interval are the earlier run's, so that a fixed-step run
+    continued is the uninterrupted run to round-off (an adaptive method restarts its step control).
     """
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
         from .loader import load_model
         model = load_model(model)
+    earlier = None
+    if restart_from is not None:
+        earlier = restart_from if isinstance(restart_from, Result) else Result.load(restart_from)
+        method = method or earlier.stats.get("method")
+        if dt is None and "steps" in earlier.stats and not earlier.stats.get("interpolated_saves"):
+            dt = earlier.stats.get("dt")     # a fixed-step run: the step it took
     options = run_options(model, t_end=t_end, dt=dt, method=method, saves=saves,
                           space_order=space_order, rtol=rtol, atol=atol)
     lowered = lower_to_stencils(model, options["space_order"])
+    initial, t_start = None, 0.0
+    if earlier is not None:
+        initial, t_start = _restart_point(earlier, lowered, options, restart_from)
+        if saves is None and len(earlier.t) > 1:
+            interval = (earlier.t[-1] - earlier.t[0]) / (len(earlier.t) - 1)
+            options["saves"] = max(1, round((options["t_end"] - t_start) / interval))
     check_memory(lowered, options)   # before compiling: a grid that cannot fit fails in a second, not after minutes
     if preflight is not None:
         preflight(lowered, options)
     compiled = compile_model(lowered, target=target, space_order=options["space_order"], egraph=egraph,
                              jacobian=options["method"] in IMPLICIT_METHODS)
-    return integrate(compiled, options, params, progress)
+    result = integrate(compiled, options, params, progress, initial=initial, t_start=t_start)
+    if earlier is None:
+        return result
+    return _continued(earlier, result, restart_from)
+
+
+def _restart_point(earlier: Result, lowered, options: dict, source) -> tuple[np.ndarray, float]:
+    """The fields at the last save of ``earlier`` as (fields, *grid), and its time; checked against the model."""
+    name = source if not isinstance(source, Result) else f"result of model {earlier.model_name!r}"
+    if list(earlier.fields) != list(lowered.fields) or earlier.grid_shape != lowered.shape:
+        raise OptionError(f"{name}: cannot restart model {lowered.name!r} (fields {list(lowered.fields)} on a "
+                          f"{lowered.shape} grid) from fields {list(earlier.fields)} on a {earlier.grid_shape} grid")
+    t_start = float(earlier.t[-1])
+    if not options["t_end"] > t_start:
+        raise OptionError(f"{name} ends at t={t_start:g}: give a later --t-end than {options['t_end']:g} to continue")
+    last = np.stack([np.asarray(earlier.fields[f][-1], dtype=float) for f in lowered.fields])
+    if not np.isfinite(last).all():
+        raise OptionError(f"{name}: the last save (t={t_start:g}) is not finite; restart from an earlier result")
+    return last, t_start
+
+
+def _continued(earlier: Result, later: Result, source) -> Result:
+    """The earlier saves followed by the later ones (whose first save is the earlier run's last)."""
+    fields = {f: np.concatenate([earlier.fields[f], later.fields[f][1:]]) for f in later.fields}
+    stats = dict(later.stats, restarted_from=str(source) if not isinstance(source, Result) else "a result",
+                 restart_time=float(later.t[0]))
+    diagnostics = later.stats.get("diagnostics", {})
+    earlier_diagnostics = earlier.stats.get("diagnostics", {})
+    stats["diagnostics"] = {f: {q: list(earlier_diagnostics.get(f, {}).get(q, [math.nan] * len(earlier.t)))
+                                + list(values[1:]) for q, values in report.items()}
+                            for f, report in diagnostics.items()}
+    return Result(model_name=later.model_name, t=np.concatenate([earlier.t, later.t[1:]]), coords=later.coords,
+                  fields=fields, params=later.params, stats=stats)
 
 
 def result_bytes(lowered, options: dict) -> int:
@@ -168,18 +216,21 @@ def keep_freed_arrays_mapped() -> bool:
 
 
 def integrate(compiled: CompiledModel, options: dict, params: dict | None = None, progress: bool = False,
-              initial: np.ndarray | None = None) -> Result:
+              initial: np.ndarray | None = None, t_start: float = 0.0) -> Result:
     """Time loop over a compiled model (see :func:`simulate` for the options).
 
-    ``initial``: the fields' values at t=0, (fields, *grid), in place of the model's initial condition.
+    ``initial``: the fields' values at ``t_start``, (fields, *grid), in place of the model's initial
+    condition (which holds at t=0). The saves are evenly spaced from ``t_start`` to ``options["t_end"]``.
     """
     if compiled.target == "numpy" and os.environ.get("SYMSIM_TUNE_MALLOC") == "1":
         keep_freed_arrays_mapped()
     lowered = compiled.lowered
     values = compiled.resolve_params(params)
-    state = compiled.initial_state(values) if initial is None else compiled.state_of(initial, values)
+    state = compiled.initial_state(values) if initial is None else compiled.state_of(initial, values, t_start)
     method, t_end, saves = options["method"], options["t_end"], options["saves"]
-    save_times = np.linspace(0.0, t_end, saves + 1)
+    if not t_end > t_start:
+        raise OptionError(f"t_end {t_end:g} is not after the start time {t_start:g}")
+    save_times = np.linspace(t_start, t_end, saves + 1)
 
     dt = options["dt"]
     spectrum = spectrum_estimate(compiled, state, values)
@@ -192,7 +243,7 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
                                    progress)
     suggested = stable_step(spectrum, method, bool(lowered.axes))
     if dt is None:
-        dt = suggested if suggested is not None else t_end / saves / 10
+        dt = suggested if suggested is not None else (t_end - t_start) / saves / 10
     limit = stable_step(spectrum, method, on_grid=True)   # stability alone (ODEs' suggestion also caps accuracy)
 
     def rhs(t, y, out):
@@ -209,7 +260,7 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
     to_host = compiled.module.to_host if on_device else (lambda y: y)
     # a step given by the user (or the script) is kept, and saves between steps interpolated, where
     # hitting every save would shorten it by more than 1% (not on a device: interpolation runs on the host)
-    landing_step = _step_for_saves(t_end / saves, dt)
+    landing_step = _step_for_saves((t_end - t_start) / saves, dt)
     honour = method != "dopri5" and options["dt"] is not None and not on_device and landing_step < 0.99 * dt
     may_blow_up = _announce(spectrum, options, dt, dt if honour else landing_step, limit)
     scale = _magnitude(compiled.interior(state))
@@ -231,7 +282,7 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
     saved[0] = compiled.interior(to_host(state))
     steps = 0
     started = clock.perf_counter()
-    bar = _Progress(lowered.name, method, t_end, progress)
+    bar = _Progress(lowered.name, method, t_end, progress, t_start)
     # a blow-up is reported once, as the SolverError of _Diagnosis.check, not as NumPy warnings on stderr
     saved_errstate = np.seterr(over="ignore", invalid="ignore", divide="ignore")
     failed = True
@@ -240,7 +291,7 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
             state, steps = _steps_of_dt_with_interpolated_saves(compiled, stepper, state, values, save_times, dt,
                                                                 saved, failure, growth_scale, bar)
         else:
-            t = 0.0
+            t = t_start
             for i in range(1, saves + 1):
                 target_time = save_times[i]
                 if method == "dopri5":
@@ -287,12 +338,12 @@ def _integrate_implicit(compiled: CompiledModel, options: dict, values: dict, st
     lowered, method = compiled.lowered, options["method"]
     system = SemiDiscreteSystem(compiled, values)
     y = system.values_of(state)
-    stepper = implicit_stepper(method, system, 0.0, y, save_times[-1], options["rtol"], options["atol"])
+    stepper = implicit_stepper(method, system, save_times[0], y, save_times[-1], options["rtol"], options["atol"])
     saved = np.empty((len(save_times), len(lowered.fields)) + lowered.shape)
     saved[0] = compiled.interior(state)
-    dt, t = options["dt"], 0.0
+    dt, t = options["dt"], save_times[0]
     started = clock.perf_counter()
-    bar = _Progress(lowered.name, method, save_times[-1], progress)
+    bar = _Progress(lowered.name, method, save_times[-1], progress, save_times[0])
     saved_errstate = np.seterr(over="ignore", invalid="ignore", divide="ignore")
     failed = True
     try:
@@ -389,7 +440,7 @@ def _steps_of_dt_with_interpolated_saves(compiled, stepper, state, values, save_
     padded = np.empty_like(state)
     tolerance = 1e-9 * max(dt, abs(t_end))
 
-    t, steps, i, saves = 0.0, 0, 1, len(save_times) - 1
+    t, steps, i, saves = save_times[0], 0, 1, len(save_times) - 1
     while i <= saves:
         h = min(dt, t_end - t)
         if h <= 0:                  # round-off left the last save a hair beyond the last step's end
@@ -469,11 +520,11 @@ class _Diagnosis:
 class _Progress:
     """Progress over simulated time (tqdm on stderr), or nothing when disabled."""
 
-    def __init__(self, name: str, method: str, t_end: float, enabled: bool):
+    def __init__(self, name: str, method: str, t_end: float, enabled: bool, t_start: float = 0.0):
         self.bar = None
         if enabled:
             from tqdm import tqdm
-            self.bar = tqdm(total=t_end, desc=f"{name} ({method})",
+            self.bar = tqdm(total=t_end, initial=t_start, desc=f"{name} ({method})",
                             bar_format="{desc}: {percentage:3.0f}%|{bar}| t={n:.4g}/{total:.4g} "
                                        "[{elapsed}<{remaining}]")
 

@@ -20,7 +20,7 @@ import warnings
 from pathlib import Path
 
 from .codegen import LOSS_TARGETS, SIMULATION_TARGETS, TARGETS
-from .errors import OptionError, SymsimError, SymsimWarning
+from .errors import OptionError, RunInterrupted, SymsimError, SymsimWarning
 from .tableaus import RUN_METHODS
 from .io import atomic_directory, atomic_write_text, check_output_file
 
@@ -174,6 +174,8 @@ def _dispatch(args) -> int:
             return run_prose_command(args)
         return {"run": _run, "compile": _compile, "simplify": _simplify, "pinn": _pinn,
                 "discover": _discover}[args.command](args)
+    except RunInterrupted as error:
+        return _fail(str(error), error, status=130)
     except SymsimError as error:
         return _fail(str(error), error)
     except KeyboardInterrupt:
@@ -237,10 +239,19 @@ def _run(args) -> int:
         if picture is not None:
             check_output_file(picture, "--plot")
 
-    result = simulate(model, t_end=args.t_end, dt=args.dt, method=args.method, saves=args.saves,
-                      params=_parse_params(args.param), target=args.target, space_order=args.space_order,
-                      rtol=args.rtol, atol=args.atol, progress=not args.quiet, egraph=not args.no_egraph,
-                      preflight=check_outputs, restart_from=args.restart_from)
+    try:
+        result = simulate(model, t_end=args.t_end, dt=args.dt, method=args.method, saves=args.saves,
+                          params=_parse_params(args.param), target=args.target, space_order=args.space_order,
+                          rtol=args.rtol, atol=args.atol, progress=not args.quiet, egraph=not args.no_egraph,
+                          preflight=check_outputs, restart_from=args.restart_from)
+    except RunInterrupted as stopped:
+        partial = stopped.result
+        if len(partial.t) < 2:
+            raise RunInterrupted(f"{stopped}; nothing written", partial) from None
+        written = partial.save(output, compress=args.compress)
+        raise RunInterrupted(f"{stopped}; the saves up to t={partial.t[-1]:g} are in {written}; continue with: "
+                             f"symsim run {args.model} --restart-from {written} --t-end {partial.stats['t_end']:g}",
+                             partial) from None
     written = [str(result.save(output, compress=args.compress))]
     if picture is not None:
         written.append(str(result.plot(picture)))

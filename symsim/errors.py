@@ -59,6 +59,14 @@ class BackendError(SymsimError):
     """A code-generation target is unknown or unavailable."""
 
 
+class RunInterrupted(SymsimError):
+    """A run stopped by the user (Ctrl-C); ``result`` holds the saves completed before it stopped."""
+
+    def __init__(self, message: str, result):
+        super().__init__(message)
+        self.result = result
+
+
 class OptionError(SymsimError):
     """A run or compile option (space order, method, t_end, saves, ...) has an invalid value."""
 

@@ -26,7 +26,7 @@ import warnings
 import numpy as np
 
 from .compiler import CompiledModel, compile_model
-from .errors import OptionError, SolverError, SymsimWarning
+from .errors import OptionError, RunInterrupted, SolverError, SymsimWarning
 from .implicit import implicit_stepper
 from .integrators import AdaptiveStepper, CompiledStepper, FixedStepper, hermite
 from .lowering import lower_to_stencils
@@ -278,7 +278,7 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
     else:
         stepper = FixedStepper(method, rhs, constrain, state)
 
-    saved = np.empty((saves + 1, len(lowered.fields)) + lowered.shape)
+    saved = _Saves((saves + 1, len(lowered.fields)) + lowered.shape)
     saved[0] = compiled.interior(to_host(state))
     steps = 0
     started = clock.perf_counter()
@@ -312,9 +312,15 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
                 t = target_time
                 saved[i] = compiled.interior(to_host(state))
         failed = False
+    except KeyboardInterrupt:
+        fixed = {} if method == "dopri5" else {"dt": dt if honour else landing_step, "steps": steps,
+                                               "interpolated_saves": honour}
+        raise saved.interrupted(lowered, save_times, values, {"method": method, "target": compiled.target,
+                                                              "space_order": lowered.space_order, **fixed}) from None
     finally:
         np.seterr(**saved_errstate)
         bar.close(clear=failed)
+    saved = saved.array
     elapsed = clock.perf_counter() - started
 
     stats = {"method": method, "target": compiled.target, "space_order": lowered.space_order,
@@ -339,7 +345,7 @@ def _integrate_implicit(compiled: CompiledModel, options: dict, values: dict, st
     system = SemiDiscreteSystem(compiled, values)
     y = system.values_of(state)
     stepper = implicit_stepper(method, system, save_times[0], y, save_times[-1], options["rtol"], options["atol"])
-    saved = np.empty((len(save_times), len(lowered.fields)) + lowered.shape)
+    saved = _Saves((len(save_times), len(lowered.fields)) + lowered.shape)
     saved[0] = compiled.interior(state)
     dt, t = options["dt"], save_times[0]
     started = clock.perf_counter()
@@ -355,9 +361,13 @@ def _integrate_implicit(compiled: CompiledModel, options: dict, values: dict, st
             bar.move_to(target_time)
             t = target_time
         failed = False
+    except KeyboardInterrupt:
+        raise saved.interrupted(lowered, save_times, values, {"method": method, "target": compiled.target,
+                                                              "space_order": lowered.space_order}) from None
     finally:
         np.seterr(**saved_errstate)
         bar.close(clear=failed)
+    saved = saved.array
     stats = {"method": method, "target": compiled.target, "space_order": lowered.space_order,
              "wall_seconds": clock.perf_counter() - started, "rtol": options["rtol"], "atol": options["atol"],
              "unknowns": system.size, "jacobian_nonzeros": int(system.sparsity.nnz), **stepper.stats()}
@@ -365,6 +375,29 @@ def _integrate_implicit(compiled: CompiledModel, options: dict, values: dict, st
     coords = {a.name: a.coordinates for a in lowered.axes}
     fields = {f: saved[:, k] for k, f in enumerate(lowered.fields)}
     return Result(model_name=lowered.name, t=save_times, coords=coords, fields=fields, params=values, stats=stats)
+
+
+class _Saves:
+    """The saved states of a run, and how many of them are written: what a run stopped by Ctrl-C keeps."""
+
+    def __init__(self, shape: tuple):
+        self.array = np.empty(shape)
+        self.count = 0
+
+    def __setitem__(self, index, values) -> None:
+        self.array[index] = values
+        last = range(len(self.array))[index]
+        self.count = max(self.count, (last[-1] if isinstance(last, range) and len(last) else last) + 1)
+
+    def interrupted(self, lowered, save_times: np.ndarray, values: dict, stats: dict) -> RunInterrupted:
+        """The error that carries the saves written so far as a Result."""
+        done = self.array[:self.count]
+        stats = dict(stats, interrupted=True, t_end=float(save_times[-1]), diagnostics=save_diagnostics(done, lowered))
+        result = Result(model_name=lowered.name, t=save_times[:self.count].copy(),
+                        coords={a.name: a.coordinates for a in lowered.axes},
+                        fields={f: done[:, k] for k, f in enumerate(lowered.fields)}, params=values, stats=stats)
+        return RunInterrupted(f"interrupted at t={save_times[self.count - 1]:g} ({self.count} of {len(save_times)} "
+                              "saves done)", result)
 
 
 def save_diagnostics(saved: np.ndarray, lowered) -> dict:

@@ -62,3 +62,41 @@ def test_cli_restart_writes_the_whole_history(tmp_path, capsys):
     np.testing.assert_array_equal(result["u"][:6], Result.load(first)["u"])
     assert main(["run", "heat_1d", "--restart-from", str(tmp_path / "missing.npz"), "--no-plot"]) == 1
     assert "result file not found" in capsys.readouterr().err
+
+
+def interrupt_at_save(monkeypatch, count):
+    """Ctrl-C as the run reaches its ``count``-th save (the progress bar's update at that save raises)."""
+    import symsim.solve
+
+    calls = []
+    original = symsim.solve._Progress.move_to
+
+    def move_to(self, t):
+        calls.append(t)
+        if len(calls) == count:
+            raise KeyboardInterrupt
+        original(self, t)
+    monkeypatch.setattr(symsim.solve._Progress, "move_to", move_to)
+
+
+def test_ctrl_c_keeps_the_saves_done_and_the_run_continues_from_them(tmp_path, monkeypatch, capsys):
+    whole = symsim.simulate("heat_1d", t_end=0.1, saves=10, method="rk4")
+    interrupt_at_save(monkeypatch, 4)
+    out = tmp_path / "heat.npz"
+    assert main(["run", "heat_1d", "--t-end", "0.1", "--saves", "10", "--method", "rk4", "-o", str(out),
+                 "--no-plot", "--quiet"]) == 130
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "interrupted at t=0.03 (4 of 11 saves done)" in error
+    assert f"continue with: symsim run heat_1d --restart-from {out} --t-end 0.1" in error
+    partial = Result.load(out)
+    assert len(partial.t) == 4 and partial.stats["interrupted"]
+    monkeypatch.undo()
+    continued = symsim.simulate("heat_1d", t_end=0.1, restart_from=out)
+    np.testing.assert_allclose(continued["u"], whole["u"], rtol=0, atol=1e-12 * np.abs(whole["u"]).max())
+
+
+def test_ctrl_c_before_the_first_save_writes_nothing(tmp_path, monkeypatch, capsys):
+    interrupt_at_save(monkeypatch, 1)
+    out = tmp_path / "heat.npz"
+    assert main(["run", "heat_1d", "--t-end", "0.1", "-o", str(out), "--no-plot", "--quiet"]) == 130
+    assert "nothing written" in capsys.readouterr().err and not out.exists()

@@ -69,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
     compile_.add_argument("--no-egraph", action="store_true", help="skip the e-graph pass (SymPy cse alone)")
 
+    info = commands.add_parser("info", help="what a model is: fields, parameters, equations, walls, stencils, "
+                                            "cost per point and the stable explicit steps")
+    info.add_argument("model", help="model script or shipped example name")
+    info.add_argument("--space-order", type=int, choices=(2, 4, 6, 8), help="finite-difference accuracy")
+    info.add_argument("--json", action="store_true", help="print the same as JSON")
+
     pinn = commands.add_parser("pinn", help="train a physics-informed network on a model; compare with symsim's solution")
     pinn.add_argument("model", help="model script or shipped example name")
     pinn.add_argument("--t-end", type=float, help="final time (default: the script's)")
@@ -173,13 +179,16 @@ def _dispatch(args) -> int:
             from .prose.commands import run_prose_command
             return run_prose_command(args)
         return {"run": _run, "compile": _compile, "simplify": _simplify, "pinn": _pinn,
-                "discover": _discover}[args.command](args)
+                "discover": _discover, "info": _info}[args.command](args)
     except RunInterrupted as error:
         return _fail(str(error), error, status=130)
     except SymsimError as error:
         return _fail(str(error), error)
     except KeyboardInterrupt:
         return _fail("interrupted", None, status=130)
+    except BrokenPipeError:      # the reader went away (symsim info ... | head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as error:  # a bug in symsim: still one line, traceback on request
         return _fail(f"internal error: {type(error).__name__}: {error} (set SYMSIM_DEBUG=1 for details)", error)
 
@@ -317,6 +326,49 @@ def _compile(args) -> int:
         atomic_write_text(Path(directory) / source_name, source)
         atomic_write_text(Path(directory) / "report.json", json.dumps(report, indent=2) + "\n")
     print(f"{model.name}: wrote {Path(args.output) / source_name} and {Path(args.output) / 'report.json'}")
+    return 0
+
+
+def _info(args) -> int:
+    from .compiler import compile_model
+    from .loader import load_model
+    from .report import kernel_report, stable_steps
+    from .solve import BUILTIN_DEFAULTS
+
+    model = load_model(args.model)
+    space_order = args.space_order or model.run_defaults.get("space_order", BUILTIN_DEFAULTS["space_order"])
+    compiled = compile_model(model, target="numpy", space_order=space_order)
+    report = kernel_report(compiled, f"{model.name}_numpy.py")
+    report.update(stable_steps(compiled, compiled.resolve_params()))
+    del report["target"], report["source"]
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+        return 0
+    lowered = compiled.lowered
+    grid = ", ".join(f"{g['axis']} {g['points']} points on [{g['start']:g}, {g['stop']:g}"
+                     + (") periodic" if g["periodic"] else "]") for g in report["grid"]) or "none (ODE system)"
+    lines = [f"model {report['model']}: fields {', '.join(report['fields'])}; grid {grid}; "
+             f"space order {report['space_order']}, halo {tuple(report['halo'])}",
+             "parameters: " + (", ".join(f"{k} = {v:g}" for k, v in report["parameters"].items()) or "none"),
+             "equations:", *(f"  {e}" for e in report["equations"].values())]
+    if lowered.walls:
+        lines.append("walls:")
+        lines += [f"  {w.field}: {w.kind} at {lowered.axes[w.axis].name} {w.side}"
+                  + (f", value {w.value}" if w.kind == "dirichlet" else "") + f"  ({w.origin})" for w in lowered.walls]
+    lines.append("stencils (lowered):")
+    for field, stencil in report["stencils"].items():
+        lines.append(f"  d{field}/dt: {stencil['points']} points, reach {tuple(stencil['reach'])}, reads "
+                     f"{', '.join(stencil['reads'])}:  {lowered.rhs[field]}")
+    costs = report["ops_per_point"]
+    lines.append("cost per point (cycles): " + ", ".join(f"{kind} {costs[kind]['cost']:g}"
+                                                        for kind in ("lowered", "cse", "egraph") if costs.get(kind)))
+    steps = ", ".join(f"{method} {dt:.3g}" if dt is not None else f"{method} unbounded"
+                      for method, dt in report["steps"].items())
+    lines.append(f"stable explicit step at t=0 (spectral estimate): {steps}")
+    if report["anti_diffusive"]:
+        where = ", ".join(f"{field} along {axis}" for field, axis in report["anti_diffusive"])
+        lines.append(f"ill-posed at t=0: anti-diffusion of {where} (no step is stable)")
+    print("\n".join(lines))
     return 0
 
 

@@ -1,4 +1,5 @@
-"""``report.json`` of ``symsim compile``: what the lowered model is and what a point costs.
+"""``report.json`` of ``symsim compile`` and what ``symsim info`` prints: what the lowered model is,
+what a point costs and how large an explicit step it allows.
 
     {"model": "heat_2d", "fields": [...], "stencils": {"u": {"points": 5, "halo": [1, 1]}},
      "ops_per_point": {"lowered": {"add": 8, ...}, "cse": {...}, "egraph": {...}}}
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 from .ir import stencil_accesses
 from .simplify import cse_kernel, kernel_cost, lowered_kernel
+from .stability import spectrum_estimate, stable_step
+from .tableaus import METHODS
 
 
 def kernel_report(compiled, source_name: str) -> dict:
@@ -40,3 +43,13 @@ def kernel_report(compiled, source_name: str) -> dict:
         },
         "egraph": compiled.egraph_report,
     }
+
+
+def stable_steps(compiled, params: dict) -> dict:
+    """At the initial state: the largest stable step of each explicit method (None: no bound, the model's
+    spectrum is empty there) and the fields and axes where the model anti-diffuses (ill-posed)."""
+    state = compiled.initial_state(params)
+    estimate = spectrum_estimate(compiled, state, params)
+    return {"spectrum": {"real": estimate.real, "imaginary": estimate.imaginary},
+            "steps": {method: stable_step(estimate, method, on_grid=True) for method in METHODS},
+            "anti_diffusive": [list(pair) for pair in estimate.anti_diffusive]}

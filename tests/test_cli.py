@@ -6,6 +6,7 @@ Most cases call :func:`symsim.cli.main` in-process (fast); a few run
 """
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -511,3 +512,24 @@ def test_compile_for_cuda_writes_source_without_a_gpu(tmp_path, monkeypatch):
     if done.returncode == 0:
         pytest.skip("this machine has a GPU")
     assert_one_error_line(done.returncode, done.stdout, done.stderr, "no usable NVIDIA GPU", status=1)
+
+
+def test_info_prints_the_model_its_stencils_costs_and_stable_steps(capsys):
+    assert main(["info", "heat_2d"]) == 0
+    out = capsys.readouterr().out
+    assert "model heat_2d: fields u; grid x 129 points on [0, 1], y 129 points on [0, 1]" in out
+    assert "parameters: D = 0.1" in out and "u: dirichlet at x low, value 0  (heat_2d.py:13)" in out
+    assert "du/dt: 5 points, reach (1, 1), reads u:" in out and "cost per point (cycles): lowered 10" in out
+    # heat 2-D: 8 D / h^2 bounds the real spectrum; euler is stable below 2 / that (with symsim's safety factor)
+    steps = {m: float(v) for m, v in re.findall(r"(euler|rk4) ([0-9.e-]+)", out.splitlines()[-1])}
+    assert steps["euler"] == pytest.approx(2 / (8 * 0.1 * 128**2), rel=0.25) and steps["rk4"] > steps["euler"]
+    assert main(["info", "heat_1d", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["walls"] and set(report["steps"]) == {"euler", "ssprk3", "rk4", "dopri5"}
+
+
+def test_info_names_an_ill_posed_model(tmp_path, capsys):
+    script = tmp_path / "backward.py"
+    script.write_text(HEAT.replace("D * u.diff(x, 2)", "-D * u.diff(x, 2)"))
+    assert main(["info", str(script)]) == 0
+    assert "ill-posed at t=0: anti-diffusion of u along x" in capsys.readouterr().out

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SymsimError
+from .errors import OptionError, SymsimError
 from .io import atomic_write
 
 __all__ = ["Result", "META_KEY"]
@@ -44,6 +44,14 @@ __all__ = ["Result", "META_KEY"]
 META_KEY = "_symsim_meta"
 #: Version of the archive layout, stored in the metadata.
 FORMAT_VERSION = 1
+
+
+def _xarray():
+    try:
+        import xarray
+    except ImportError:
+        raise OptionError('NetCDF results need xarray: pip install "symsim[xarray]"') from None
+    return xarray
 
 
 def _jsonable(obj: Any) -> Any:
@@ -163,23 +171,76 @@ class Result:
         }
 
     def save(self, path, compress: bool = False) -> Path:
-        """Write the result atomically to exactly ``path`` (a ``.npz`` archive; no suffix is added).
+        """Write the result atomically to exactly ``path``: NetCDF when it ends in ``.nc`` (see
+        :meth:`to_xarray`), else a ``.npz`` archive (no suffix is added).
 
-        ``compress=True`` deflates the arrays (``np.savez_compressed``'s format): smaller files, slower writes.
+        ``compress=True`` deflates the arrays (``np.savez_compressed``'s format; zlib for NetCDF-4):
+        smaller files, slower writes.
         """
+        if Path(path).suffix == ".nc":
+            dataset = self.to_xarray()
+            encoding = {name: {"zlib": True} for name in dataset.data_vars} if compress else None
+            return atomic_write(path, lambda f: f.write(dataset.to_netcdf(encoding=encoding)))
         arrays = self._arrays()
         meta = json.dumps(self.metadata(), allow_nan=True)
         arrays[META_KEY] = np.array(meta)  # 0-d unicode array, no pickling needed
         return atomic_write(path, lambda f: _write_npz(f, arrays, compress))
 
+    def to_xarray(self):
+        """The result as an ``xarray.Dataset``: coordinates ``t`` and the axes, one variable per field,
+        attributes for the model, its parameters (``param_NAME``), the method and space order, the
+        symsim version, and ``symsim_metadata`` (the JSON an ``.npz`` result stores, read back by
+        :meth:`from_xarray`). Needs xarray (``pip install "symsim[xarray]"``)."""
+        xarray = _xarray()
+        from . import __version__
+
+        axes = ("t", *self.coords)
+        variables = {}
+        for name, values in self._arrays().items():
+            if name in self.fields:
+                values = np.asarray(values)
+                variables[name] = (axes[:values.ndim], values, {"long_name": f"field {name}"})
+        attrs = {"model": str(self.model_name), "symsim_version": __version__,
+                 "symsim_metadata": json.dumps(self.metadata(), allow_nan=True)}
+        attrs.update({f"param_{k}": float(v) for k, v in self.params.items()})
+        for key in ("method", "space_order"):
+            if key in self.stats:
+                attrs[key] = self.stats[key]
+        if "equations" in self.stats:
+            attrs["equations"] = "; ".join(self.stats["equations"].values())
+        coords = {"t": ("t", np.asarray(self.t), {"long_name": "time"})}
+        coords.update({a: (a, np.asarray(c), {"long_name": f"coordinate {a}"}) for a, c in self.coords.items()})
+        return xarray.Dataset(variables, coords=coords, attrs=attrs)
+
+    @classmethod
+    def from_xarray(cls, dataset, source: str = "dataset") -> "Result":
+        """The result that :meth:`to_xarray` made ``dataset`` from."""
+        try:
+            meta = json.loads(str(dataset.attrs["symsim_metadata"]))
+            axes, names = [str(a) for a in meta["axes"]], [str(f) for f in meta["fields"]]
+            return cls(model_name=str(meta["model"]), t=np.asarray(dataset["t"].values),
+                       coords={a: np.asarray(dataset[a].values) for a in axes},
+                       fields={f: np.asarray(dataset[f].values) for f in names},
+                       params=dict(meta.get("params") or {}), stats=dict(meta.get("stats") or {}))
+        except (KeyError, ValueError, TypeError) as error:
+            raise SymsimError(f"{source}: not a symsim result ({type(error).__name__}: {error})") from None
+
     @classmethod
     def load(cls, path) -> "Result":
-        """Read a result written by :meth:`save`.
+        """Read a result written by :meth:`save` (``.nc``: NetCDF, through xarray; else ``.npz``).
 
         Raises :class:`~symsim.errors.SymsimError` naming the file if it is
         missing, is not a symsim result archive, or lacks arrays.
         """
         path = Path(path)
+        if path.suffix == ".nc":
+            if not path.is_file():
+                raise SymsimError(f"{path}: result file not found")
+            try:
+                with _xarray().open_dataset(path) as dataset:
+                    return cls.from_xarray(dataset.load(), str(path))
+            except (OSError, ValueError) as error:
+                raise SymsimError(f"{path}: cannot read NetCDF result ({type(error).__name__}: {error})") from None
         try:
             with np.load(path, allow_pickle=False) as npz:
                 if not isinstance(npz, np.lib.npyio.NpzFile):

@@ -325,7 +325,7 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
 
     stats = {"method": method, "target": compiled.target, "space_order": lowered.space_order,
              "rhs_evaluations": stepper.n_rhs, "wall_seconds": elapsed,
-             "suggested_dt": suggested}
+             "suggested_dt": suggested, "equations": dict(lowered.equations)}
     if method == "dopri5":
         stats.update(accepted=stepper.accepted, rejected=stepper.rejected, rtol=options["rtol"], atol=options["atol"])
     elif honour:
@@ -369,7 +369,7 @@ def _integrate_implicit(compiled: CompiledModel, options: dict, values: dict, st
         bar.close(clear=failed)
     saved = saved.array
     stats = {"method": method, "target": compiled.target, "space_order": lowered.space_order,
-             "wall_seconds": clock.perf_counter() - started, "rtol": options["rtol"], "atol": options["atol"],
+             "equations": dict(lowered.equations), "wall_seconds": clock.perf_counter() - started, "rtol": options["rtol"], "atol": options["atol"],
              "unknowns": system.size, "jacobian_nonzeros": int(system.sparsity.nnz), **stepper.stats()}
     stats["diagnostics"] = save_diagnostics(saved, lowered)
     coords = {a.name: a.coordinates for a in lowered.axes}

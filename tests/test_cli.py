@@ -533,3 +533,12 @@ def test_info_names_an_ill_posed_model(tmp_path, capsys):
     script.write_text(HEAT.replace("D * u.diff(x, 2)", "-D * u.diff(x, 2)"))
     assert main(["info", str(script)]) == 0
     assert "ill-posed at t=0: anti-diffusion of u along x" in capsys.readouterr().out
+
+
+def test_run_writes_netcdf_when_the_output_ends_in_nc(tmp_path, capsys):
+    xarray = pytest.importorskip("xarray")
+    out = tmp_path / "heat.nc"
+    assert main(["run", "heat_1d", "--t-end", "0.01", "--saves", "2", "-o", str(out), "--quiet"]) == 0
+    assert f"wrote {out}, {tmp_path / 'heat.png'}" in capsys.readouterr().out
+    with xarray.open_dataset(out) as dataset:
+        assert dataset["u"].dims == ("t", "x") and dataset.attrs["model"] == "heat_1d"

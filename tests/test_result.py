@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
-from symsim.errors import SymsimError
+from symsim.errors import OptionError, SymsimError
 from symsim.io import atomic_directory, atomic_write, atomic_write_text
 from symsim.result import META_KEY, Result
 
@@ -303,3 +304,49 @@ def test_plot_custom_times_and_nonfinite():
     assert len(snapshot_ax.get_lines()) == 2
     lo, hi = fig.axes[0].images[0].get_clim()
     assert np.isfinite(lo) and np.isfinite(hi)
+
+
+# -- NetCDF through xarray ---------------------------------------------------------------------
+
+def test_a_netcdf_result_reads_in_xarray_with_coordinates_and_attributes(tmp_path):
+    xarray = pytest.importorskip("xarray")
+    import symsim
+
+    run = symsim.simulate("heat_2d", t_end=0.01, saves=4)
+    path = run.save(tmp_path / "heat.nc")
+    with xarray.open_dataset(path) as dataset:
+        assert dataset["u"].dims == ("t", "x", "y") and dataset["u"].shape == (5, 129, 129)
+        np.testing.assert_array_equal(dataset["x"].values, run["x"])
+        np.testing.assert_array_equal(dataset["u"].values, run["u"])
+        assert dataset.attrs["model"] == "heat_2d" and dataset.attrs["param_D"] == 0.1
+        assert dataset.attrs["method"] == "rk4" and dataset.attrs["space_order"] == 2
+        assert "Derivative(u(t, x, y), (x, 2))" in dataset.attrs["equations"]
+    back = Result.load(path)
+    assert back.params == {"D": 0.1} and back.stats["method"] == "rk4"
+    np.testing.assert_array_equal(back["u"], run["u"])
+
+
+def test_an_ode_result_round_trips_through_compressed_netcdf_and_restarts_from_it(tmp_path):
+    pytest.importorskip("xarray")
+    import symsim
+
+    first = symsim.simulate("lorenz", t_end=1.0, saves=10, method="rk4")
+    path = first.save(tmp_path / "lorenz.nc", compress=True)
+    back = Result.load(path)
+    assert back.axes == [] and back["x"].shape == (11,)
+    whole = symsim.simulate("lorenz", t_end=2.0, saves=20, method="rk4", dt=first.stats["dt"])
+    continued = symsim.simulate("lorenz", t_end=2.0, restart_from=path)
+    np.testing.assert_allclose(continued["z"], whole["z"], rtol=1e-12)
+
+
+def test_a_bad_netcdf_file_or_missing_xarray_is_one_clear_error(tmp_path, monkeypatch):
+    pytest.importorskip("xarray")
+    (tmp_path / "bad.nc").write_bytes(b"not a netcdf file")
+    with pytest.raises(SymsimError, match="bad.nc"):
+        Result.load(tmp_path / "bad.nc")
+    with pytest.raises(SymsimError, match="result file not found"):
+        Result.load(tmp_path / "missing.nc")
+    monkeypatch.setitem(sys.modules, "xarray", None)
+    with pytest.raises(OptionError, match="symsim\\[xarray\\]"):
+        Result("m", np.zeros(2), fields={"a": np.zeros(2)}).save(tmp_path / "a.nc")
+    assert not (tmp_path / "a.nc").exists()

@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     discover.add_argument("--method", choices=("sindy", "weak-sindy", "prose", "all"), default="all",
                           help="sparse regression in strong or weak form, the pretrained PROSE network (ODE "
                                "series; needs PyTorch), or every one that applies (default all)")
+    discover.add_argument("--function", action="append", default=[], metavar="EXPR", dest="functions",
+                          help="one more library term in the states' names, e.g. 'sin(theta)' (repeatable; ODE series)")
     discover.add_argument("--checkpoint", metavar="FILE",
                           help="PROSE weights to use instead of the shipped ones (symsim prose train / export)")
     discover.add_argument("--holdout", type=float, default=0.25,
@@ -225,7 +227,8 @@ def _discover(args) -> int:
     check_output_file(output.parent / f".{output.name}.discover", "-o")
     periodic = [axis.strip() for axis in args.periodic.split(",") if axis.strip()]
     found = discover(args.data, method=args.method, holdout=args.holdout, periodic=periodic, degree=args.degree,
-                     derivative_order=args.derivative_order, progress=not args.quiet, checkpoint=args.checkpoint)
+                     derivative_order=args.derivative_order, progress=not args.quiet, checkpoint=args.checkpoint,
+                     functions=args.functions)
     found.write(output)
     print(found.table())
     print(f"best: {'; '.join(found.best.equations(found.data.names))}")

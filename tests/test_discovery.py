@@ -372,3 +372,42 @@ def test_prose_on_pde_snapshots_or_a_missing_checkpoint_is_one_clear_error(tmp_p
     write_csv(tmp_path / "lorenz.csv", ["t", "x", "y", "z"], np.column_stack([t, values]))
     with pytest.raises(OptionError, match="no PROSE checkpoint at .*missing.pt"):
         discover(tmp_path / "lorenz.csv", method="prose", checkpoint=tmp_path / "missing.pt")
+
+
+# -- user library functions ----------------------------------------------------------------
+
+def damped_pendulum(tmp_path, samples=201):
+    from scipy.integrate import solve_ivp
+
+    t = np.linspace(0.0, 10.0, samples)
+    states = solve_ivp(lambda t, s: [s[1], -9.81 * np.sin(s[0]) - 0.3 * s[1]], (0.0, 10.0), [2.5, 0.0], t_eval=t,
+                       rtol=1e-10, atol=1e-10).y.T
+    noisy = states + 0.01 * states.std(axis=0) * np.random.default_rng(0).standard_normal(states.shape)
+    return write_csv(tmp_path / "pendulum.csv", ["t", "theta", "omega"], np.column_stack([t, noisy]))
+
+
+def test_a_user_function_library_finds_the_pendulum_and_the_script_runs(tmp_path):
+    found = discover(damped_pendulum(tmp_path), method="weak-sindy", functions=["sin(theta)", "cos(theta)"])
+    theta, omega = template_model(found.data).field_functions.values()
+    best = found.best
+    assert [terms_of(r) for r in best.rates] == [{omega}, {omega, sympy.sin(theta)}]
+    assert coefficient(best.rates[1], sympy.sin(theta)) == pytest.approx(-9.81, rel=0.01)
+    assert coefficient(best.rates[1], omega) == pytest.approx(-0.3, rel=0.01)
+    found.write(tmp_path / "out")
+    assert "from sympy import Eq, sin" in (tmp_path / "out" / "model.py").read_text()
+    replay = symsim.simulate(symsim.load_model(tmp_path / "out" / "model.py"))
+    assert len(replay.t) == 201
+
+
+def test_library_functions_are_parsed_safely_and_checked_against_the_states(tmp_path, capsys):
+    data = damped_pendulum(tmp_path, samples=41)
+    with pytest.raises(OptionError, match="'sin\\(phi\\)' uses phi, which are not states of .* \\(theta, omega\\)"):
+        discover(data, functions=["sin(phi)"])
+    with pytest.raises(OptionError, match="is a constant"):
+        discover(data, functions=["sin(1)"])
+    assert main(["discover", str(data), "--function", "__import__('os')", "-o", str(tmp_path / "out")]) == 1
+    assert "symsim: error:" in capsys.readouterr().err and not (tmp_path / "out").exists()
+    t, x = np.linspace(0, 1, 20), np.linspace(0, 2 * np.pi, 32, endpoint=False)
+    np.savez(tmp_path / "wave.npz", t=t, x=x, u=np.sin(x[None, :] - t[:, None]))
+    with pytest.raises(OptionError, match="user library functions are for ODE series"):
+        discover(tmp_path / "wave.npz", functions=["sin(u)"], periodic=["x"])

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from ..errors import OptionError
 from .observations import DataError, Observations, read_observations
-from .proposals import REGRESSION_METHODS, prose_proposals, sindy_proposals
+from .proposals import REGRESSION_METHODS, prose_proposals, sindy_proposals, user_functions
 from .refinement import (INDISTINGUISHABLE, Candidate, inferred_walls, noise_floor, prune, refine,
                          refit_on_everything)
 
@@ -152,12 +152,13 @@ class Discovery:
 
 
 def discover(data, method: str = "all", holdout: float = 0.25, periodic=None, degree: int = 2,
-             derivative_order: int = 4, progress: bool = False, checkpoint=None) -> Discovery:
+             derivative_order: int = 4, progress: bool = False, checkpoint=None, functions=()) -> Discovery:
     """Candidate equations for ``data`` (a path to an npz/CSV file, or :class:`Observations`), fitted and ranked.
 
     ``method``: ``sindy`` (strong form), ``weak-sindy``, ``prose`` (the pretrained network; ODE
     series, PyTorch needed) or ``all`` (each that applies). ``checkpoint``: PROSE weights other
-    than the shipped ones. ``holdout``: the share
+    than the shipped ones. ``functions``: more terms for the sparse-regression library, as text in the
+    states' names (``["sin(theta)", "x*exp(-y)"]``; ODE series). ``holdout``: the share
     of each series kept back to score forecasts (0 < holdout < 1). ``periodic``: axis
     names of PDE snapshots whose ends wrap (default: none; walls then take the data's
     fixed wall values). ``degree``: of the polynomial library; ``derivative_order``: the
@@ -177,6 +178,7 @@ def discover(data, method: str = "all", holdout: float = 0.25, periodic=None, de
     else:
         observations = read_observations(data, periodic=periodic, holdout=holdout)
     training, held_back = observations.split(holdout)
+    extra = user_functions(tuple(functions or ()), observations)
     methods = REGRESSION_METHODS if method == "all" else (method,)
     proposals, skipped, notes = [], {}, []
     if observations.kind == "pde":
@@ -203,7 +205,7 @@ def discover(data, method: str = "all", holdout: float = 0.25, periodic=None, de
     for name in methods:
         for order in orders:
             try:
-                found = sindy_proposals(training, name, degree, order)
+                found = sindy_proposals(training, name, degree, order, functions=extra)
             except DataError as error:
                 if len(methods) == 1 and order == orders[-1] and not proposals:
                     raise

@@ -75,11 +75,12 @@ class Proposal:
 
 
 def sindy_proposals(data: Observations, method: str, degree: int = 2, derivative_order: int = 4,
-                    fields: tuple | None = None) -> list[Proposal]:
+                    fields: tuple | None = None, functions: tuple = ()) -> list[Proposal]:
     """Proposals of PySINDy's strong (``sindy``) or weak (``weak-sindy``) form, one per distinct support.
 
     ``fields``: the applied fields the rates are written in (default: those of a model built
-    on the data's grid, as :func:`template_model` makes them).
+    on the data's grid, as :func:`template_model` makes them). ``functions``: more library terms,
+    SymPy expressions of the states (see :func:`user_functions`; ODE series only).
     """
     if method not in REGRESSION_METHODS:
         raise OptionError(f"unknown regression method {method!r}; choose one of {', '.join(REGRESSION_METHODS)}")
@@ -89,7 +90,7 @@ def sindy_proposals(data: Observations, method: str, degree: int = 2, derivative
     recorder = _recording_optimizer(ps)
     with warnings.catch_warnings(), _seeded_global_random_state():
         warnings.simplefilter("ignore")      # PySINDy's convergence chatter; the ladder below decides
-        library, differentiation, x, t = _problem(ps, data, method, degree, derivative_order)
+        library, differentiation, x, t = _problem(ps, data, method, degree, derivative_order, functions)
         model = ps.SINDy(optimizer=recorder, feature_library=library, differentiation_method=differentiation)
         try:
             model.fit(x, t=t, feature_names=labels)
@@ -97,7 +98,10 @@ def sindy_proposals(data: Observations, method: str, degree: int = 2, derivative
             raise DataError(f"{data.source}: PySINDy cannot set up the {method} regression on this data "
                             f"({type(error).__name__}: {error}); more samples or a lower derivative order may") from None
         theta, target = np.asarray(recorder.Theta_), np.asarray(recorder.target_).reshape(len(recorder.Theta_), -1)
-        terms = [feature_expression(name, fields, data) for name in model.get_feature_names()]
+        extra = {f"@{k}": f.xreplace(dict(zip((sympy.Symbol(n) for n in data.names), fields)))
+                 for k, f in enumerate(functions)}
+        terms = [extra[name] if name in extra else feature_expression(name, fields, data)
+                 for name in model.get_feature_names()]
         if theta.shape[0] < theta.shape[1]:
             raise DataError(f"{data.source}: {theta.shape[0]} equations for {theta.shape[1]} library terms "
                             f"({method}); give more samples or a smaller library (degree, derivative order)")
@@ -251,13 +255,50 @@ def template_model(data: Observations, name: str = "discovered") -> Model:
     return model
 
 
-def _problem(ps, data: Observations, method: str, degree: int, derivative_order: int):
-    """PySINDy's library, time differentiation, data and times for ``data``."""
+def user_functions(texts, data: Observations) -> tuple[sympy.Expr, ...]:
+    """Library terms a user names, as text in the data's state names (``"sin(theta)"``, ``"x*exp(-y)"``):
+    parsed by symsim's whitelisting parser (never ``eval``), every name checked against the states."""
+    from ..expression_parser import parse_expression
+
+    if texts and data.kind != "ode":
+        raise OptionError("user library functions are for ODE series; PDE libraries are polynomials times "
+                          "spatial derivatives")
+    states = {sympy.Symbol(n) for n in data.names}
+    parsed = []
+    for text in texts:
+        expression = parse_expression(str(text))
+        unknown = sorted(str(s) for s in expression.free_symbols - states)
+        if unknown:
+            raise OptionError(f"library function {text!r} uses {', '.join(unknown)}, which are not states of "
+                              f"{data.source} ({', '.join(data.names)})")
+        if not expression.free_symbols:
+            raise OptionError(f"library function {text!r} is a constant; the library has one already")
+        parsed.append(expression)
+    return tuple(parsed)
+
+
+def _custom_library(ps, functions: tuple, names: tuple):
+    """PySINDy's CustomLibrary of ``functions``, each evaluated on all states at once, named ``@k``."""
+    from ..vectorize import numpy_function
+
+    # PySINDy reads each function's arity from its signature: lambdify's functions take one argument per state
+    symbols = tuple(sympy.Symbol(n) for n in names)
+    calls = [numpy_function(symbols, f) for f in functions]
+    labels = [lambda *columns, k=k: f"@{k}" for k in range(len(functions))]
+    return ps.CustomLibrary(library_functions=calls, function_names=labels)
+
+
+def _problem(ps, data: Observations, method: str, degree: int, derivative_order: int, extra: tuple = ()):
+    """PySINDy's library, time differentiation, data and times for ``data`` (``extra``: user functions)."""
     functions = ps.PolynomialLibrary(degree=degree, include_bias=False)
     if data.kind == "ode":
+        if extra:
+            functions = ps.ConcatLibrary([functions, _custom_library(ps, extra, data.names)])
         if method == "sindy":
-            return (ps.PolynomialLibrary(degree=degree), ps.SmoothedFiniteDifference(),
-                    list(data.values), list(data.times))
+            library = ps.PolynomialLibrary(degree=degree)
+            if extra:
+                library = ps.ConcatLibrary([library, _custom_library(ps, extra, data.names)])
+            return library, ps.SmoothedFiniteDifference(), list(data.values), list(data.times)
         times = data.times[0]
         if any(len(t) != len(times) or not np.allclose(t, times) for t in data.times):
             raise DataError(f"{data.source}: the weak form needs every trajectory sampled at the same times")

@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="deflate the result file (smaller, slower to write; default uncompressed)")
     run.add_argument("--plot", help="picture of the result (default: the result's name with .png)")
     run.add_argument("--no-plot", action="store_true", help="do not draw a picture")
+    run.add_argument("--animate", metavar="OUT.gif",
+                     help="an animation of every save (.gif, or .mp4 where ffmpeg is installed)")
+    run.add_argument("--animate-scale", choices=("shared", "frame"), default="shared",
+                     help="colour range shared by all frames (default) or each frame's own")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--verbose", action="store_true",
                      help="print each field's min, max, mean and L2 norm at every save")
@@ -250,6 +254,9 @@ def _run(args) -> int:
         check_output_file(output, "-o", result_bytes(lowered, options))
         if picture is not None:
             check_output_file(picture, "--plot")
+        if args.animate:
+            from .animation import check_animation_path      # matplotlib: only when asked for
+            check_output_file(check_animation_path(args.animate), "--animate")
 
     try:
         result = simulate(model, t_end=args.t_end, dt=args.dt, method=args.method, saves=args.saves,
@@ -267,6 +274,15 @@ def _run(args) -> int:
     written = [str(result.save(output, compress=args.compress))]
     if picture is not None:
         written.append(str(result.plot(picture)))
+    if args.animate:
+        from tqdm import tqdm
+
+        from .animation import animate_result
+
+        with tqdm(total=len(result.t), desc="animation", unit="frame", leave=False,
+                  disable=args.quiet or not sys.stderr.isatty()) as bar:
+            written.append(str(animate_result(result, args.animate, args.animate_scale,
+                                              progress=lambda frame: bar.update(1))))
     stats = result.stats
     if args.verbose:
         print(_diagnostics_table(result))

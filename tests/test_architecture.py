@@ -19,7 +19,7 @@ import pytest
 #: the pipeline, first to last: a module may import its own layer (without a cycle) and earlier ones
 LAYERS = [
     ("foundation", {"symsim", "symsim.errors", "symsim.grid", "symsim.io", "symsim.tableaus", "symsim.printing",
-                    "symsim.expression_parser", "symsim.plotting"}),
+                    "symsim.expression_parser", "symsim.plotting", "symsim.animation"}),
     ("model and IR", {"symsim.model", "symsim.loader", "symsim.ir", "symsim.op_count", "symsim.lowering",
                       "symsim.vectorize", "symsim.jacobian"}),
     ("rewrite_rules", {"symsim.rewrite_rules"}),

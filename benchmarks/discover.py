@@ -207,7 +207,7 @@ def ode_protocol(per_family: int, seed: int = 2026) -> dict:
             truth = samples.clean[i, split:, :d]
             data = Observations(f"{family}[{i}]", names, (times[:split],), (observed,))
             row = {"family": family}
-            network = prose_network_forecast(observed, d, times, split)
+            network = prose_network_forecast(observed, d)
             row["prose_network"] = relative_l2(network, truth)
             started = time.perf_counter()
             try:
@@ -234,20 +234,15 @@ def ode_protocol(per_family: int, seed: int = 2026) -> dict:
     return summarize_ode(rows)
 
 
-def prose_network_forecast(observed, d, times, split):
+def prose_network_forecast(observed, d):
     """The PROSE network's own continuation of the 64 observed points (no equations), as in the protocol."""
     import torch
-    from symsim.prose.data import MAX_DIMENSION
+    from symsim.prose.data import DataSpec, window_batch
     from symsim.prose.training import PRETRAINED, load_trained_model
 
     network = load_trained_model(PRETRAINED)
-    batch = {"data_times": torch.as_tensor(times[None, :split], dtype=torch.float32),
-             "data_values": torch.zeros(1, split, MAX_DIMENSION),
-             "dim_mask": torch.as_tensor(np.arange(MAX_DIMENSION)[None] < d),
-             "query_times": torch.as_tensor(times[None, split:], dtype=torch.float32)}
-    batch["data_values"][0, :, :d] = torch.as_tensor(observed, dtype=torch.float32)
     with torch.no_grad():
-        return network.predict_trajectory(batch)[0, :, :d].numpy()
+        return network.predict_trajectory(window_batch(observed[None], DataSpec()))[0, :, :d].numpy()
 
 
 def pysindy_forecast(data, training, method, times, split, truth) -> float:

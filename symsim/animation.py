@@ -115,11 +115,10 @@ def _frames(result, scale: str):
 
 def _image_frames(result, t, planes: dict, names: tuple, extent: list, scale: str, where: str):
     figure = new_figure(4.2 * len(planes), 3.8)
-    images, titles, shared = [], [], {}
+    images, titles = [], []
     for k, (name, u) in enumerate(planes.items()):
         axis = figure.add_subplot(1, len(planes), k + 1)
-        shared[name] = color_scale(u)
-        lo, hi, cmap = shared[name] if scale == "shared" else color_scale(u[0])
+        lo, hi, cmap = color_scale(u if scale == "shared" else u[0])
         image = axis.imshow(_decimated(u[0].T), origin="lower", extent=extent, vmin=lo, vmax=hi, cmap=cmap,
                             interpolation="nearest")
         axis.set_xlabel(names[0])

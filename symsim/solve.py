@@ -332,10 +332,7 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
         stats.update(dt=dt, steps=steps, interpolated_saves=True)
     else:
         stats.update(dt=landing_step, steps=steps)
-    stats["diagnostics"] = save_diagnostics(saved, lowered)
-    coords = {a.name: a.coordinates for a in lowered.axes}
-    fields = {f: saved[:, k] for k, f in enumerate(lowered.fields)}
-    return Result(model_name=lowered.name, t=save_times, coords=coords, fields=fields, params=values, stats=stats)
+    return _result(lowered, save_times, saved, values, stats)
 
 
 def _integrate_implicit(compiled: CompiledModel, options: dict, values: dict, state: np.ndarray,
@@ -371,10 +368,14 @@ def _integrate_implicit(compiled: CompiledModel, options: dict, values: dict, st
     stats = {"method": method, "target": compiled.target, "space_order": lowered.space_order,
              "equations": dict(lowered.equations), "wall_seconds": clock.perf_counter() - started, "rtol": options["rtol"], "atol": options["atol"],
              "unknowns": system.size, "jacobian_nonzeros": int(system.sparsity.nnz), **stepper.stats()}
+    return _result(lowered, save_times, saved, values, stats)
+
+
+def _result(lowered, save_times: np.ndarray, saved: np.ndarray, values: dict, stats: dict) -> Result:
+    """A run's Result: ``saved`` (saves, fields, *grid) as one array per field, with the per-save diagnostics."""
     stats["diagnostics"] = save_diagnostics(saved, lowered)
-    coords = {a.name: a.coordinates for a in lowered.axes}
-    fields = {f: saved[:, k] for k, f in enumerate(lowered.fields)}
-    return Result(model_name=lowered.name, t=save_times, coords=coords, fields=fields, params=values, stats=stats)
+    return Result(model_name=lowered.name, t=save_times, coords={a.name: a.coordinates for a in lowered.axes},
+                  fields={f: saved[:, k] for k, f in enumerate(lowered.fields)}, params=values, stats=stats)
 
 
 class _Saves:
@@ -391,11 +392,8 @@ class _Saves:
 
     def interrupted(self, lowered, save_times: np.ndarray, values: dict, stats: dict) -> RunInterrupted:
         """The error that carries the saves written so far as a Result."""
-        done = self.array[:self.count]
-        stats = dict(stats, interrupted=True, t_end=float(save_times[-1]), diagnostics=save_diagnostics(done, lowered))
-        result = Result(model_name=lowered.name, t=save_times[:self.count].copy(),
-                        coords={a.name: a.coordinates for a in lowered.axes},
-                        fields={f: done[:, k] for k, f in enumerate(lowered.fields)}, params=values, stats=stats)
+        result = _result(lowered, save_times[:self.count].copy(), self.array[:self.count], values,
+                         dict(stats, interrupted=True, t_end=float(save_times[-1])))
         return RunInterrupted(f"interrupted at t={save_times[self.count - 1]:g} ({self.count} of {len(save_times)} "
                               "saves done)", result)
 

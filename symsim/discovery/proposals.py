@@ -130,7 +130,7 @@ def prose_proposals(data: Observations, checkpoint=None, fields: tuple | None = 
     if data.kind != "ode":
         raise DataError(f"{data.source}: PROSE reads ODE series (states over time), not PDE snapshots; "
                         f"use --method sindy or weak-sindy")
-    from ..prose.data import MAX_DIMENSION, DataSpec
+    from ..prose.data import MAX_DIMENSION, DataSpec, window_batch
 
     if len(data.names) > MAX_DIMENSION:
         raise DataError(f"{data.source}: PROSE reads at most {MAX_DIMENSION} states, the data have "
@@ -154,10 +154,7 @@ def prose_proposals(data: Observations, checkpoint=None, fields: tuple | None = 
     if not readings:
         raise DataError(f"{data.source}: no trajectory spans a time interval for PROSE to read")
     d = len(data.names)
-    batch = {"data_times": torch.as_tensor(np.tile(window, (len(readings), 1)), dtype=torch.float32),
-             "data_values": torch.zeros(len(readings), len(window), MAX_DIMENSION),
-             "dim_mask": torch.as_tensor(np.arange(MAX_DIMENSION)[None] < d).repeat(len(readings), 1)}
-    batch["data_values"][:, :, :d] = torch.as_tensor(np.stack([r[1] for r in readings]), dtype=torch.float32)
+    batch = window_batch(np.stack([r[1] for r in readings]), spec)
     grammar = SymbolGrammar(VOCAB)
     with torch.no_grad():
         streams = [network.greedy_decode(batch, PROSE_MAX_TOKENS, grammar=grammar),
@@ -187,26 +184,32 @@ def _regressed_coefficients(rates: tuple, data: Observations, fields: tuple) -> 
     """``rates`` with each term's coefficient from least squares against the smoothed time derivative of
     every trajectory (the network's terms, the data's coefficients: a decoded constant can be far off --
     8.1 for 1 -- and the simulation fit then starts near the answer). Kept as decoded where that fails."""
-    from ..vectorize import numpy_function
-
     ps = _pysindy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         derivative = np.concatenate([ps.SmoothedFiniteDifference()(v, t) for t, v in zip(data.times, data.values)])
     states = np.concatenate(data.values)
-    symbols = sympy.symbols(" ".join(f"_s{k}" for k in range(len(fields))), seq=True)
-    on_symbols = dict(zip(fields, symbols))
     regressed = []
     for k, rate in enumerate(rates):
         terms = [t.as_coeff_Mul()[1] for t in sympy.Add.make_args(rate)]
-        values = numpy_function(symbols, [t.xreplace(on_symbols) for t in terms])(*states.T)
-        library = np.stack([np.broadcast_to(np.asarray(v, dtype=float), states.shape[:1]) for v in values], axis=1)
+        library = term_values(terms, fields, states).T
         if not (np.isfinite(library).all() and np.isfinite(derivative[:, k]).all()):
             regressed.append(rate)
             continue
         coefficients = np.linalg.lstsq(library, derivative[:, k], rcond=None)[0]
         regressed.append(sympy.Add(*[sympy.Float(c, 6) * t for c, t in zip(coefficients, terms)]))
     return tuple(regressed)
+
+
+def term_values(terms, fields, states: np.ndarray) -> np.ndarray:
+    """(len(terms), samples): each term, an expression in the applied ``fields``, at every row of ``states``
+    (samples, fields); a constant term broadcast to every sample."""
+    from ..vectorize import numpy_function
+
+    symbols = tuple(sympy.Symbol(f"_s{k}") for k in range(len(fields)))
+    on_symbols = dict(zip(fields, symbols))
+    values = numpy_function(symbols, [t.xreplace(on_symbols) for t in terms])(*states.T)
+    return np.stack([np.broadcast_to(np.asarray(v, dtype=float), states.shape[:1]) for v in values])
 
 
 def _free_coefficients(rate: sympy.Expr, factor: float) -> sympy.Expr:
@@ -290,15 +293,13 @@ def _custom_library(ps, functions: tuple, names: tuple):
 
 def _problem(ps, data: Observations, method: str, degree: int, derivative_order: int, extra: tuple = ()):
     """PySINDy's library, time differentiation, data and times for ``data`` (``extra``: user functions)."""
-    functions = ps.PolynomialLibrary(degree=degree, include_bias=False)
+    # the constant term: in the library itself for the ODE strong form, else added by the (weak) PDE library
+    functions = ps.PolynomialLibrary(degree=degree, include_bias=method == "sindy" and data.kind == "ode")
     if data.kind == "ode":
         if extra:
             functions = ps.ConcatLibrary([functions, _custom_library(ps, extra, data.names)])
         if method == "sindy":
-            library = ps.PolynomialLibrary(degree=degree)
-            if extra:
-                library = ps.ConcatLibrary([library, _custom_library(ps, extra, data.names)])
-            return library, ps.SmoothedFiniteDifference(), list(data.values), list(data.times)
+            return functions, ps.SmoothedFiniteDifference(), list(data.values), list(data.times)
         times = data.times[0]
         if any(len(t) != len(times) or not np.allclose(t, times) for t in data.times):
             raise DataError(f"{data.source}: the weak form needs every trajectory sampled at the same times")

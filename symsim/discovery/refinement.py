@@ -41,7 +41,7 @@ from ..errors import SymsimError
 from ..model import Dt, Model, is_field
 from ..prose.evaluation import relative_l2
 from .observations import Observations
-from .proposals import Proposal, template_model
+from .proposals import Proposal, template_model, term_values
 
 #: snapshot intervals per multiple-shooting segment of a PDE fit
 SEGMENT_SAVES = 10
@@ -494,19 +494,13 @@ def _expanded_terms(candidate: Candidate) -> list[list[sympy.Expr]]:
 
 def _term_shares(candidate: Candidate, training: Observations) -> dict:
     """(equation, term index) -> RMS of the term over the training samples / RMS of the equation's rate."""
-    from ..vectorize import numpy_function
-
     states = np.concatenate(training.values)
     fields = [sympy.Function(n)(sympy.Symbol("t")) for n in training.names]
-    symbols = sympy.symbols(" ".join(f"_s{k}" for k in range(len(fields))), seq=True)
-    on_symbols = dict(zip(fields, symbols))
     shares = {}
     for k, terms in enumerate(_expanded_terms(candidate)):
         if len(terms) < 2:
             continue       # an equation keeps at least one term
-        evaluate = numpy_function(symbols, [t.xreplace(on_symbols) for t in terms])
-        values = np.stack([np.broadcast_to(np.asarray(v, dtype=float), states.shape[:1])
-                           for v in evaluate(*states.T)])
+        values = term_values(terms, fields, states)
         rate = np.sqrt(np.mean(values.sum(axis=0) ** 2)) or 1.0
         for j, row in enumerate(values):
             shares[(k, j)] = float(np.sqrt(np.mean(row**2)) / rate)

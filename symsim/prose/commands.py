@@ -117,7 +117,7 @@ def _evaluate(args) -> int:
 def _predict(args) -> int:
     import torch
 
-    from .data import DataSpec, MAX_DIMENSION
+    from .data import DataSpec, window_batch
     from .evaluation import integrate, is_valid_decode, refine_constants, simplify_system
     from .grammar import SymbolGrammar
     from .tokens import VOCAB, DecodedSystem, decode_system
@@ -132,13 +132,7 @@ def _predict(args) -> int:
     d = values.shape[1]
     split = spec.input_points
     grid = spec.times
-    batch = {
-        "data_times": torch.as_tensor(grid[None, :split], dtype=torch.float32),
-        "data_values": torch.zeros(1, split, MAX_DIMENSION),
-        "dim_mask": torch.as_tensor(np.arange(MAX_DIMENSION)[None] < d),
-        "query_times": torch.as_tensor(grid[None, split:], dtype=torch.float32),
-    }
-    batch["data_values"][0, :, :d] = torch.as_tensor(values, dtype=torch.float32)
+    batch = window_batch(values[None], spec)
     grammar = None if args.unconstrained else SymbolGrammar(VOCAB)
     with torch.no_grad():
         predicted = network.predict_trajectory(batch)[0, :, :d].numpy()

@@ -71,6 +71,22 @@ class DataSpec:
         return np.linspace(0.0, self.t_end, self.points)
 
 
+def window_batch(windows: np.ndarray, spec: DataSpec) -> dict:
+    """Observed windows (count, spec.input_points, d) as the model's batch: the spec's input and query
+    times, channels beyond d zero and masked out (what predicting and decoding need, no targets)."""
+    import torch
+
+    count, _, d = windows.shape
+    times = spec.times.astype(np.float32)
+    split = spec.input_points
+    values = np.zeros((count, split, MAX_DIMENSION), dtype=np.float32)
+    values[:, :, :d] = windows
+    return {"data_times": torch.as_tensor(np.tile(times[:split], (count, 1))),
+            "data_values": torch.as_tensor(values),
+            "dim_mask": torch.as_tensor(np.tile(np.arange(MAX_DIMENSION) < d, (count, 1))),
+            "query_times": torch.as_tensor(np.tile(times[split:], (count, 1)))}
+
+
 @dataclass
 class Samples:
     """A set of samples as padded arrays (channels beyond a system's dimension are zero).

@@ -40,7 +40,7 @@ import math
 from symsim.errors import BackendError
 
 from .kernel_plan import KernelPlan
-from .loops import Pass, boundary_pass, check_names, loop_index, loop_symbols, module_head
+from .loops import Exchange, Pass, boundary_pass, check_names, loop_index, loop_symbols, module_head
 from .numba_backend import (USAGE, PointPrinter, coordinate_line, kernel_body, kernel_signature,
                             module_constants, python_api)
 from .stages import stage_passes
@@ -72,6 +72,9 @@ def _cuda_pass(lowered, pass_: Pass) -> list[str]:
     signature = kernel_signature(lowered, pass_)
     lines, launches = [], []
     for number, loop in enumerate(pass_.loops):
+        if isinstance(loop, Exchange):      # host code between launches (symsim.distributed)
+            launches.append(f"    _exchange(_{loop.array}, {loop.axis})")
+            continue
         name = f"_{pass_.name}_{number}"
         lines += ["@cuda.jit(cache=True)", f"def {name}({signature}):", f'    """{pass_.doc} ({loop.name})"""']
         lines += ["    " + line for line in kernel_body(lowered, dataclasses.replace(pass_, loops=(loop,)), _thread_lines)]

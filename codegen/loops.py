@@ -70,13 +70,25 @@ class Loop:
 
 
 @dataclass(frozen=True)
+class Exchange:
+    """The halo layers of ``array`` along ``axis`` swapped with the neighbouring blocks of a decomposed grid
+    (:mod:`symsim.decomposition`), over the whole padded extent of the other axes; a side with no
+    neighbour (a wall) is left to the wall's loops. Backends print a call of the module's ``_exchange``,
+    which the distributed runner provides."""
+
+    name: str
+    axis: int
+    array: str = "state"
+
+
+@dataclass(frozen=True)
 class Pass:
     name: str
     doc: str
     arrays: tuple              # array arguments, in order (after t)
     scalars: tuple             # scalar arguments after the arrays (then the model's parameters)
     invariants: tuple          # ((symbol, expression), ...) evaluated once per call
-    loops: tuple
+    loops: tuple               # Loop, ... (a boundary pass of a decomposed grid also has Exchange steps)
 
 
 # -- names the generated code uses ---------------------------------------------------------
@@ -217,9 +229,13 @@ def jacobian_entry_table(plan: KernelPlan) -> tuple:
 
 def boundary_pass(lowered: LoweredModel) -> Pass:
     """Fill the halo layers and wall nodes of ``state`` for time t: axis by axis, each step over the
-    whole padded extent of the other axes."""
+    whole padded extent of the other axes (so corners come from the last axis, as they would in a
+    grid of one block). On a decomposed grid an exchanged axis first swaps halo layers with the
+    neighbouring blocks, then the walls this block owns on that axis are applied."""
     loops = []
     for k, axis in enumerate(lowered.axes):
+        if k in lowered.exchanged:
+            loops.append(Exchange(f"halo layers along {axis.name} from the neighbouring blocks", k))
         if axis.periodic:
             loops += _periodic_loops(lowered, k)
             continue
@@ -278,6 +294,24 @@ def _ghost_loop(lowered: LoweredModel, wall, layer: int) -> Loop:
 
 # -- the text around the kernels ---------------------------------------------------------
 
+def grid_index_shift(lowered: LoweredModel, k: int) -> int:
+    """What turns a padded index of axis k into the whole grid's point index: -halo, plus a block's first
+    point on a decomposed grid (coordinates are then computed as the whole grid's are)."""
+    return lowered.axes[k].index_shift - lowered.halo[k]
+
+
+def exchange_lines(lowered: LoweredModel) -> list[str]:
+    """The ``_exchange`` a module of a decomposed grid calls, until the distributed runner sets its own."""
+    if not lowered.exchanged:
+        return []
+    return ["#: axes whose halo layers come from the neighbouring blocks of a decomposed grid",
+            f"EXCHANGED_AXES = {lowered.exchanged!r}", "", "",
+            "def _exchange(state, axis):",
+            '    """Swap the halo layers of state along axis with the neighbouring blocks: set by symsim.distributed."""',
+            "    raise RuntimeError('this module runs one block of a decomposed grid: run it through "
+            "symsim.distributed, which provides the halo exchange')", "", ""]
+
+
 def module_head(lowered: LoweredModel, title: str, text: list, imports: list, constants: dict = None) -> list[str]:
     """What every generated module starts with: its docstring (``title``, ``text``, the equations), the
     ``imports`` lines, the model's constants (and ``constants``), and each axis's ``h_x`` and ``x_start``."""
@@ -288,10 +322,10 @@ def module_head(lowered: LoweredModel, title: str, text: list, imports: list, co
               "HALO": lowered.halo, "PARAMS": dict(lowered.parameters), **(constants or {})}
     lines += [f"{name} = {value!r}" for name, value in values.items()]
     if lowered.axes:
-        lines += ["", "# grid spacing and the coordinate of the first interior point, per axis"]
+        lines += ["", "# grid spacing and the coordinate of the first interior point of the grid, per axis"]
     for axis in lowered.axes:
-        lines += [f"h_{axis.name} = {axis.spacing!r}", f"{axis.name}_start = {axis.start!r}"]
-    return lines + ["", ""]
+        lines += [f"h_{axis.name} = {axis.spacing!r}", f"{axis.name}_start = {axis.grid_origin!r}"]
+    return lines + ["", ""] + exchange_lines(lowered)
 
 
 # -- what a pass uses ---------------------------------------------------------------------
@@ -306,6 +340,8 @@ def symbols_of(expressions) -> set:
 
 
 def loop_symbols(loop: Loop) -> set:
+    if isinstance(loop, Exchange):
+        return set()
     return symbols_of([s.value for s in loop.body] + [s.target for s in loop.body])
 
 

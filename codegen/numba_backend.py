@@ -34,14 +34,17 @@ of :mod:`symsim.codegen.templates.ensemble`.
 
 from __future__ import annotations
 
+import dataclasses
+
 from sympy.printing.pycode import PythonCodePrinter
 
 from symsim.printing import KernelPrinting
 from symsim.tableaus import FAC_MAX, FAC_MIN, SAFETY, TABLEAUS
 
 from .kernel_plan import KernelPlan
-from .loops import (Pass, Point, boundary_pass, check_names, fully_periodic, jacobian_entry_table, jacobian_pass,
-                    loop_index, loop_symbols, module_head, pass_symbols, storage_layout)
+from .loops import (Exchange, Pass, Point, boundary_pass, check_names, fully_periodic, grid_index_shift,
+                    jacobian_entry_table, jacobian_pass, loop_index, loop_symbols, module_head, pass_symbols,
+                    storage_layout)
 from .stages import SCHEMES, kernel_arguments, pass_shape, stage_passes
 from .templates import inlined_text
 
@@ -75,8 +78,9 @@ def render_numba_module(plan: KernelPlan) -> str:
     kernels, by_shape = stage_passes(plan, wraps)
     lines = module_head(lowered, "Numba kernels", USAGE, ["import math", "", "import numba", "import numpy"],
                         module_constants(lowered))
-    for pass_ in [*kernels.values(), boundary_pass(lowered)]:
+    for pass_ in kernels.values():
         lines += numba_kernel(lowered, pass_)
+    lines += boundary_kernels(lowered, boundary_pass(lowered))
     lines += python_api(by_shape, wraps) + storage_lines(lowered)
     if plan.jacobian:
         lines += jacobian_lines(plan)
@@ -96,6 +100,31 @@ def jacobian_lines(plan: KernelPlan) -> list[str]:
 
 
 # -- printing ------------------------------------------------------------------------------
+
+def boundary_kernels(lowered, boundaries: Pass) -> list[str]:
+    """``_boundaries``: one kernel, or on a decomposed grid a Python function that runs the halo
+    exchanges (MPI calls from Python, :mod:`symsim.distributed`) between kernels of the steps around them."""
+    if not any(isinstance(step, Exchange) for step in boundaries.loops):
+        return numba_kernel(lowered, boundaries)
+    lines, calls, run = [], [], []
+    signature = kernel_signature(lowered, boundaries)
+
+    def flush():
+        if run:
+            part = dataclasses.replace(boundaries, name=f"{boundaries.name}_{len(calls)}", loops=tuple(run))
+            lines.extend(numba_kernel(lowered, part))
+            calls.append(f"    _{part.name}({signature})")
+            run.clear()
+
+    for step in boundaries.loops:
+        if isinstance(step, Exchange):
+            flush()
+            calls += [f"    # {step.name}", f"    _exchange(_{step.array}, {step.axis})"]
+        else:
+            run.append(step)
+    flush()
+    return lines + [f"def _{boundaries.name}({signature}):", f'    """{boundaries.doc}"""', *calls, "", ""]
+
 
 def numba_kernel(lowered, pass_: Pass) -> list[str]:
     """One ``@numba.njit`` function: invariants, per-field views, then each loop as a loop nest."""
@@ -126,7 +155,8 @@ def kernel_body(lowered, pass_: Pass, print_loop) -> list[str]:
 
 def coordinate_line(lowered, k: int) -> str:
     axis = lowered.axes[k]
-    return f"{axis.name} = {axis.name}_start + ({loop_index(axis)} - {lowered.halo[k]})*h_{axis.name}"
+    shift = grid_index_shift(lowered, k)
+    return f"{axis.name} = {axis.name}_start + ({loop_index(axis)} {'-' if shift < 0 else '+'} {abs(shift)})*h_{axis.name}"
 
 
 def loop_lines(lowered, loop) -> list[str]:

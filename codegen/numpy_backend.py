@@ -30,7 +30,8 @@ from sympy.printing.numpy import NumPyPrinter
 from symsim.printing import KernelPrinting
 
 from .kernel_plan import KernelPlan
-from .loops import (Pass, Point, boundary_pass, check_names, interior_pass, jacobian_entry_table, jacobian_pass,
+from .loops import (Exchange, Pass, Point, boundary_pass, check_names, grid_index_shift, interior_pass,
+                    jacobian_entry_table, jacobian_pass,
                     module_head, pass_symbols, used_parameters)
 
 
@@ -97,6 +98,9 @@ def sliced_function(lowered, pass_: Pass, signature: str, arrays: dict | None = 
     invariant_printer = printer(lowered, (), arrays, lead)
     lines += [f"    {symbol} = {invariant_printer.doprint(value)}" for symbol, value in pass_.invariants]
     for loop in pass_.loops:
+        if isinstance(loop, Exchange):
+            lines += [f"    # {loop.name}", f"    _exchange({(arrays or {}).get(loop.array, loop.array)}, {loop.axis})"]
+            continue
         loop_printer = printer(lowered, loop.region, arrays, lead)
         lines.append(f"    # {loop.name}")
         lines += [f"    {loop_printer.doprint(s.target)} = {loop_printer.doprint(s.value)}" for s in loop.body]
@@ -113,6 +117,7 @@ def _header(lowered) -> list[str]:
         lines += ["# padded coordinates, shaped to broadcast over the grid"]
     for k, axis in enumerate(lowered.axes):
         shape = ", ".join("-1" if j == k else "1" for j in range(lowered.ndim))
-        lines.append(f"{axis.name} = ({axis.name}_start + h_{axis.name} * numpy.arange({-lowered.halo[k]}, "
-                     f"{axis.points + lowered.halo[k]})).reshape({shape})")
+        first = grid_index_shift(lowered, k)
+        lines.append(f"{axis.name} = ({axis.name}_start + h_{axis.name} * numpy.arange({first}, "
+                     f"{first + axis.points + 2 * lowered.halo[k]})).reshape({shape})")
     return lines + ["", ""]

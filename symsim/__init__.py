@@ -29,7 +29,7 @@ _EXPORTS = {
     "Model": "model", "Dt": "model", "laplace": "model", "grad": "model", "div": "model", "t": "model",
     "Grid": "grid", "load_model": "loader", "simulate": "solve", "lower_to_stencils": "lowering",
     "compile_model": "compiler", "CompiledModel": "compiler", "Result": "result",
-    "solve_ensemble": "ensemble", "EnsembleResult": "ensemble", "discover": "discovery",
+    "solve_ensemble": "ensemble", "EnsembleResult": "ensemble", "discover": "discovery", "sweep": "sweeps",
     **{name: "errors" for name in (
         "SymsimError", "ModelScriptError", "ModelDefinitionError", "UnknownSymbolError", "MissingEquationError",
         "BoundaryConditionError", "UnsupportedOperatorError", "ParameterError", "SolverError", "BackendError",

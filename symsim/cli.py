@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="an animation of every save (.gif, or .mp4 where ffmpeg is installed)")
     run.add_argument("--animate-scale", choices=("shared", "frame"), default="shared",
                      help="colour range shared by all frames (default) or each frame's own")
+    run.add_argument("--decompose", metavar="PxQ",
+                     help="blocks per axis when started by an MPI launcher (mpirun -n 4 symsim run ... "
+                          "--decompose 2x2); default: the layout that exchanges the fewest halo points")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--verbose", action="store_true",
                      help="print each field's min, max, mean and L2 norm at every save")
@@ -78,6 +81,23 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("model", help="model script or shipped example name")
     info.add_argument("--space-order", type=int, choices=(2, 4, 6, 8), help="finite-difference accuracy")
     info.add_argument("--json", action="store_true", help="print the same as JSON")
+
+    sweep = commands.add_parser("sweep", help="run a model for every combination of parameter values, as Dask "
+                                              "tasks; one xarray dataset (.nc or .zarr) of all runs")
+    sweep.add_argument("model", help="model script or shipped example name")
+    sweep.add_argument("--param", action="append", default=[], metavar="NAME=VALUES", required=True,
+                       help="START:STOP:COUNT (evenly spaced), A,B,C or one value; repeat for a Cartesian product")
+    sweep.add_argument("--t-end", type=float, help="final time (default: the script's)")
+    sweep.add_argument("--dt", type=float, help="time step (default: a stable step per run)")
+    sweep.add_argument("--method", choices=RUN_METHODS, help="time integrator (default: the script's, else rk4)")
+    sweep.add_argument("--saves", type=int, help="saved states after t=0 per run (default 20)")
+    sweep.add_argument("--space-order", type=int, choices=(2, 4, 6, 8), help="finite-difference accuracy")
+    sweep.add_argument("--target", choices=("numpy", "numba"), default="numpy", help="backend (default numpy)")
+    where = sweep.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, help="processes of a local Dask cluster (default: one per core)")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler, e.g. tcp://host:8786")
+    sweep.add_argument("-o", "--output", required=True, metavar="OUT.nc|OUT.zarr", help="the dataset of all runs")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
 
     pinn = commands.add_parser("pinn", help="train a physics-informed network on a model; compare with symsim's solution")
     pinn.add_argument("model", help="model script or shipped example name")
@@ -185,7 +205,7 @@ def _dispatch(args) -> int:
             from .prose.commands import run_prose_command
             return run_prose_command(args)
         return {"run": _run, "compile": _compile, "simplify": _simplify, "pinn": _pinn,
-                "discover": _discover, "info": _info}[args.command](args)
+                "discover": _discover, "info": _info, "sweep": _sweep}[args.command](args)
     except RunInterrupted as error:
         return _fail(str(error), error, status=130)
     except SymsimError as error:
@@ -200,6 +220,23 @@ def _dispatch(args) -> int:
 
 
 def _fail(message: str, error, status: int = 1) -> int:
+    from .collective import launched_processes, launcher_rank
+    if launched_processes() > 1:
+        # one line from rank 0 when every rank met the error (or none has started MPI yet); an error on
+        # one rank alone stops them all
+        if getattr(error, "all_processes", False) or "mpi4py" not in sys.modules or not _mpi_started():
+            return status if launcher_rank() else _fail_here(message, error, status)
+        from .distributed import abort
+        abort(error if error is not None else message)
+    return _fail_here(message, error, status)
+
+
+def _mpi_started() -> bool:
+    from mpi4py import MPI
+    return MPI.Is_initialized() and not MPI.Is_finalized()
+
+
+def _fail_here(message: str, error, status: int = 1) -> int:
     if error is not None and os.environ.get("SYMSIM_DEBUG"):
         import traceback
         traceback.print_exception(error)
@@ -219,6 +256,33 @@ def _parse_params(pairs) -> dict:
         except ValueError:
             raise OptionError(f"--param {name.strip()}: {value!r} is not a number") from None
     return params
+
+
+def _sweep(args) -> int:
+    import importlib.util
+
+    from .sweeps import members, sweep, sweep_values, write_dataset
+
+    output = Path(args.output)
+    if output.suffix not in (".nc", ".zarr"):
+        raise OptionError(f"-o {output}: give a .nc (NetCDF-4) or .zarr (Zarr store) name")
+    if output.suffix == ".zarr" and importlib.util.find_spec("zarr") is None:
+        raise OptionError(f"-o {output}: a Zarr store needs zarr: pip install 'symsim[dask]'")
+    if args.workers is not None and args.workers < 1:
+        raise OptionError(f"--workers must be at least 1, got {args.workers}")
+    values = sweep_values(args.param)
+    check_output_file(output.parent / f".{output.name}.probe", "-o")
+    dataset = sweep(args.model, values, t_end=args.t_end, method=args.method, saves=args.saves, dt=args.dt,
+                    target=args.target, space_order=args.space_order, workers=args.workers,
+                    scheduler=args.scheduler, progress=not args.quiet)
+    write_dataset(dataset, output)
+    failed = int(dataset.attrs["failed_members"])
+    print(f"{dataset.attrs['model']}: {len(members(values))} runs ({failed} failed) over "
+          f"{' x '.join(f'{k} ({len(v)})' for k, v in values.items())}; wrote {output}")
+    if failed:
+        first = str(dataset["error"].values[dataset["failed"].values][0])
+        print(f"first failure: {first}")
+    return 0
 
 
 def _discover(args) -> int:
@@ -250,8 +314,13 @@ def _run(args) -> int:
     output = Path(args.output or f"{model.name}.npz")
     picture = None if args.no_plot else Path(args.plot) if args.plot else _picture_beside(output, model.name)
 
+    store = output if output.suffix == ".zarr" else None
+
     def check_outputs(lowered, options):   # before compiling and running: a bad path fails now
-        check_output_file(output, "-o", result_bytes(lowered, options))
+        if store is not None:              # a folder, replaced whole when the run is done
+            check_output_file(output.parent / f".{output.name}.probe", "-o", result_bytes(lowered, options))
+        else:
+            check_output_file(output, "-o", result_bytes(lowered, options))
         if picture is not None:
             check_output_file(picture, "--plot")
         if args.animate:
@@ -262,18 +331,24 @@ def _run(args) -> int:
         result = simulate(model, t_end=args.t_end, dt=args.dt, method=args.method, saves=args.saves,
                           params=_parse_params(args.param), target=args.target, space_order=args.space_order,
                           rtol=args.rtol, atol=args.atol, progress=not args.quiet, egraph=not args.no_egraph,
-                          preflight=check_outputs, restart_from=args.restart_from)
+                          preflight=check_outputs, restart_from=args.restart_from, decompose=args.decompose,
+                          store=store)
     except RunInterrupted as stopped:
         partial = stopped.result
-        if len(partial.t) < 2:
+        if partial is None or len(partial.t) < 2:
             raise RunInterrupted(f"{stopped}; nothing written", partial) from None
         written = partial.save(output, compress=args.compress)
         raise RunInterrupted(f"{stopped}; the saves up to t={partial.t[-1]:g} are in {written}; continue with: "
                              f"symsim run {args.model} --restart-from {written} --t-end {partial.stats['t_end']:g}",
                              partial) from None
-    written = [str(result.save(output, compress=args.compress))]
+    if result is None:          # a rank other than 0 of a decomposed run: rank 0 writes and reports
+        return 0
+    if store is None:
+        written = [str(result.save(output, compress=args.compress))]
+    else:                       # written by the run (by every rank of a decomposed one)
+        written = [str(output)]
     if picture is not None:
-        written.append(str(result.plot(picture)))
+        written.append(str(result.coarsened().plot(picture)))
     if args.animate:
         from tqdm import tqdm
 
@@ -296,8 +371,9 @@ def _run(args) -> int:
     span = f"t={result.t[0]:g}..{result.t[-1]:g}"
     if "restart_time" in stats:
         span += f" (continued from t={stats['restart_time']:g} of {stats['restarted_from']})"
+    processes = f" on {stats['processes']} processes ({stats['decomposition']} blocks)" if "processes" in stats else ""
     print(f"{model.name}: {span} with {stats['method']}, {steps}, "
-          f"{stats['wall_seconds']:.2f} s; wrote {', '.join(written)}")
+          f"{stats['wall_seconds']:.2f} s{processes}; wrote {', '.join(written)}")
     return 0
 
 
@@ -439,6 +515,11 @@ def console_main() -> None:
     status = main()
     try:
         atexit._run_exitfuncs()
+        if "mpi4py" in sys.modules and _mpi_started():
+            # mpi4py finalizes at interpreter teardown, which os._exit skips: an MPI launcher takes a rank
+            # that ends unfinalized for a crash and kills the others (rank 0 may still be writing)
+            from mpi4py import MPI
+            MPI.Finalize()
     finally:
         for stream in (sys.stdout, sys.stderr):
             try:

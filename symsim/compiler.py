@@ -136,7 +136,8 @@ CACHED_TARGETS = ("numba", "cuda")
 
 
 def compile_model(model: Model | LoweredModel, target: str = "numpy", space_order: int = 2,
-                  egraph: bool = True, cache: bool = True, load: bool = True, jacobian: bool = False) -> CompiledModel:
+                  egraph: bool = True, cache: bool = True, load: bool = True, jacobian: bool = False,
+                  kernel: tuple | None = None) -> CompiledModel:
     """Lower ``model`` (unless already lowered), optimize, render for ``target`` and load the result.
 
     ``egraph=False`` renders the lowered IR after SymPy's cse alone (``--no-egraph``).
@@ -145,7 +146,9 @@ def compile_model(model: Model | LoweredModel, target: str = "numpy", space_orde
     ``load=False`` only renders the source (``module`` is None): what ``symsim compile``
     writes, which needs neither a GPU for ``cuda`` nor Numba's compiler. ``jacobian=True`` adds
     ``jacobian_coefficients`` (the Jacobian's stencil coefficients, for implicit methods) to the
-    NumPy and Numba modules.
+    NumPy and Numba modules. ``kernel``: (optimized kernel, the pass's report) of an earlier pass over
+    the same equations, rendered instead of running the pass again (the blocks of a decomposed grid
+    all render the kernel one pass found: the pass has a time limit, so two passes may differ).
     """
     lowered = model if isinstance(model, LoweredModel) else lower_to_stencils(model, space_order)
     if target not in SIMULATION_TARGETS:
@@ -156,7 +159,7 @@ def compile_model(model: Model | LoweredModel, target: str = "numpy", space_orde
         built = {}
 
         def build():
-            plan, built["report"] = optimized_plan(lowered, egraph, jacobian)
+            plan, built["report"] = optimized_plan(lowered, egraph, jacobian, kernel)
             built["plan"] = plan
             cost = kernel_cost(plan.kernel, lowered)
             return renderer_for(target)(plan), {"egraph_report": built["report"], "ops_per_point": cost}
@@ -166,7 +169,7 @@ def compile_model(model: Model | LoweredModel, target: str = "numpy", space_orde
         compiled = CompiledModel(lowered, target, entry.source, entry.module, entry.metadata["egraph_report"],
                                  egraph, entry.hit, built.get("plan"), entry.metadata.get("ops_per_point"), jacobian)
     else:
-        plan, report = optimized_plan(lowered, egraph, jacobian)
+        plan, report = optimized_plan(lowered, egraph, jacobian, kernel)
         source = renderer_for(target)(plan)
         name = f"symsim_generated_{lowered.name}_{target}"
         module = (None if not load else _load_uncached(source, name) if target in CACHED_TARGETS
@@ -191,10 +194,12 @@ def _check_cuda_device() -> None:
                        "in Numba's simulator (slow), or use --target numba")
 
 
-def optimized_plan(lowered: LoweredModel, egraph: bool = True, jacobian: bool = False) -> tuple[KernelPlan, dict | None]:
+def optimized_plan(lowered: LoweredModel, egraph: bool = True, jacobian: bool = False,
+                   kernel: tuple | None = None) -> tuple[KernelPlan, dict | None]:
     """The kernel plan after the e-graph pass (or SymPy's cse alone), and the pass's report; with
-    ``jacobian`` the plan also carries the Jacobian's stencil coefficients, optimized the same way."""
-    kernel, report = egraph_kernel(lowered) if egraph else (cse_kernel(lowered), None)
+    ``jacobian`` the plan also carries the Jacobian's stencil coefficients, optimized the same way.
+    ``kernel``: (kernel, report) found earlier, used instead of running the pass."""
+    kernel, report = kernel if kernel is not None else egraph_kernel(lowered) if egraph else (cse_kernel(lowered), None)
     if not jacobian:
         return plan_kernel(lowered, kernel), report
     entries = jacobian_entries(lowered)

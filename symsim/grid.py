@@ -58,6 +58,17 @@ class Axis:
         return (self.stop - self.start) / intervals
 
     @property
+    def grid_origin(self) -> float:
+        """The coordinate of point 0 of the whole grid (the axis of one block of a decomposed grid,
+        :class:`symsim.decomposition.BlockAxis`, starts elsewhere)."""
+        return self.start
+
+    @property
+    def index_shift(self) -> int:
+        """The whole grid's index of this axis's first point (0 but for a block's axis)."""
+        return 0
+
+    @property
     def coordinates(self):
         """The grid points along the axis (a NumPy array)."""
         import numpy as np     # here, not at import: the IR (symsim.ir) loads without NumPy

@@ -151,13 +151,15 @@ def _identity(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _wrms(interior: InteriorFn, x: np.ndarray, y: np.ndarray, rtol: float, atol: float) -> float:
-    """RMS over interior points of x / (atol + rtol*|y|); allocates (used only for the initial guess)."""
+def _wrms(interior: InteriorFn, x: np.ndarray, y: np.ndarray, rtol: float, atol: float, total=_identity) -> float:
+    """RMS over interior points of x / (atol + rtol*|y|); allocates (used only for the initial guess).
+    ``total`` sums over the blocks of a decomposed grid (the identity on one process)."""
     xi = np.asarray(interior(x))
-    if xi.size == 0:
+    count = total(float(xi.size))
+    if count == 0:
         return 0.0
     r = xi / (atol + rtol * np.abs(np.asarray(interior(y))))
-    return float(np.sqrt(np.mean(r * r)))
+    return float(np.sqrt(total(float(np.sum(r * r))) / count))
 
 
 def initial_step_guess(
@@ -171,6 +173,7 @@ def initial_step_guess(
     order: int = 5,
     f0: np.ndarray | None = None,
     t_end: float | None = None,
+    total=_identity,
 ) -> float:
     """Hairer's starting-step heuristic (HNW I, sec. II.4): one Euler probe, two rhs calls.
 
@@ -179,14 +182,15 @@ def initial_step_guess(
         0.0251238...
 
     ``f0`` may pass rhs(t, y) when already known (then only one rhs call is made);
-    ``t_end`` caps the guess at the length of the interval.
+    ``t_end`` caps the guess at the length of the interval; ``total`` sums the norms' parts over the
+    blocks of a decomposed grid.
     """
     interior = interior or _identity
     if f0 is None:
         f0 = np.empty_like(y, dtype=float)
         rhs(t, y, f0)
-    d0 = _wrms(interior, y, y, rtol, atol)
-    d1 = _wrms(interior, f0, y, rtol, atol)
+    d0 = _wrms(interior, y, y, rtol, atol, total)
+    d1 = _wrms(interior, f0, y, rtol, atol, total)
     # first guess: the step over which an Euler step changes y by 1% (relative)
     h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
     if t_end is not None:
@@ -196,7 +200,7 @@ def initial_step_guess(
     f1 = np.empty_like(y1)
     rhs(t + h0, y1, f1)
     # second derivative estimate decides how far the local error allows going
-    d2 = _wrms(interior, f1 - f0, y, rtol, atol) / h0 if h0 > 0 else 0.0
+    d2 = _wrms(interior, f1 - f0, y, rtol, atol, total) / h0 if h0 > 0 else 0.0
     dmax = max(d1, d2)
     if not math.isfinite(dmax):
         h1 = h0 * 1e-3
@@ -230,7 +234,8 @@ class AdaptiveStepper:
 
     Error norm: RMS over ``interior(...)`` of err / (atol + rtol*max(|y_old|, |y_new|));
     a step is accepted when it is <= 1.  ``max_steps`` bounds the attempted steps
-    (accepted + rejected) of a single ``advance`` call.
+    (accepted + rejected) of a single ``advance`` call. ``total`` sums the norm's parts over the
+    blocks of a decomposed grid, so that every block takes the same steps.
     """
 
     SAFETY, FAC_MIN, FAC_MAX = tableaus.SAFETY, tableaus.FAC_MIN, tableaus.FAC_MAX
@@ -244,6 +249,7 @@ class AdaptiveStepper:
         atol: float = 1e-9,
         interior: InteriorFn | None = None,
         max_steps: int = 10_000_000,
+        total=None,
     ):
         if not (rtol >= 0 and atol >= 0 and rtol + atol > 0):
             raise SolverError(f"tolerances must be >= 0 and not both zero, got rtol={rtol}, atol={atol}")
@@ -255,6 +261,7 @@ class AdaptiveStepper:
         self.atol = float(atol)
         self.interior = interior if interior is not None else _identity
         self.max_steps = int(max_steps)
+        self.total = total if total is not None else _identity
         self.shape = np.shape(template)
         pair = TABLEAUS["dopri5"]
         self._c = pair.c
@@ -280,7 +287,7 @@ class AdaptiveStepper:
         _increment(err, self._e, dt, self._k, scale)
         interior = self.interior
         e, s, a = interior(err), interior(scale), interior(absnew)
-        n = e.size
+        n = self.total(float(e.size))
         if n == 0:
             return 0.0
         np.abs(interior(y_old), out=s)
@@ -290,7 +297,7 @@ class AdaptiveStepper:
         s += self.atol
         np.divide(e, s, out=e)
         np.multiply(e, e, out=e)
-        return math.sqrt(float(e.sum()) / n)
+        return math.sqrt(self.total(float(e.sum())) / n)
 
     def advance(self, t: float, y: np.ndarray, t_target: float, dt: float | None) -> float:
         """Step adaptively from ``t`` to exactly ``t_target``, updating ``y`` in place.
@@ -313,7 +320,7 @@ class AdaptiveStepper:
         if dt is None:
             dt = initial_step_guess(
                 self.rhs, self.constrain, t, y, self.rtol, self.atol, self.interior,
-                order=self.order, f0=k[0], t_end=t_target,
+                order=self.order, f0=k[0], t_end=t_target, total=self.total,
             )
             self.n_rhs += 1
         dt = float(dt)

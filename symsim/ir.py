@@ -50,6 +50,10 @@ class StencilAccess(sympy.Symbol):
         """``field`` at the current grid point itself (offset 0 along every axis)."""
         return cls(field, (0,) * len(axis_names), axis_names)
 
+    def __getnewargs_ex__(self):
+        # pickling (the kernel sent to the ranks of a decomposed run): Symbol's own passes its assumptions
+        return (self.field, self.offsets, self.axis_names), {}
+
     def __getnewargs__(self):
         return (self.field, self.offsets, self.axis_names)
 
@@ -112,6 +116,8 @@ class LoweredModel:
     initial: dict                  # field -> SymPy expression (in coordinates, parameters) or ndarray
     equations: dict                # field -> the user's equation as text (for reports)
     user_fields: tuple[str, ...]   # the fields the user declared
+    #: axes whose halo layers come from neighbouring blocks of a decomposed grid (symsim.decomposition)
+    exchanged: tuple[int, ...] = ()
 
     time = sympy.Symbol("t")
 

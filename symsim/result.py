@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from .errors import OptionError, SymsimError
-from .io import atomic_write
+from .io import atomic_directory, atomic_write
 
 __all__ = ["Result", "META_KEY"]
 
@@ -172,7 +172,8 @@ class Result:
 
     def save(self, path, compress: bool = False) -> Path:
         """Write the result atomically to exactly ``path``: NetCDF when it ends in ``.nc`` (see
-        :meth:`to_xarray`), else a ``.npz`` archive (no suffix is added).
+        :meth:`to_xarray`), a Zarr store (a folder, format 2 with consolidated metadata, read by
+        ``xarray.open_zarr``) when it ends in ``.zarr``, else a ``.npz`` archive (no suffix is added).
 
         ``compress=True`` deflates the arrays (``np.savez_compressed``'s format; zlib for NetCDF-4):
         smaller files, slower writes.
@@ -181,6 +182,11 @@ class Result:
             dataset = self.to_xarray()
             encoding = {name: {"zlib": True} for name in dataset.data_vars} if compress else None
             return atomic_write(path, lambda f: f.write(dataset.to_netcdf(encoding=encoding)))
+        if Path(path).suffix == ".zarr":
+            dataset = self.to_xarray()
+            with atomic_directory(path) as folder:
+                dataset.to_zarr(folder, mode="w", zarr_format=2, consolidated=True)
+            return Path(path)
         arrays = self._arrays()
         meta = json.dumps(self.metadata(), allow_nan=True)
         arrays[META_KEY] = np.array(meta)  # 0-d unicode array, no pickling needed
@@ -192,14 +198,20 @@ class Result:
         symsim version, and ``symsim_metadata`` (the JSON an ``.npz`` result stores, read back by
         :meth:`from_xarray`). Needs xarray (``pip install "symsim[xarray]"``)."""
         xarray = _xarray()
-        from . import __version__
-
         axes = ("t", *self.coords)
         variables = {}
         for name, values in self._arrays().items():
             if name in self.fields:
                 values = np.asarray(values)
                 variables[name] = (axes[:values.ndim], values, {"long_name": f"field {name}"})
+        coords = {"t": ("t", np.asarray(self.t), {"long_name": "time"})}
+        coords.update({a: (a, np.asarray(c), {"long_name": f"coordinate {a}"}) for a, c in self.coords.items()})
+        return xarray.Dataset(variables, coords=coords, attrs=self.dataset_attributes())
+
+    def dataset_attributes(self) -> dict:
+        """The attributes of the result's dataset (NetCDF, Zarr): see :meth:`to_xarray`."""
+        from . import __version__
+
         attrs = {"model": str(self.model_name), "symsim_version": __version__,
                  "symsim_metadata": json.dumps(self.metadata(), allow_nan=True)}
         attrs.update({f"param_{k}": float(v) for k, v in self.params.items()})
@@ -208,9 +220,7 @@ class Result:
                 attrs[key] = self.stats[key]
         if "equations" in self.stats:
             attrs["equations"] = "; ".join(self.stats["equations"].values())
-        coords = {"t": ("t", np.asarray(self.t), {"long_name": "time"})}
-        coords.update({a: (a, np.asarray(c), {"long_name": f"coordinate {a}"}) for a, c in self.coords.items()})
-        return xarray.Dataset(variables, coords=coords, attrs=attrs)
+        return attrs
 
     @classmethod
     def from_xarray(cls, dataset, source: str = "dataset") -> "Result":
@@ -233,6 +243,14 @@ class Result:
         missing, is not a symsim result archive, or lacks arrays.
         """
         path = Path(path)
+        if path.suffix == ".zarr":
+            if not path.is_dir():
+                raise SymsimError(f"{path}: result store not found")
+            try:
+                with _xarray().open_zarr(path) as dataset:
+                    return cls.from_xarray(dataset.load(), str(path))
+            except (OSError, ValueError, KeyError) as error:
+                raise SymsimError(f"{path}: cannot read Zarr result ({type(error).__name__}: {error})") from None
         if path.suffix == ".nc":
             if not path.is_file():
                 raise SymsimError(f"{path}: result file not found")
@@ -281,6 +299,15 @@ class Result:
         return cls(model_name=model, t=t, coords=coords, fields=fields, params=params, stats=stats)
 
     # -- pictures -------------------------------------------------------------
+
+    def coarsened(self, max_points: int = 1024) -> "Result":
+        """Every k-th point per axis, so that no axis has more than ``max_points``: what a picture of a large
+        grid needs (fields that read from a store read only those points)."""
+        steps = {a: max(1, -(-len(c) // max_points)) for a, c in self.coords.items()}
+        index = (slice(None),) + tuple(slice(None, None, k) for k in steps.values())
+        return Result(self.model_name, np.asarray(self.t), {a: np.asarray(c)[::steps[a]] for a, c in self.coords.items()},
+                      {f: np.asarray(v[index[:np.ndim(v)]]) for f, v in self.fields.items()}, dict(self.params),
+                      dict(self.stats))
 
     def plot(self, path=None, **kw):
         """Draw the result; see :func:`symsim.plotting.plot_result`.

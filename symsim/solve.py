@@ -25,7 +25,8 @@ import warnings
 
 import numpy as np
 
-from .compiler import CompiledModel, compile_model
+from .collective import ONE_PROCESS, Collective, launched_processes
+from .compiler import CompiledModel, compile_model, optimized_plan
 from .errors import OptionError, RunInterrupted, SolverError, SymsimWarning
 from .implicit import implicit_stepper
 from .integrators import AdaptiveStepper, CompiledStepper, FixedStepper, hermite
@@ -82,7 +83,8 @@ def run_options(model: Model, **given) -> dict:
 def simulate(model: Model, t_end: float | None = None, dt: float | None = None, method: str | None = None,
              saves: int | None = None, params: dict | None = None, target: str = "numpy",
              space_order: int | None = None, rtol: float | None = None, atol: float | None = None,
-             progress: bool = False, egraph: bool = True, preflight=None, restart_from=None) -> Result:
+             progress: bool = False, egraph: bool = True, preflight=None, restart_from=None,
+             decompose: str | tuple | None = None, store=None) -> Result:
     """Integrate ``model`` from t=0 to ``t_end`` and return ``saves + 1`` evenly spaced states.
 
     ``egraph=False`` skips the e-graph pass (kernels from SymPy's cse alone), for comparison.
@@ -92,6 +94,12 @@ def simulate(model: Model, t_end: float | None = None, dt: float | None = None, 
     from its last save to ``t_end`` and returns the earlier saves followed by the new ones. Unless given,
     the method, the fixed step and the save interval are the earlier run's, so that a fixed-step run
     continued is the uninterrupted run to round-off (an adaptive method restarts its step control).
+
+    Started by an MPI launcher with several processes (``mpirun -n 4``), or given ``decompose``
+    (blocks per axis, ``"2x2"``), the grid is split among the processes (:mod:`symsim.distributed`):
+    rank 0 returns the whole grid's Result, the other ranks None. ``store``: a ``.zarr`` path into which
+    each rank writes its block of every save, instead of gathering them on rank 0; rank 0's Result then
+    reads its fields from the store as they are indexed (on one process the Result is saved there).
     """
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
         from .loader import load_model
@@ -111,15 +119,100 @@ def simulate(model: Model, t_end: float | None = None, dt: float | None = None, 
         if saves is None and len(earlier.t) > 1:
             interval = (earlier.t[-1] - earlier.t[0]) / (len(earlier.t) - 1)
             options["saves"] = max(1, round((options["t_end"] - t_start) / interval))
+    if decompose is not None or launched_processes() > 1:
+        result = _simulate_decomposed(lowered, options, params, target, egraph, progress, decompose, preflight,
+                                      initial, t_start, store)
+        return result if earlier is None or result is None else _continued(earlier, result, restart_from)
     check_memory(lowered, options)   # before compiling: a grid that cannot fit fails in a second, not after minutes
     if preflight is not None:
         preflight(lowered, options)
     compiled = compile_model(lowered, target=target, space_order=options["space_order"], egraph=egraph,
                              jacobian=options["method"] in IMPLICIT_METHODS)
     result = integrate(compiled, options, params, progress, initial=initial, t_start=t_start)
-    if earlier is None:
-        return result
-    return _continued(earlier, result, restart_from)
+    if earlier is not None:
+        result = _continued(earlier, result, restart_from)
+    if store is not None:
+        result.save(store)
+        result.stats["store"] = str(store)
+    return result
+
+
+def _simulate_decomposed(lowered, options: dict, params: dict | None, target: str, egraph: bool, progress: bool,
+                         layout, preflight, initial: np.ndarray | None, t_start: float, store=None) -> Result | None:
+    """:func:`simulate` on the processes of MPI's world, one block of the grid each
+    (:mod:`symsim.distributed`): the whole grid's Result on rank 0, None on the others.
+    ``layout``: blocks per axis (``"2x2"`` or a tuple), default the one whose busiest block
+    exchanges the fewest halo points (:func:`~symsim.decomposition.choose_layout`)."""
+    from .decomposition import Block, block_model, check_layout, choose_layout, parse_layout
+    from .distributed import HaloExchange, MpiCollective, gather_blocks, mpi, share_cores, write_block_store
+
+    comm = mpi().COMM_WORLD
+    collective = MpiCollective(comm)
+    if not collective.is_root:
+        warnings.simplefilter("ignore")      # rank 0 tells the user once
+
+    def plan():
+        if target not in ("numpy", "numba"):
+            raise OptionError(f"a decomposed run takes --target numpy or numba, not {target} (its halo exchange "
+                              "runs on the host)")
+        if options["method"] in IMPLICIT_METHODS:
+            raise OptionError(f"method {options['method']} is not available on a decomposed grid (its sparse LU "
+                              "runs on one process); use an explicit method, or run on one process")
+        chosen = (parse_layout(layout, lowered.ndim) if isinstance(layout, str) else tuple(layout)
+                  if layout is not None else choose_layout(lowered, comm.size))
+        check_layout(lowered, chosen, comm.size)
+        local = block_model(lowered, Block.of_rank(chosen, comm.rank))
+        check_memory(local, options)
+        if collective.is_root:
+            if preflight is not None:
+                preflight(lowered, options)
+            if store is None:
+                check_memory_of_result(lowered, options)
+        return chosen, local
+
+    chosen, local = collective.agreed(plan)
+    if target == "numba":
+        share_cores(comm)
+    block = Block.of_rank(chosen, comm.rank)
+    # the e-graph pass has a time limit, so two passes may find different kernels: rank 0 runs it once
+    found = collective.agreed(lambda: optimized_plan(lowered, egraph)[0] if collective.is_root else None)
+    kernel = comm.bcast((found.kernel, None) if collective.is_root else None, root=0)
+    compiled = collective.agreed(lambda: compile_model(local, target=target, space_order=lowered.space_order,
+                                                       egraph=egraph, kernel=kernel))
+    exchange = HaloExchange(comm, block, local, tuple(a.periodic for a in lowered.axes))
+    compiled.module._exchange = exchange
+    owned = (slice(None),) + tuple(slice(first, first + n) for first, n in block.ranges(lowered.shape))
+    try:
+        part = integrate(compiled, options, params, progress, initial=None if initial is None else initial[owned],
+                         t_start=t_start, collective=collective)
+    except RunInterrupted as stopped:
+        # the launcher passes Ctrl-C to every rank, each at its own point of a step: nothing is gathered
+        error = RunInterrupted(f"{str(stopped).split(' (')[0]}; a decomposed run keeps no partial saves", None)
+        error.all_processes = True
+        raise error from None
+    block_saves = np.stack([part.fields[f] for f in lowered.fields], axis=1)
+    stats = dict(part.stats, wall_seconds=collective.max(part.stats["wall_seconds"]),
+                 exchange_seconds=collective.max(exchange.seconds), processes=comm.size,
+                 decomposition="x".join(map(str, chosen)))
+    coords = {a.name: a.coordinates for a in lowered.axes}
+    if store is not None:
+        stats.update(diagnostics=collective.diagnostics(block_saves, lowered.fields,
+                                                        math.prod(a.spacing for a in lowered.axes)), store=str(store))
+
+        def finish(group):     # the dataset's attributes, as Result.save would write them
+            group.attrs.update(Result(lowered.name, part.t, coords, dict.fromkeys(lowered.fields), dict(part.params),
+                                      stats).dataset_attributes())
+        write_block_store(collective, store, lowered, chosen, block, part.t, block_saves, finish)
+        if not collective.is_root:
+            return None
+        import zarr
+        group = zarr.open_group(store, mode="r")
+        return Result(lowered.name, part.t, coords, {f: group[f] for f in lowered.fields}, dict(part.params), stats)
+    saved = gather_blocks(comm, chosen, lowered.shape, block_saves)
+    if saved is None:
+        return None
+    stats.pop("diagnostics", None)
+    return _result(lowered, part.t, saved, dict(part.params), stats)
 
 
 def _restart_point(earlier: Result, lowered, options: dict, source) -> tuple[np.ndarray, float]:
@@ -179,6 +272,14 @@ def available_memory() -> int | None:
         return None
 
 
+def check_memory_of_result(lowered, options: dict) -> None:
+    """Refuse a decomposed run whose gathered saves would not fit in rank 0's memory."""
+    needed, available = result_bytes(lowered, options), available_memory()
+    if available is not None and needed > MEMORY_FRACTION * available:
+        raise OptionError(f"the {options['saves']} saves of model {lowered.name!r} gathered on rank 0 need about "
+                          f"{_size(needed)}; it has {_size(available)} available: use fewer --saves")
+
+
 def check_memory(lowered, options: dict) -> None:
     """Refuse, before any work, a run whose arrays would not fit in memory (naming what to change)."""
     needed, available = run_bytes(lowered, options), available_memory()
@@ -216,11 +317,13 @@ def keep_freed_arrays_mapped() -> bool:
 
 
 def integrate(compiled: CompiledModel, options: dict, params: dict | None = None, progress: bool = False,
-              initial: np.ndarray | None = None, t_start: float = 0.0) -> Result:
+              initial: np.ndarray | None = None, t_start: float = 0.0, collective: Collective = ONE_PROCESS) -> Result:
     """Time loop over a compiled model (see :func:`simulate` for the options).
 
     ``initial``: the fields' values at ``t_start``, (fields, *grid), in place of the model's initial
     condition (which holds at t=0). The saves are evenly spaced from ``t_start`` to ``options["t_end"]``.
+    ``collective``: the processes stepping the blocks of one decomposed grid together
+    (:mod:`symsim.distributed`); the Result then holds this process's block.
     """
     if compiled.target == "numpy" and os.environ.get("SYMSIM_TUNE_MALLOC") == "1":
         keep_freed_arrays_mapped()
@@ -233,7 +336,9 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
     save_times = np.linspace(t_start, t_end, saves + 1)
 
     dt = options["dt"]
-    spectrum = spectrum_estimate(compiled, state, values)
+    local = spectrum_estimate(compiled, state, values)
+    spectrum = SpectrumEstimate(collective.max(local.real), collective.max(local.imaginary),
+                                collective.union(local.anti_diffusive))
     if method in IMPLICIT_METHODS:
         if hasattr(compiled.module, "to_device"):
             raise OptionError(f"method {method} is not available on the {compiled.target} target (its linear "
@@ -263,15 +368,15 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
     landing_step = _step_for_saves((t_end - t_start) / saves, dt)
     honour = method != "dopri5" and options["dt"] is not None and not on_device and landing_step < 0.99 * dt
     may_blow_up = _announce(spectrum, options, dt, dt if honour else landing_step, limit)
-    scale = _magnitude(compiled.interior(state))
+    scale = collective.max(_magnitude(compiled.interior(state)))
     growth_scale = scale if may_blow_up and scale > 0 else None   # growth is watched only where it is not physics
-    failure = _Diagnosis(spectrum, method, limit)
+    failure = _Diagnosis(spectrum, method, limit, collective)
     if on_device:
         state = compiled.module.to_device(state)
 
     if method == "dopri5":
         stepper = AdaptiveStepper(rhs, constrain, state, rtol=options["rtol"], atol=options["atol"],
-                                  interior=compiled.interior)
+                                  interior=compiled.interior, total=collective.sum)
     elif (fused_step := compiled.stepper_function(method)) is not None:
         # fused stage passes of a compiled backend (allocated once, here)
         stepper = CompiledStepper(fused_step, compiled.module.new_work(state, method), method, values)
@@ -282,7 +387,7 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
     saved[0] = compiled.interior(to_host(state))
     steps = 0
     started = clock.perf_counter()
-    bar = _Progress(lowered.name, method, t_end, progress, t_start)
+    bar = _Progress(lowered.name, method, t_end, progress and collective.is_root, t_start)
     # a blow-up is reported once, as the SolverError of _Diagnosis.check, not as NumPy warnings on stderr
     saved_errstate = np.seterr(over="ignore", invalid="ignore", divide="ignore")
     failed = True
@@ -514,24 +619,34 @@ def _magnitude(values: np.ndarray) -> float:
 class _Diagnosis:
     """Checks a state during a run and explains a failure by its cause (ill-posed model, too large a step)."""
 
-    def __init__(self, spectrum: SpectrumEstimate, method: str, suggested: float | None):
-        self.spectrum, self.method, self.suggested = spectrum, method, suggested
+    def __init__(self, spectrum: SpectrumEstimate, method: str, suggested: float | None,
+                 collective: Collective = ONE_PROCESS):
+        self.spectrum, self.method, self.suggested, self.collective = spectrum, method, suggested, collective
 
     def check(self, compiled: CompiledModel, state, t: float, dt: float, growth_scale: float | None) -> None:
-        """Raise a SolverError if a field is NaN/Inf or (``growth_scale`` given) grew past GROWTH_LIMIT times it."""
-        interior = compiled.interior(state)
+        """Raise a SolverError if a field is NaN/Inf or (``growth_scale`` given) grew past GROWTH_LIMIT times it;
+        on a decomposed grid every block raises the first block's error, at the same step."""
+        message = self.collective.first(self._failure(compiled.interior(state), compiled.lowered.fields, t, dt,
+                                                      growth_scale))
+        if message is not None:
+            error = SolverError(message)
+            error.all_processes = True      # every process of a decomposed run raises it (symsim.distributed)
+            raise error
+
+    def _failure(self, interior, fields, t: float, dt: float, growth_scale: float | None) -> str | None:
         if np.isfinite(interior).all() and (growth_scale is None
                                             or np.abs(interior).max() <= GROWTH_LIMIT * growth_scale):
-            return
-        for k, field in enumerate(compiled.lowered.fields):
+            return None
+        for k, field in enumerate(fields):
             values = interior[k]
             if not np.isfinite(values).all():
-                raise SolverError(f"field {field!r} became NaN/Inf at t≈{t:.6g} (dt={dt:.3g}, method "
-                                  f"{self.method}); {self.remedy(dt)}")
+                return (f"field {field!r} became NaN/Inf at t≈{t:.6g} (dt={dt:.3g}, method "
+                        f"{self.method}); {self.remedy(dt)}")
             if growth_scale is not None and np.abs(values).max() > GROWTH_LIMIT * growth_scale:
-                raise SolverError(f"field {field!r} grew to {_magnitude(values):.3g} by t≈{t:.6g}, over "
-                                  f"{GROWTH_LIMIT:.0e} times the initial state's largest value ({growth_scale:.3g}) "
-                                  f"(dt={dt:.3g}, method {self.method}); {self.remedy(dt)}")
+                return (f"field {field!r} grew to {_magnitude(values):.3g} by t≈{t:.6g}, over "
+                        f"{GROWTH_LIMIT:.0e} times the initial state's largest value ({growth_scale:.3g}) "
+                        f"(dt={dt:.3g}, method {self.method}); {self.remedy(dt)}")
+        return None
 
     def remedy(self, dt: float) -> str:
         """The cause as far as the estimate tells it, and what to change."""

@@ -19,15 +19,15 @@ import pytest
 #: the pipeline, first to last: a module may import its own layer (without a cycle) and earlier ones
 LAYERS = [
     ("foundation", {"symsim", "symsim.errors", "symsim.grid", "symsim.io", "symsim.tableaus", "symsim.printing",
-                    "symsim.expression_parser", "symsim.plotting", "symsim.animation"}),
+                    "symsim.expression_parser", "symsim.plotting", "symsim.animation", "symsim.collective"}),
     ("model and IR", {"symsim.model", "symsim.loader", "symsim.ir", "symsim.op_count", "symsim.lowering",
-                      "symsim.vectorize", "symsim.jacobian"}),
+                      "symsim.vectorize", "symsim.jacobian", "symsim.decomposition"}),
     ("rewrite_rules", {"symsim.rewrite_rules"}),
     ("simplify", {"symsim.simplify", "symsim.continuous"}),
     ("codegen", {"symsim.codegen"}),
     ("compiler", {"symsim.compiler", "symsim.kernel_cache", "symsim.losses", "symsim.report", "symsim.stability"}),
     ("solve", {"symsim.solve", "symsim.integrators", "symsim.system", "symsim.implicit", "symsim.result",
-               "symsim.ensemble", "symsim.pinn",
+               "symsim.ensemble", "symsim.pinn", "symsim.distributed", "symsim.sweeps",
                "symsim.fno", "symsim.operator_training", "symsim.prose"}),
     ("discovery", {"symsim.discovery"}),
     ("cli", {"symsim.cli", "symsim.prose.commands"}),

@@ -1,0 +1,238 @@
+"""One model on a grid decomposed over MPI processes: each steps its block, halo layers are exchanged.
+
+    mpirun -n 4 symsim run examples/gray_scott.py --target numba            # automatic layout
+    mpirun -n 4 symsim run examples/gray_scott.py --target numba --decompose 4x1
+
+Each process (rank) owns one block of the grid (:mod:`symsim.decomposition`) and runs the
+ordinary generated module of its block's lowered model; the module's boundary pass
+calls ``_exchange(state, axis)`` where the code-generation walk placed an exchange step,
+and :class:`HaloExchange` is that function here: non-blocking sends and receives of
+the slabs of halo width on both sides of the axis. The time loop is the single-process
+one (:func:`symsim.solve.integrate`) with an :class:`MpiCollective`, so that the
+suggested step, dopri5's error norm and the finite/growth check are those of the whole
+grid and every rank takes the same steps. Results are those of one process to
+round-off; the saves are gathered on rank 0 (:func:`gather_blocks`), which writes the
+outputs. The run itself is driven by :func:`symsim.solve.simulate`; this module holds
+what it needs of MPI.
+
+The e-graph pass has a time limit, so two passes may find different kernels: rank 0 runs
+it once and sends the kernel to every rank. Messages between ranks are pickled by
+mpi4py: they come from this program's own processes, never from a file.
+
+An error that every rank meets at the same point (a bad option, a blow-up found by the
+collective check) is raised on every rank and reported once by rank 0; an error on one
+rank alone stops the run with :func:`abort` (MPI_Abort), so that none waits forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+
+import numpy as np
+
+from .collective import Collective
+from .decomposition import Block
+from .errors import OptionError, SymsimError
+
+def mpi():
+    """mpi4py's MPI module, or a clear error naming the extra that installs it."""
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        raise OptionError("a decomposed run needs mpi4py and an MPI library: pip install 'symsim[mpi]' "
+                          "(mpi4py with the mpich wheel)") from None
+    return MPI
+
+
+class MpiCollective(Collective):
+    """Reductions over the ranks of a communicator."""
+
+    def __init__(self, comm):
+        self.comm = comm
+        self.is_root = comm.rank == 0
+        self.size = comm.size
+
+    def sum(self, value: float) -> float:
+        return self.comm.allreduce(float(value), op=mpi().SUM)
+
+    def max(self, value: float) -> float:
+        return self.comm.allreduce(float(value), op=mpi().MAX)
+
+    def first(self, message: str | None) -> str | None:
+        return next((m for m in self.comm.allgather(message) if m is not None), None)
+
+    def union(self, items: tuple) -> tuple:
+        return tuple(dict.fromkeys(item for part in self.comm.allgather(tuple(items)) for item in part))
+
+    def diagnostics(self, block_saves: np.ndarray, fields: tuple, cell: float) -> dict:
+        """:func:`symsim.solve.save_diagnostics` of the whole grid from each rank's block of the saves."""
+        values = block_saves.reshape(block_saves.shape[0], block_saves.shape[1], -1)
+
+        def reduced(local, op):
+            out = np.empty_like(local)
+            self.comm.Allreduce(np.ascontiguousarray(local), out, op=op)
+            return out
+
+        low, high = reduced(values.min(axis=2), mpi().MIN), reduced(values.max(axis=2), mpi().MAX)
+        total = reduced(values.sum(axis=2), mpi().SUM)
+        squares = reduced(np.einsum("ijk,ijk->ij", values, values), mpi().SUM)
+        count = self.comm.allreduce(values.shape[2], op=mpi().SUM)
+        return {f: {"min": low[:, k].tolist(), "max": high[:, k].tolist(), "mean": (total[:, k] / count).tolist(),
+                    "l2": np.sqrt(squares[:, k] * cell).tolist()} for k, f in enumerate(fields)}
+
+    def agreed(self, action):
+        """``action()``'s value on every rank, or, when it raised a symsim error on any rank, that error
+        (the lowest rank's) raised on every rank, marked as seen by all."""
+        try:
+            value, error = action(), None
+        except SymsimError as raised:
+            value, error = None, raised
+        first = next((e for e in self.comm.allgather(error) if e is not None), None)
+        if first is not None:
+            first.all_processes = True
+            raise first
+        return value
+
+
+class HaloExchange:
+    """The ``_exchange(state, axis)`` of one block's module: its halo layers along ``axis`` from the
+    neighbouring blocks' edge layers, over the whole padded extent of the other axes.
+
+    A message fills the receiver's low halo (tag ``2*axis``) or its high halo (``2*axis + 1``), so two
+    messages between the same pair of ranks (two blocks on a periodic axis) never mix. Buffers are
+    allocated once; a side with no neighbour (a wall) is skipped."""
+
+    def __init__(self, comm, block: Block, local, periodic: tuple):
+        self.comm, self.local = comm, local
+        self.padded_shape = local.padded_shape
+        self.seconds = 0.0       # spent in exchanges (copies and waiting): the run's stats report it
+        self.plans = {}
+        for k in local.exchanged:
+            low, high = (block.neighbour(k, side, periodic[k]) for side in ("low", "high"))
+            slab = list((len(local.fields),) + self.padded_shape)
+            slab[k + 1] = local.halo[k]
+            buffers = [np.empty(slab) for _ in range(4)]      # send low, send high, receive low, receive high
+            self.plans[k] = (low, high, buffers)
+
+    def _slab(self, state, axis: int, start: int):
+        index = [slice(None)] + [slice(0, n) for n in self.padded_shape]
+        index[axis + 1] = slice(start, start + self.local.halo[axis])
+        return state[tuple(index)]
+
+    def __call__(self, state, axis: int) -> None:
+        started = time.perf_counter()
+        low, high, (send_low, send_high, receive_low, receive_high) = self.plans[axis]
+        halo, points = self.local.halo[axis], self.local.axes[axis].points
+        requests = []
+        if low is not None:
+            requests.append(self.comm.Irecv(receive_low, source=low, tag=2 * axis))
+        if high is not None:
+            requests.append(self.comm.Irecv(receive_high, source=high, tag=2 * axis + 1))
+        if low is not None:      # my first layers: the low neighbour's high halo
+            np.copyto(send_low, self._slab(state, axis, halo))
+            requests.append(self.comm.Isend(send_low, dest=low, tag=2 * axis + 1))
+        if high is not None:     # my last layers: the high neighbour's low halo
+            np.copyto(send_high, self._slab(state, axis, points))
+            requests.append(self.comm.Isend(send_high, dest=high, tag=2 * axis))
+        mpi().Request.Waitall(requests)
+        if low is not None:
+            self._slab(state, axis, 0)[...] = receive_low
+        if high is not None:
+            self._slab(state, axis, points + halo)[...] = receive_high
+        self.seconds += time.perf_counter() - started
+
+
+def share_cores(comm) -> None:
+    """Numba's threads per rank: this machine's cores shared among the ranks on it (unless
+    NUMBA_NUM_THREADS says otherwise). Each rank would otherwise start a thread per core, and
+    two ranks' threads contending for every core made a step 7x slower here."""
+    if "NUMBA_NUM_THREADS" in os.environ:
+        return
+    import numba
+    on_this_machine = comm.Split_type(mpi().COMM_TYPE_SHARED).size
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    numba.set_num_threads(max(1, min(numba.config.NUMBA_NUM_THREADS, cores // on_this_machine)))
+
+
+def gather_blocks(comm, layout: tuple, shape: tuple, block_saves: np.ndarray) -> np.ndarray | None:
+    """The whole grid's saves (saves, fields, *shape) on rank 0 from each block's (None on the other ranks).
+    mpi4py pickles the blocks: what a rank sends, only another rank of this run reads."""
+    blocks = comm.gather(block_saves, root=0)
+    if comm.rank != 0:
+        return None
+    saved = np.empty(block_saves.shape[:2] + tuple(shape))
+    for rank, part in enumerate(blocks):
+        index = tuple(slice(first, first + n) for first, n in Block.of_rank(layout, rank).ranges(shape))
+        saved[(slice(None), slice(None)) + index] = part
+    return saved
+
+
+def write_block_store(collective: MpiCollective, path, lowered, layout: tuple, block: Block, t: np.ndarray,
+                      block_saves: np.ndarray, finish) -> None:
+    """Every rank writes its block of every save into one Zarr store (format 2, read by
+    ``xarray.open_zarr``); nothing is gathered. A chunk is one save of one block, so no two ranks
+    write the same chunk. Rank 0 creates the arrays and coordinates in a temporary folder beside
+    ``path``, every rank writes, then rank 0 calls ``finish(group)`` (the dataset's attributes),
+    consolidates the metadata and moves the store into place: complete or not there at all."""
+    import zarr
+
+    from .decomposition import block_ranges
+    from .io import atomic_directory
+
+    comm = collective.comm
+    chunks = tuple(block_ranges(n, parts)[0][1] for n, parts in zip(lowered.shape, layout))
+    owned = tuple(slice(first, first + n) for first, n in block.ranges(lowered.shape))
+    axes = [a.name for a in lowered.axes]
+
+    def create(folder):
+        """The arrays (unwritten chunks read as NaN) and the coordinates; returns the folder."""
+        group = zarr.open_group(folder, mode="w", zarr_format=2)
+        for name, values in [("t", t)] + [(a.name, a.coordinates) for a in lowered.axes]:
+            group.create_array(name, data=np.asarray(values, dtype=float), fill_value=None,
+                               attributes={"_ARRAY_DIMENSIONS": [name],
+                                           "long_name": "time" if name == "t" else f"coordinate {name}"})
+        for field in lowered.fields:
+            group.create_array(field, shape=(len(t),) + lowered.shape, chunks=(1,) + chunks, dtype="f8",
+                               fill_value=np.nan,
+                               attributes={"_ARRAY_DIMENSIONS": ["t", *axes], "long_name": f"field {field}"})
+        return folder
+
+    def write(folder):
+        group = zarr.open_group(folder, mode="r+", zarr_format=2)
+        for k, field in enumerate(lowered.fields):
+            group[field][(slice(None),) + owned] = block_saves[:, k]
+
+    def guarded(action):
+        def run():
+            try:
+                return action()
+            except OSError as error:     # a full disk, a folder gone: every rank stops, none waits
+                raise OptionError(f"-o {path}: cannot write the store ({error.strerror or error})") from None
+        return collective.agreed(run)
+
+    if not collective.is_root:
+        collective.agreed(lambda: None)
+        folder = comm.bcast(None, root=0)
+        guarded(lambda: write(folder))
+        collective.agreed(lambda: None)
+        return
+    with contextlib.ExitStack() as stack:
+        staged = guarded(lambda: create(stack.enter_context(atomic_directory(path))))
+        comm.bcast(str(staged), root=0)
+        guarded(lambda: write(staged))
+
+        def complete():
+            finish(zarr.open_group(staged, mode="r+", zarr_format=2))
+            zarr.consolidate_metadata(staged, zarr_format=2)
+        guarded(complete)
+
+
+def abort(error) -> None:
+    """Stop every rank after an error on this one alone: one line naming the rank, then MPI_Abort."""
+    comm = mpi().COMM_WORLD
+    message = " ".join(str(error).split())
+    print(f"symsim: error on rank {comm.rank} of {comm.size}: {message}", file=sys.stderr, flush=True)
+    comm.Abort(1)

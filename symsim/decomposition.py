@@ -141,7 +141,9 @@ def check_layout(lowered: LoweredModel, layout: tuple, ranks: int) -> None:
                           "one process, or use symsim sweep for many runs")
     if math.prod(layout) != ranks:
         shown = "x".join(map(str, layout))
-        raise OptionError(f"--decompose {shown} makes {math.prod(layout)} blocks, but {ranks} processes were started")
+        started = f"{ranks} processes were" if ranks != 1 else "1 process was"
+        raise OptionError(f"--decompose {shown} makes {math.prod(layout)} blocks, but {started} started "
+                          f"(mpirun -n {math.prod(layout)} symsim run ...)")
     for k, (axis, parts) in enumerate(zip(lowered.axes, layout)):
         if parts == 1:
             continue      # the whole axis, as on one process

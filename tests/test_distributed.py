@@ -219,4 +219,5 @@ def test_cli_under_mpiexec_writes_once_and_refuses_in_one_line(tmp_path):
     refused = subprocess.run([MPIEXEC, "-n", "2", *symsim, "run", "heat_2d", "--decompose", "3x1", "-o",
                               str(tmp_path / "no.npz")], capture_output=True, text=True, env=environment, timeout=300)
     assert refused.returncode == 1 and not (tmp_path / "no.npz").exists()
-    assert refused.stderr.strip() == "symsim: error: --decompose 3x1 makes 3 blocks, but 2 processes were started"
+    assert refused.stderr.strip() == ("symsim: error: --decompose 3x1 makes 3 blocks, but 2 processes were started "
+                                      "(mpirun -n 3 symsim run ...)")

@@ -85,8 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser("sweep", help="run a model for every combination of parameter values, as Dask "
                                               "tasks; one xarray dataset (.nc or .zarr) of all runs")
     sweep.add_argument("model", help="model script or shipped example name")
-    sweep.add_argument("--param", action="append", default=[], metavar="NAME=VALUES", required=True,
-                       help="START:STOP:COUNT (evenly spaced), A,B,C or one value; repeat for a Cartesian product")
+    sets = sweep.add_mutually_exclusive_group()
+    sets.add_argument("--param", action="append", default=[], metavar="NAME=VALUES",
+                      help="START:STOP:COUNT (evenly spaced), A,B,C or one value; repeat for a Cartesian product")
+    sets.add_argument("--sets", metavar="FILE.csv", help="parameter sets, one run per row (a header of names)")
+    sweep.add_argument("--initial", nargs="+", metavar="RESULT", help="initial states: the last save of each "
+                       "result file (.npz, .nc, .zarr), crossed with the parameters")
     sweep.add_argument("--t-end", type=float, help="final time (default: the script's)")
     sweep.add_argument("--dt", type=float, help="time step (default: a stable step per run)")
     sweep.add_argument("--method", choices=RUN_METHODS, help="time integrator (default: the script's, else rk4)")
@@ -261,7 +265,7 @@ def _parse_params(pairs) -> dict:
 def _sweep(args) -> int:
     import importlib.util
 
-    from .sweeps import members, sweep, sweep_values, write_dataset
+    from .sweeps import read_parameter_sets, sweep, sweep_values, write_dataset
 
     output = Path(args.output)
     if output.suffix not in (".nc", ".zarr"):
@@ -270,15 +274,17 @@ def _sweep(args) -> int:
         raise OptionError(f"-o {output}: a Zarr store needs zarr: pip install 'symsim[dask]'")
     if args.workers is not None and args.workers < 1:
         raise OptionError(f"--workers must be at least 1, got {args.workers}")
-    values = sweep_values(args.param)
+    if not (args.param or args.sets or args.initial):
+        raise OptionError("symsim sweep needs --param NAME=VALUES, --sets FILE.csv or --initial RESULT ...")
+    values = read_parameter_sets(args.sets) if args.sets else sweep_values(args.param)
     check_output_file(output.parent / f".{output.name}.probe", "-o")
     dataset = sweep(args.model, values, t_end=args.t_end, method=args.method, saves=args.saves, dt=args.dt,
                     target=args.target, space_order=args.space_order, workers=args.workers,
-                    scheduler=args.scheduler, progress=not args.quiet)
+                    scheduler=args.scheduler, progress=not args.quiet, initial=args.initial)
     write_dataset(dataset, output)
     failed = int(dataset.attrs["failed_members"])
-    print(f"{dataset.attrs['model']}: {len(members(values))} runs ({failed} failed) over "
-          f"{' x '.join(f'{k} ({len(v)})' for k, v in values.items())}; wrote {output}")
+    over = " x ".join(f"{name} ({size})" for name, size in dataset["failed"].sizes.items())
+    print(f"{dataset.attrs['model']}: {dataset.attrs['members']} runs ({failed} failed) over {over}; wrote {output}")
     if failed:
         first = str(dataset["error"].values[dataset["failed"].values][0])
         print(f"first failure: {first}")

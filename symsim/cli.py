@@ -228,7 +228,16 @@ def _fail(message: str, error, status: int = 1) -> int:
     if launched_processes() > 1:
         # one line from rank 0 when every rank met the error (or none has started MPI yet); an error on
         # one rank alone stops them all
-        if getattr(error, "all_processes", False) or "mpi4py" not in sys.modules or not _mpi_started():
+        started = "mpi4py" in sys.modules and _mpi_started()
+        if status == 130 and started:
+            # Ctrl-C: the launcher passes it to every rank, each at its own point of a step, so no rank can
+            # wait for another any more (nor finalize MPI): rank 0 says so, every rank ends here
+            if not launcher_rank():
+                _fail_here(message, error, status)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)
+        if getattr(error, "all_processes", False) or not started:
             return status if launcher_rank() else _fail_here(message, error, status)
         from .distributed import abort
         abort(error if error is not None else message)

@@ -137,7 +137,11 @@ class HaloExchange:
         if high is not None:     # my last layers: the high neighbour's low halo
             np.copyto(send_high, self._slab(state, axis, points))
             requests.append(self.comm.Isend(send_high, dest=high, tag=2 * axis))
-        mpi().Request.Waitall(requests)
+        # polled from Python, not waited for in C: a Ctrl-C then reaches this rank even while a
+        # neighbour has already stopped (MPI_Waitall would spin in C forever)
+        done = mpi().Request.Testall
+        while not done(requests):
+            pass
         if low is not None:
             self._slab(state, axis, 0)[...] = receive_low
         if high is not None:

@@ -119,11 +119,18 @@ def simulate(model: Model, t_end: float | None = None, dt: float | None = None, 
         if saves is None and len(earlier.t) > 1:
             interval = (earlier.t[-1] - earlier.t[0]) / (len(earlier.t) - 1)
             options["saves"] = max(1, round((options["t_end"] - t_start) / interval))
-    if decompose is not None or launched_processes() > 1:
+    decomposed = decompose is not None or launched_processes() > 1
+    if decomposed and earlier is not None and store is not None:
+        raise OptionError(f"-o {store}: a decomposed run writes its store block by block and cannot prepend the "
+                          "earlier run's saves yet; continue into a .npz or .nc file")
+    if decomposed:
         result = _simulate_decomposed(lowered, options, params, target, egraph, progress, decompose, preflight,
                                       initial, t_start, store)
         return result if earlier is None or result is None else _continued(earlier, result, restart_from)
-    check_memory(lowered, options)   # before compiling: a grid that cannot fit fails in a second, not after minutes
+    # before compiling: a grid that cannot fit fails in a second, not after minutes (a continued run also
+    # holds the earlier saves, and their copy in the joined result)
+    check_memory(lowered, options, 0 if earlier is None else 2 * sum(np.asarray(v).nbytes
+                                                                     for v in earlier.fields.values()))
     if preflight is not None:
         preflight(lowered, options)
     compiled = compile_model(lowered, target=target, space_order=options["space_order"], egraph=egraph,
@@ -280,9 +287,10 @@ def check_memory_of_result(lowered, options: dict) -> None:
                           f"{_size(needed)}; it has {_size(available)} available: use fewer --saves")
 
 
-def check_memory(lowered, options: dict) -> None:
-    """Refuse, before any work, a run whose arrays would not fit in memory (naming what to change)."""
-    needed, available = run_bytes(lowered, options), available_memory()
+def check_memory(lowered, options: dict, extra_bytes: int = 0) -> None:
+    """Refuse, before any work, a run whose arrays (and ``extra_bytes`` more) would not fit in memory,
+    naming what to change."""
+    needed, available = run_bytes(lowered, options) + extra_bytes, available_memory()
     if available is None or needed <= MEMORY_FRACTION * available:
         return
     grid = "x".join(str(n) for n in lowered.shape) or "no grid"

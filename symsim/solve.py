@@ -280,8 +280,9 @@ def available_memory() -> int | None:
 
 
 def check_memory_of_result(lowered, options: dict) -> None:
-    """Refuse a decomposed run whose gathered saves would not fit in rank 0's memory."""
-    needed, available = result_bytes(lowered, options), available_memory()
+    """Refuse a decomposed run whose gathered saves would not fit in rank 0's memory (the blocks as
+    received, and the whole grid's array they are copied into)."""
+    needed, available = 2 * result_bytes(lowered, options), available_memory()
     if available is not None and needed > MEMORY_FRACTION * available:
         raise OptionError(f"the {options['saves']} saves of model {lowered.name!r} gathered on rank 0 need about "
                           f"{_size(needed)}; it has {_size(available)} available: use fewer --saves")

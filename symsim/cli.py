@@ -524,17 +524,16 @@ def console_main() -> None:
     left is Python's finalization of every imported module -- SymPy's and Numba's object
     graphs -- which costs 0.2-0.4 s after a run (``benchmarks/startup.py``). The exit
     handlers still run (temporary directories, logging); then the streams are flushed and
-    the process ends with ``os._exit``.
+    the process ends with ``os._exit`` (not a rank of an MPI run).
     """
     import atexit
     status = main()
+    if "mpi4py" in sys.modules:
+        # a rank of an MPI run ends as Python ends (mpi4py finalizes MPI at teardown): ended by os._exit,
+        # with or without MPI_Finalize first, one rank in ten was killed by the launcher as it ended
+        sys.exit(status)
     try:
         atexit._run_exitfuncs()
-        if "mpi4py" in sys.modules and _mpi_started():
-            # mpi4py finalizes at interpreter teardown, which os._exit skips: an MPI launcher takes a rank
-            # that ends unfinalized for a crash and kills the others (rank 0 may still be writing)
-            from mpi4py import MPI
-            MPI.Finalize()
     finally:
         for stream in (sys.stdout, sys.stderr):
             try:

@@ -11,8 +11,9 @@ the slabs of halo width on both sides of the axis. The time loop is the single-p
 one (:func:`symsim.solve.integrate`) with an :class:`MpiCollective`, so that the
 suggested step, dopri5's error norm and the finite/growth check are those of the whole
 grid and every rank takes the same steps. Results are those of one process to
-round-off; the saves are gathered on rank 0 (:func:`gather_blocks`), which writes the
-outputs. The run itself is driven by :func:`symsim.solve.simulate`; this module holds
+round-off (bit for bit on the NumPy target: coordinates come from the whole grid's index).
+The saves are gathered on rank 0 (:func:`gather_blocks`), which writes the outputs, or,
+into a Zarr store, each rank writes its own block (:func:`write_block_store`). The run itself is driven by :func:`symsim.solve.simulate`; this module holds
 what it needs of MPI.
 
 The e-graph pass has a time limit, so two passes may find different kernels: rank 0 runs

@@ -94,6 +94,7 @@ def pingpong() -> None:
 def sweep_throughput(count: int, workers: int = 2) -> list[dict]:
     """Runs per second of ``count`` members as a plain loop of simulate() and as symsim.sweep on a
     LocalCluster of ``workers`` processes (cluster start-up timed apart), for a short and a longer run."""
+    import numpy as np
     from dask.distributed import Client, LocalCluster
 
     from symsim import load_model, sweep
@@ -103,7 +104,7 @@ def sweep_throughput(count: int, workers: int = 2) -> list[dict]:
     rows = []
     for name, options, parameter, low, high in [("heat_1d", {"t_end": 0.01, "saves": 4}, "D", 0.1, 0.5),
                                                 ("gray_scott", {"t_end": 100.0, "saves": 4}, "F", 0.03, 0.05)]:
-        values = {parameter: [float(v) for v in __import__("numpy").linspace(low, high, count)]}
+        values = {parameter: [float(v) for v in np.linspace(low, high, count)]}
         start = time.perf_counter()
         model = load_model(name)                        # compiled once, as a worker does
         compiled, checked = compile_model(model), run_options(model, **options)
@@ -114,7 +115,7 @@ def sweep_throughput(count: int, workers: int = 2) -> list[dict]:
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
                 Client(cluster) as client:
             started = time.perf_counter() - start
-            client.run(lambda: __import__("symsim").load_model(name))        # warm the workers' imports
+            client.run(load_model, name)                                     # warm the workers' imports
             start = time.perf_counter()
             sweep(name, values, client=client, **options)
             swept = time.perf_counter() - start

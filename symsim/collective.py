@@ -35,6 +35,11 @@ class Collective:
         """The items of every process, each once, in order."""
         return tuple(items)
 
+    def elementwise(self, values, op: str):
+        """``values`` (an array) combined element by element over the processes: ``op`` is "min", "max"
+        or "sum"."""
+        return values
+
 
 ONE_PROCESS = Collective()
 

@@ -62,10 +62,6 @@ class BlockAxis(Axis):
     def index_shift(self) -> int:
         return self.first_point
 
-    @property
-    def coordinates(self):
-        return self.whole_start + self.step * np.arange(self.first_point, self.first_point + self.points)
-
 
 @dataclass(frozen=True)
 class Block:

@@ -68,21 +68,11 @@ class MpiCollective(Collective):
     def union(self, items: tuple) -> tuple:
         return tuple(dict.fromkeys(item for part in self.comm.allgather(tuple(items)) for item in part))
 
-    def diagnostics(self, block_saves: np.ndarray, fields: tuple, cell: float) -> dict:
-        """:func:`symsim.solve.save_diagnostics` of the whole grid from each rank's block of the saves."""
-        values = block_saves.reshape(block_saves.shape[0], block_saves.shape[1], -1)
-
-        def reduced(local, op):
-            out = np.empty_like(local)
-            self.comm.Allreduce(np.ascontiguousarray(local), out, op=op)
-            return out
-
-        low, high = reduced(values.min(axis=2), mpi().MIN), reduced(values.max(axis=2), mpi().MAX)
-        total = reduced(values.sum(axis=2), mpi().SUM)
-        squares = reduced(np.einsum("ijk,ijk->ij", values, values), mpi().SUM)
-        count = self.comm.allreduce(values.shape[2], op=mpi().SUM)
-        return {f: {"min": low[:, k].tolist(), "max": high[:, k].tolist(), "mean": (total[:, k] / count).tolist(),
-                    "l2": np.sqrt(squares[:, k] * cell).tolist()} for k, f in enumerate(fields)}
+    def elementwise(self, values, op: str):
+        local = np.ascontiguousarray(values, dtype=float)
+        out = np.empty_like(local)
+        self.comm.Allreduce(local, out, op={"min": mpi().MIN, "max": mpi().MAX, "sum": mpi().SUM}[op])
+        return out
 
     def agreed(self, action):
         """``action()``'s value on every rank, or, when it raised a symsim error on any rank, that error
@@ -107,46 +97,47 @@ class HaloExchange:
     allocated once; a side with no neighbour (a wall) is skipped."""
 
     def __init__(self, comm, block: Block, local, periodic: tuple):
-        self.comm, self.local = comm, local
-        self.padded_shape = local.padded_shape
+        self.comm = comm
         self.seconds = 0.0       # spent in exchanges (copies and waiting): the run's stats report it
+        self._all_done = mpi().Request.Testall
         self.plans = {}
         for k in local.exchanged:
             low, high = (block.neighbour(k, side, periodic[k]) for side in ("low", "high"))
-            slab = list((len(local.fields),) + self.padded_shape)
-            slab[k + 1] = local.halo[k]
-            buffers = [np.empty(slab) for _ in range(4)]      # send low, send high, receive low, receive high
-            self.plans[k] = (low, high, buffers)
+            halo, points = local.halo[k], local.axes[k].points
 
-    def _slab(self, state, axis: int, start: int):
-        index = [slice(None)] + [slice(0, n) for n in self.padded_shape]
-        index[axis + 1] = slice(start, start + self.local.halo[axis])
-        return state[tuple(index)]
+            def slab(start, k=k, halo=halo):   # halo layers of axis k from ``start``, the padded extent elsewhere
+                index = [slice(None)] + [slice(0, n) for n in local.padded_shape]
+                index[k + 1] = slice(start, start + halo)
+                return tuple(index)
+
+            shape = list((len(local.fields),) + local.padded_shape)
+            shape[k + 1] = halo
+            # per side: neighbour, send buffer, its slab (my edge layers), receive buffer, its slab (my halo)
+            self.plans[k] = ((low, np.empty(shape), slab(halo), np.empty(shape), slab(0)),
+                             (high, np.empty(shape), slab(points), np.empty(shape), slab(points + halo)))
 
     def __call__(self, state, axis: int) -> None:
         started = time.perf_counter()
-        low, high, (send_low, send_high, receive_low, receive_high) = self.plans[axis]
-        halo, points = self.local.halo[axis], self.local.axes[axis].points
+        (low, send_low, first, receive_low, below), (high, send_high, last, receive_high, above) = self.plans[axis]
         requests = []
         if low is not None:
             requests.append(self.comm.Irecv(receive_low, source=low, tag=2 * axis))
         if high is not None:
             requests.append(self.comm.Irecv(receive_high, source=high, tag=2 * axis + 1))
         if low is not None:      # my first layers: the low neighbour's high halo
-            np.copyto(send_low, self._slab(state, axis, halo))
+            np.copyto(send_low, state[first])
             requests.append(self.comm.Isend(send_low, dest=low, tag=2 * axis + 1))
         if high is not None:     # my last layers: the high neighbour's low halo
-            np.copyto(send_high, self._slab(state, axis, points))
+            np.copyto(send_high, state[last])
             requests.append(self.comm.Isend(send_high, dest=high, tag=2 * axis))
         # polled from Python, not waited for in C: a Ctrl-C then reaches this rank even while a
         # neighbour has already stopped (MPI_Waitall would spin in C forever)
-        done = mpi().Request.Testall
-        while not done(requests):
+        while not self._all_done(requests):
             pass
         if low is not None:
-            self._slab(state, axis, 0)[...] = receive_low
+            state[below] = receive_low
         if high is not None:
-            self._slab(state, axis, points + halo)[...] = receive_high
+            state[above] = receive_high
         self.seconds += time.perf_counter() - started
 
 

@@ -72,7 +72,7 @@ class Axis:
     def coordinates(self):
         """The grid points along the axis (a NumPy array)."""
         import numpy as np     # here, not at import: the IR (symsim.ir) loads without NumPy
-        return self.start + self.spacing * np.arange(self.points)
+        return self.grid_origin + self.spacing * np.arange(self.index_shift, self.index_shift + self.points)
 
     def side_at(self, position: float) -> str | None:
         """'low' or 'high' when ``position`` is this axis's start or stop wall, else None."""

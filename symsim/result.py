@@ -237,28 +237,23 @@ class Result:
 
     @classmethod
     def load(cls, path) -> "Result":
-        """Read a result written by :meth:`save` (``.nc``: NetCDF, through xarray; else ``.npz``).
+        """Read a result written by :meth:`save` (``.nc``: NetCDF, ``.zarr``: a Zarr store, through xarray;
+        else ``.npz``).
 
         Raises :class:`~symsim.errors.SymsimError` naming the file if it is
         missing, is not a symsim result archive, or lacks arrays.
         """
         path = Path(path)
-        if path.suffix == ".zarr":
-            if not path.is_dir():
-                raise SymsimError(f"{path}: result store not found")
+        if path.suffix in (".zarr", ".nc"):      # through xarray: a Zarr store (a folder) or a NetCDF file
+            zarr = path.suffix == ".zarr"
+            if not (path.is_dir() if zarr else path.is_file()):
+                raise SymsimError(f"{path}: result {'store' if zarr else 'file'} not found")
             try:
-                with _xarray().open_zarr(path) as dataset:
+                with (_xarray().open_zarr(path) if zarr else _xarray().open_dataset(path)) as dataset:
                     return cls.from_xarray(dataset.load(), str(path))
             except (OSError, ValueError, KeyError) as error:
-                raise SymsimError(f"{path}: cannot read Zarr result ({type(error).__name__}: {error})") from None
-        if path.suffix == ".nc":
-            if not path.is_file():
-                raise SymsimError(f"{path}: result file not found")
-            try:
-                with _xarray().open_dataset(path) as dataset:
-                    return cls.from_xarray(dataset.load(), str(path))
-            except (OSError, ValueError) as error:
-                raise SymsimError(f"{path}: cannot read NetCDF result ({type(error).__name__}: {error})") from None
+                raise SymsimError(f"{path}: cannot read {'Zarr' if zarr else 'NetCDF'} result "
+                                  f"({type(error).__name__}: {error})") from None
         try:
             with np.load(path, allow_pickle=False) as npz:
                 if not isinstance(npz, np.lib.npyio.NpzFile):

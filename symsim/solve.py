@@ -203,8 +203,7 @@ def _simulate_decomposed(lowered, options: dict, params: dict | None, target: st
                  decomposition="x".join(map(str, chosen)))
     coords = {a.name: a.coordinates for a in lowered.axes}
     if store is not None:
-        stats.update(diagnostics=collective.diagnostics(block_saves, lowered.fields,
-                                                        math.prod(a.spacing for a in lowered.axes)), store=str(store))
+        stats.update(diagnostics=save_diagnostics(block_saves, lowered, collective), store=str(store))
 
         def finish(group):     # the dataset's attributes, as Result.save would write them
             group.attrs.update(Result(lowered.name, part.t, coords, dict.fromkeys(lowered.fields), dict(part.params),
@@ -512,18 +511,18 @@ class _Saves:
                               "saves done)", result)
 
 
-def save_diagnostics(saved: np.ndarray, lowered) -> dict:
+def save_diagnostics(saved: np.ndarray, lowered, collective: Collective = ONE_PROCESS) -> dict:
     """Per field, per save: min, max, mean and L2 norm (sqrt of the sum of squares times the cell volume;
-    the absolute value for an ODE field), as lists -- what ``symsim run --verbose`` prints and the result keeps."""
+    the absolute value for an ODE field), as lists -- what ``symsim run --verbose`` prints and the result keeps.
+    On a decomposed grid ``saved`` is this process's block and ``collective`` combines the blocks' parts."""
     cell = math.prod(a.spacing for a in lowered.axes)
     values = saved.reshape(saved.shape[0], saved.shape[1], -1)
-    report = {}
-    for k, field in enumerate(lowered.fields):
-        series = values[:, k]
-        report[field] = {"min": series.min(axis=1).tolist(), "max": series.max(axis=1).tolist(),
-                         "mean": series.mean(axis=1).tolist(),
-                         "l2": np.sqrt(np.einsum("ij,ij->i", series, series) * cell).tolist()}
-    return report
+    low, high = collective.elementwise(values.min(axis=2), "min"), collective.elementwise(values.max(axis=2), "max")
+    total = collective.elementwise(values.sum(axis=2), "sum")
+    squares = collective.elementwise(np.einsum("ijk,ijk->ij", values, values), "sum")
+    count = collective.sum(values.shape[2])
+    return {field: {"min": low[:, k].tolist(), "max": high[:, k].tolist(), "mean": (total[:, k] / count).tolist(),
+                    "l2": np.sqrt(squares[:, k] * cell).tolist()} for k, field in enumerate(lowered.fields)}
 
 
 def _announce(spectrum: SpectrumEstimate, options: dict, dt: float, used: float, limit: float | None) -> bool:

@@ -1,6 +1,7 @@
 """Strong scaling of a decomposed grid over MPI ranks, the exchange's cost, and a weak-scaling model.
 
-    python benchmarks/scaling.py [--json benchmarks/scaling.json] [--quick] [--ranks 1,2]
+    python benchmarks/scaling.py [--json benchmarks/scaling.json] [--quick] [--ranks 1,2] [--sizes 2048,4096]
+                                 [--steps N] [--no-sweep]
 
 Strong scaling: heat 2-D and Gray-Scott (periodic, :mod:`models`) at 2048^2 and 4096^2, RK4 on
 the Numba target, one thread per rank, run by ``mpiexec -n P`` for each P in ``--ranks``;
@@ -42,7 +43,8 @@ CLUSTER = {"name": "InfiniBand HDR 200 Gb/s", "latency_s": 1.0e-6, "bandwidth_by
 
 
 def worker(model_name: str, n: int, steps: int) -> None:
-    """Under mpiexec: ``steps`` RK4 steps of the model at n x n on the Numba target, timed by the run."""
+    """Under mpiexec: ``steps`` RK4 steps of the model at n x n on the Numba target, timed by the run
+    (after one untimed step that compiles the kernels)."""
     sys.path.insert(0, str(HERE))
     from models import gray_scott_model, heat_model
 
@@ -52,6 +54,8 @@ def worker(model_name: str, n: int, steps: int) -> None:
 
     model = {"heat": heat_model, "gray_scott": gray_scott_model}[model_name](n)
     dt = _stable_dt(model, compile_model, stable_steps)
+    # one step first: the kernels compile on first use, and a run's stepping time would count that
+    simulate(model, t_end=dt, dt=dt, method="rk4", saves=1, target="numba", egraph=True)
     result = simulate(model, t_end=steps * dt, dt=dt, method="rk4", saves=1, target="numba", egraph=True)
     if result is not None:
         stats = result.stats
@@ -151,11 +155,26 @@ def weak_scaling_model(per_point_seconds: float, latency: float, bandwidth: floa
     return rows
 
 
+def _processor_name() -> str:
+    """The processor's model name as Linux reports it (platform.processor() is often empty there)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", type=Path, default=HERE / "scaling.json")
     parser.add_argument("--quick", action="store_true", help="2048^2 only, fewer steps")
     parser.add_argument("--ranks", default="1,2", help="rank counts (default 1,2)")
+    parser.add_argument("--sizes", help="grid sizes n (n x n points; default 2048,4096, or 2048 with --quick)")
+    parser.add_argument("--steps", type=int, help="RK4 steps at 2048^2, scaled by (2048/n)^2 for other sizes "
+                                                  "(default 80, or 40 with --quick)")
+    parser.add_argument("--no-sweep", action="store_true", help="leave out the Dask sweep (a machine without Dask)")
     parser.add_argument("--worker", nargs=3, metavar=("MODEL", "N", "STEPS"))
     parser.add_argument("--pingpong", action="store_true")
     args = parser.parse_args()
@@ -166,13 +185,14 @@ def main() -> None:
     if MPIEXEC is None:
         raise SystemExit("needs mpiexec and mpi4py: pip install 'symsim[mpi]'")
     ranks = [int(r) for r in args.ranks.split(",")]
-    sizes = (2048,) if args.quick else (2048, 4096)
+    sizes = [int(n) for n in args.sizes.split(",")] if args.sizes else [2048] if args.quick else [2048, 4096]
+    steps_2048 = args.steps or (40 if args.quick else 80)
     rows = []
     print(f"{'model':>10} {'grid':>9} {'ranks':>5} {'layout':>6} {'ms/step':>9} {'exchange':>9} {'efficiency':>10} "
           f"{'1 rank, P threads':>18}")
     for model in ("heat", "gray_scott"):
         for n in sizes:
-            steps = max(10, int((40 if args.quick else 80) * (2048 / n) ** 2))
+            steps = max(10, int(steps_2048 * (2048 / n) ** 2))
             base = None
             for count in ranks:
                 run = _launch(["--worker", model, str(n), str(steps)], count, 1)
@@ -203,13 +223,13 @@ def main() -> None:
     for m in ("64^3", "128^3", "256^3", "512^3"):
         cells = [r for r in model_rows["cluster"] if r["points_per_rank"] == m]
         print(f"{m:>9} " + " ".join(f"{r['efficiency']:>7.3f}" for r in cells))
-    sweeps = sweep_throughput(16 if args.quick else 32)
+    sweeps = [] if args.no_sweep else sweep_throughput(16 if args.quick else 32)
     print(f"{'sweep':>10} {'members':>7} {'plain loop':>10} {'dask, 2 workers':>15} {'speed-up':>8} "
           f"{'overhead/task':>13} {'cluster start':>13}")
     for row in sweeps:
         print(f"{row['model']:>10} {row['members']:>7} {row['loop_s']:>9.2f}s {row['sweep_s']:>14.2f}s "
               f"{row['speedup']:>8.2f} {row['overhead_per_task_s'] * 1e3:>10.1f} ms {row['cluster_start_s']:>12.2f}s")
-    report = {"machine": platform.processor() or platform.machine(), "cores": os.cpu_count(), "strong": rows,
+    report = {"machine": _processor_name(), "cores": os.cpu_count(), "strong": rows,
               "sweep": sweeps,
               "loopback": {"latency_s": latency, "bandwidth_bytes_s": bandwidth, "pingpong": loopback},
               "weak_model": {"assumptions": {

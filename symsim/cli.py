@@ -332,7 +332,7 @@ def _run(args) -> int:
     store = output if output.suffix == ".zarr" else None
 
     def check_outputs(lowered, options):   # before compiling and running: a bad path fails now
-        if store is not None:              # a folder, replaced whole when the run is done
+        if store is not None:              # a folder, written save by save and moved into place at the end
             check_output_file(output.parent / f".{output.name}.probe", "-o", result_bytes(lowered, options))
         else:
             check_output_file(output, "-o", result_bytes(lowered, options))
@@ -352,7 +352,8 @@ def _run(args) -> int:
         partial = stopped.result
         if partial is None or len(partial.t) < 2:
             raise RunInterrupted(f"{stopped}; nothing written", partial) from None
-        written = partial.save(output, compress=args.compress)
+        # a run into a store has written its saves so far there already
+        written = output if partial.stats.get("store") == str(output) else partial.save(output, compress=args.compress)
         raise RunInterrupted(f"{stopped}; the saves up to t={partial.t[-1]:g} are in {written}; continue with: "
                              f"symsim run {args.model} --restart-from {written} --t-end {partial.stats['t_end']:g}",
                              partial) from None

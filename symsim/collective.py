@@ -40,6 +40,14 @@ class Collective:
         or "sum"."""
         return values
 
+    def broadcast(self, value):
+        """The first process's ``value``, on every process."""
+        return value
+
+    def agreed(self, action):
+        """``action()``; on several processes, an error raised on any of them is raised on all."""
+        return action()
+
 
 ONE_PROCESS = Collective()
 

@@ -13,8 +13,9 @@ suggested step, dopri5's error norm and the finite/growth check are those of the
 grid and every rank takes the same steps. Results are those of one process to
 round-off (bit for bit on the NumPy target: coordinates come from the whole grid's index).
 The saves are gathered on rank 0 (:func:`gather_blocks`), which writes the outputs, or,
-into a Zarr store, each rank writes its own block (:func:`write_block_store`). The run itself is driven by :func:`symsim.solve.simulate`; this module holds
-what it needs of MPI.
+into a Zarr store, each rank writes its own block of each save as it is taken
+(:class:`symsim.store.StoredSaves`). The run itself is driven by :func:`symsim.solve.simulate`;
+this module holds what it needs of MPI.
 
 The e-graph pass has a time limit, so two passes may find different kernels: rank 0 runs
 it once and sends the kernel to every rank. Messages between ranks are pickled by
@@ -27,7 +28,6 @@ rank alone stops the run with :func:`abort` (MPI_Abort), so that none waits fore
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import time
@@ -73,6 +73,9 @@ class MpiCollective(Collective):
         out = np.empty_like(local)
         self.comm.Allreduce(local, out, op={"min": mpi().MIN, "max": mpi().MAX, "sum": mpi().SUM}[op])
         return out
+
+    def broadcast(self, value):
+        return self.comm.bcast(value, root=0)
 
     def agreed(self, action):
         """``action()``'s value on every rank, or, when it raised a symsim error on any rank, that error
@@ -164,66 +167,6 @@ def gather_blocks(comm, layout: tuple, shape: tuple, block_saves: np.ndarray) ->
         index = tuple(slice(first, first + n) for first, n in Block.of_rank(layout, rank).ranges(shape))
         saved[(slice(None), slice(None)) + index] = part
     return saved
-
-
-def write_block_store(collective: MpiCollective, path, lowered, layout: tuple, block: Block, t: np.ndarray,
-                      block_saves: np.ndarray, finish) -> None:
-    """Every rank writes its block of every save into one Zarr store (format 2, read by
-    ``xarray.open_zarr``); nothing is gathered. A chunk is one save of one block, so no two ranks
-    write the same chunk. Rank 0 creates the arrays and coordinates in a temporary folder beside
-    ``path``, every rank writes, then rank 0 calls ``finish(group)`` (the dataset's attributes),
-    consolidates the metadata and moves the store into place: complete or not there at all."""
-    import zarr
-
-    from .decomposition import block_ranges
-    from .io import atomic_directory
-
-    comm = collective.comm
-    chunks = tuple(block_ranges(n, parts)[0][1] for n, parts in zip(lowered.shape, layout))
-    owned = tuple(slice(first, first + n) for first, n in block.ranges(lowered.shape))
-    axes = [a.name for a in lowered.axes]
-
-    def create(folder):
-        """The arrays (unwritten chunks read as NaN) and the coordinates; returns the folder."""
-        group = zarr.open_group(folder, mode="w", zarr_format=2)
-        for name, values in [("t", t)] + [(a.name, a.coordinates) for a in lowered.axes]:
-            group.create_array(name, data=np.asarray(values, dtype=float), fill_value=None,
-                               attributes={"_ARRAY_DIMENSIONS": [name],
-                                           "long_name": "time" if name == "t" else f"coordinate {name}"})
-        for field in lowered.fields:
-            group.create_array(field, shape=(len(t),) + lowered.shape, chunks=(1,) + chunks, dtype="f8",
-                               fill_value=np.nan,
-                               attributes={"_ARRAY_DIMENSIONS": ["t", *axes], "long_name": f"field {field}"})
-        return folder
-
-    def write(folder):
-        group = zarr.open_group(folder, mode="r+", zarr_format=2)
-        for k, field in enumerate(lowered.fields):
-            group[field][(slice(None),) + owned] = block_saves[:, k]
-
-    def guarded(action):
-        def run():
-            try:
-                return action()
-            except OSError as error:     # a full disk, a folder gone: every rank stops, none waits
-                raise OptionError(f"-o {path}: cannot write the store ({error.strerror or error})") from None
-        return collective.agreed(run)
-
-    if not collective.is_root:
-        collective.agreed(lambda: None)
-        folder = comm.bcast(None, root=0)
-        guarded(lambda: write(folder))
-        collective.agreed(lambda: None)
-        return
-    with contextlib.ExitStack() as stack:
-        staged = guarded(lambda: create(stack.enter_context(atomic_directory(path))))
-        comm.bcast(str(staged), root=0)
-        guarded(lambda: write(staged))
-
-        def complete():
-            finish(zarr.open_group(staged, mode="r+", zarr_format=2))
-            zarr.consolidate_metadata(staged, zarr_format=2)
-        guarded(complete)
 
 
 def abort(error) -> None:

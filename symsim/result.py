@@ -89,6 +89,49 @@ def _write_npz(fileobj, arrays: dict[str, np.ndarray], compress: bool = False) -
                 np.lib.format.write_array(member, np.asanyarray(arr), allow_pickle=False)
 
 
+class SaveDiagnostics:
+    """Per save and field: the min, max, sum and sum of squares of the values, and their count -- the
+    parts of :meth:`combined`'s report, kept apart so that the blocks of a decomposed grid, or saves
+    written one at a time, combine them exactly."""
+
+    def __init__(self, saves: int, fields: int):
+        self.low, self.high = np.full((saves, fields), np.inf), np.full((saves, fields), -np.inf)
+        self.total, self.squares = np.zeros((saves, fields)), np.zeros((saves, fields))
+        self.points = 0
+
+    @classmethod
+    def of(cls, saved: np.ndarray) -> "SaveDiagnostics":
+        """The parts of ``saved``, (saves, fields, *grid)."""
+        parts = cls(*saved.shape[:2])
+        for i in range(saved.shape[0]):
+            parts.add(i, saved[i])
+        return parts
+
+    def add(self, index: int, values: np.ndarray) -> None:
+        """Save ``index`` is ``values``, (fields, *grid)."""
+        flat = values.reshape(values.shape[0], -1)
+        self.low[index], self.high[index] = flat.min(axis=1), flat.max(axis=1)
+        self.total[index], self.squares[index] = flat.sum(axis=1), np.einsum("ij,ij->i", flat, flat)
+        self.points = flat.shape[1]
+
+    def combined(self, lowered, collective=None, saves: int | None = None) -> dict:
+        """Per field, per save (the first ``saves``): min, max, mean and L2 norm (sqrt of the sum of squares
+        times the cell volume; the absolute value for an ODE field), as lists -- what ``symsim run --verbose``
+        prints and the result keeps. ``collective`` (:mod:`symsim.collective`) combines the parts of the
+        blocks of a decomposed grid."""
+        from .collective import ONE_PROCESS
+
+        collective = collective or ONE_PROCESS
+        count = len(self.low) if saves is None else saves
+        low = collective.elementwise(self.low[:count], "min")
+        high = collective.elementwise(self.high[:count], "max")
+        total = collective.elementwise(self.total[:count], "sum")
+        squares = collective.elementwise(self.squares[:count], "sum")
+        points, cell = collective.sum(self.points), float(np.prod([a.spacing for a in lowered.axes]))
+        return {field: {"min": low[:, k].tolist(), "max": high[:, k].tolist(), "mean": (total[:, k] / points).tolist(),
+                        "l2": np.sqrt(squares[:, k] * cell).tolist()} for k, field in enumerate(lowered.fields)}
+
+
 @dataclass(eq=False)
 class Result:
     """Saved solution of one simulation run.

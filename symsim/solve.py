@@ -32,7 +32,7 @@ from .implicit import implicit_stepper
 from .integrators import AdaptiveStepper, CompiledStepper, FixedStepper, hermite
 from .lowering import lower_to_stencils
 from .model import Model
-from .result import Result
+from .result import Result, SaveDiagnostics
 from .stability import SpectrumEstimate, spectrum_estimate, stable_step
 from .system import SemiDiscreteSystem
 from .tableaus import IMPLICIT_METHODS, RUN_METHODS, TABLEAUS
@@ -127,21 +127,32 @@ def simulate(model: Model, t_end: float | None = None, dt: float | None = None, 
         result = _simulate_decomposed(lowered, options, params, target, egraph, progress, decompose, preflight,
                                       initial, t_start, store)
         return result if earlier is None or result is None else _continued(earlier, result, restart_from)
+    # a run into a store writes each save as it is taken (a continued one joins the earlier saves first)
+    streamed = store is not None and earlier is None
     # before compiling: a grid that cannot fit fails in a second, not after minutes (a continued run also
     # holds the earlier saves, and their copy in the joined result)
     check_memory(lowered, options, 0 if earlier is None else 2 * sum(np.asarray(v).nbytes
-                                                                     for v in earlier.fields.values()))
+                                                                     for v in earlier.fields.values()),
+                 saves_in_memory=not streamed)
     if preflight is not None:
         preflight(lowered, options)
     compiled = compile_model(lowered, target=target, space_order=options["space_order"], egraph=egraph,
                              jacobian=options["method"] in IMPLICIT_METHODS)
-    result = integrate(compiled, options, params, progress, initial=initial, t_start=t_start)
+    result = integrate(compiled, options, params, progress, initial=initial, t_start=t_start,
+                       saves_into=_stored_saves(store, lowered) if streamed else None)
     if earlier is not None:
         result = _continued(earlier, result, restart_from)
-    if store is not None:
-        result.save(store)
-        result.stats["store"] = str(store)
+        if store is not None:
+            result.save(store)
+            result.stats["store"] = str(store)
     return result
+
+
+def _stored_saves(store, lowered, collective: Collective = ONE_PROCESS, layout: tuple | None = None,
+                  block=None):
+    """``integrate``'s saves_into for a run that writes its saves into the Zarr store ``store``."""
+    from .store import StoredSaves
+    return lambda save_times: StoredSaves(store, lowered, save_times, collective, layout, block)
 
 
 def _simulate_decomposed(lowered, options: dict, params: dict | None, target: str, egraph: bool, progress: bool,
@@ -151,7 +162,7 @@ def _simulate_decomposed(lowered, options: dict, params: dict | None, target: st
     ``layout``: blocks per axis (``"2x2"`` or a tuple), default the one whose busiest block
     exchanges the fewest halo points (:func:`~symsim.decomposition.choose_layout`)."""
     from .decomposition import Block, block_model, check_layout, choose_layout, parse_layout
-    from .distributed import HaloExchange, MpiCollective, gather_blocks, mpi, share_cores, write_block_store
+    from .distributed import HaloExchange, MpiCollective, gather_blocks, mpi, share_cores
 
     comm = mpi().COMM_WORLD
     collective = MpiCollective(comm)
@@ -169,7 +180,7 @@ def _simulate_decomposed(lowered, options: dict, params: dict | None, target: st
                   if layout is not None else choose_layout(lowered, comm.size))
         check_layout(lowered, chosen, comm.size)
         local = block_model(lowered, Block.of_rank(chosen, comm.rank))
-        check_memory(local, options)
+        check_memory(local, options, saves_in_memory=store is None)
         if collective.is_root:
             if preflight is not None:
                 preflight(lowered, options)
@@ -189,31 +200,22 @@ def _simulate_decomposed(lowered, options: dict, params: dict | None, target: st
     exchange = HaloExchange(comm, block, local, tuple(a.periodic for a in lowered.axes))
     compiled.module._exchange = exchange
     owned = (slice(None),) + tuple(slice(first, first + n) for first, n in block.ranges(lowered.shape))
+    saves_into = _stored_saves(store, lowered, collective, chosen, block) if store is not None else None
     try:
         part = integrate(compiled, options, params, progress, initial=None if initial is None else initial[owned],
-                         t_start=t_start, collective=collective)
+                         t_start=t_start, collective=collective, saves_into=saves_into)
     except RunInterrupted as stopped:
         # the launcher passes Ctrl-C to every rank, each at its own point of a step: nothing is gathered
         error = RunInterrupted(f"{str(stopped).split(' (')[0]}; a decomposed run keeps no partial saves", None)
         error.all_processes = True
         raise error from None
-    block_saves = np.stack([part.fields[f] for f in lowered.fields], axis=1)
     stats = dict(part.stats, wall_seconds=collective.max(part.stats["wall_seconds"]),
                  exchange_seconds=collective.max(exchange.seconds), processes=comm.size,
                  decomposition="x".join(map(str, chosen)))
-    coords = {a.name: a.coordinates for a in lowered.axes}
-    if store is not None:
-        stats.update(diagnostics=save_diagnostics(block_saves, lowered, collective), store=str(store))
-
-        def finish(group):     # the dataset's attributes, as Result.save would write them
-            group.attrs.update(Result(lowered.name, part.t, coords, dict.fromkeys(lowered.fields), dict(part.params),
-                                      stats).dataset_attributes())
-        write_block_store(collective, store, lowered, chosen, block, part.t, block_saves, finish)
-        if not collective.is_root:
-            return None
-        import zarr
-        group = zarr.open_group(store, mode="r")
-        return Result(lowered.name, part.t, coords, {f: group[f] for f in lowered.fields}, dict(part.params), stats)
+    if store is not None:       # every rank wrote its block of each save as it was taken
+        part.stats = stats
+        return part if collective.is_root else None
+    block_saves = np.stack([part.fields[f] for f in lowered.fields], axis=1)
     saved = gather_blocks(comm, chosen, lowered.shape, block_saves)
     if saved is None:
         return None
@@ -287,10 +289,13 @@ def check_memory_of_result(lowered, options: dict) -> None:
                           f"{_size(needed)}; it has {_size(available)} available: use fewer --saves")
 
 
-def check_memory(lowered, options: dict, extra_bytes: int = 0) -> None:
+def check_memory(lowered, options: dict, extra_bytes: int = 0, saves_in_memory: bool = True) -> None:
     """Refuse, before any work, a run whose arrays (and ``extra_bytes`` more) would not fit in memory,
-    naming what to change."""
-    needed, available = run_bytes(lowered, options) + extra_bytes, available_memory()
+    naming what to change. ``saves_in_memory=False``: the saves go to a store as they are taken."""
+    needed = run_bytes(lowered, options) + extra_bytes
+    if not saves_in_memory:
+        needed -= result_bytes(lowered, options) - result_bytes(lowered, dict(options, saves=1))
+    available = available_memory()
     if available is None or needed <= MEMORY_FRACTION * available:
         return
     grid = "x".join(str(n) for n in lowered.shape) or "no grid"
@@ -325,13 +330,16 @@ def keep_freed_arrays_mapped() -> bool:
 
 
 def integrate(compiled: CompiledModel, options: dict, params: dict | None = None, progress: bool = False,
-              initial: np.ndarray | None = None, t_start: float = 0.0, collective: Collective = ONE_PROCESS) -> Result:
+              initial: np.ndarray | None = None, t_start: float = 0.0, collective: Collective = ONE_PROCESS,
+              saves_into=None) -> Result:
     """Time loop over a compiled model (see :func:`simulate` for the options).
 
     ``initial``: the fields' values at ``t_start``, (fields, *grid), in place of the model's initial
     condition (which holds at t=0). The saves are evenly spaced from ``t_start`` to ``options["t_end"]``.
     ``collective``: the processes stepping the blocks of one decomposed grid together
     (:mod:`symsim.distributed`); the Result then holds this process's block.
+    ``saves_into(save_times)``: where the saves go as they are taken (default: an array in memory;
+    :class:`symsim.store.StoredSaves` writes each into a Zarr store).
     """
     if compiled.target == "numpy" and os.environ.get("SYMSIM_TUNE_MALLOC") == "1":
         keep_freed_arrays_mapped()
@@ -353,7 +361,7 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
                               "algebra runs on the host); use --target numba or numpy")
         _announce(spectrum, options, dt, dt, None)
         return _integrate_implicit(compiled, options, values, state, save_times, _Diagnosis(spectrum, method, None),
-                                   progress)
+                                   progress, saves_into)
     suggested = stable_step(spectrum, method, bool(lowered.axes))
     if dt is None:
         dt = suggested if suggested is not None else (t_end - t_start) / saves / 10
@@ -391,7 +399,7 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
     else:
         stepper = FixedStepper(method, rhs, constrain, state)
 
-    saved = _Saves((saves + 1, len(lowered.fields)) + lowered.shape)
+    saved = (saves_into or _Saves.in_memory(lowered))(save_times)
     saved[0] = compiled.interior(to_host(state))
     steps = 0
     started = clock.perf_counter()
@@ -433,7 +441,8 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
     finally:
         np.seterr(**saved_errstate)
         bar.close(clear=failed)
-    saved = saved.array
+        if failed:
+            saved.abandon()
     elapsed = clock.perf_counter() - started
 
     stats = {"method": method, "target": compiled.target, "space_order": lowered.space_order,
@@ -445,17 +454,17 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
         stats.update(dt=dt, steps=steps, interpolated_saves=True)
     else:
         stats.update(dt=landing_step, steps=steps)
-    return _result(lowered, save_times, saved, values, stats)
+    return saved.result(lowered, save_times, values, stats)
 
 
 def _integrate_implicit(compiled: CompiledModel, options: dict, values: dict, state: np.ndarray,
-                        save_times: np.ndarray, failure, progress: bool) -> Result:
+                        save_times: np.ndarray, failure, progress: bool, saves_into=None) -> Result:
     """The time loop of an implicit method (:mod:`symsim.implicit`) over the model's evolved values."""
     lowered, method = compiled.lowered, options["method"]
     system = SemiDiscreteSystem(compiled, values)
     y = system.values_of(state)
     stepper = implicit_stepper(method, system, save_times[0], y, save_times[-1], options["rtol"], options["atol"])
-    saved = _Saves((len(save_times), len(lowered.fields)) + lowered.shape)
+    saved = (saves_into or _Saves.in_memory(lowered))(save_times)
     saved[0] = compiled.interior(state)
     dt, t = options["dt"], save_times[0]
     started = clock.perf_counter()
@@ -477,16 +486,17 @@ def _integrate_implicit(compiled: CompiledModel, options: dict, values: dict, st
     finally:
         np.seterr(**saved_errstate)
         bar.close(clear=failed)
-    saved = saved.array
+        if failed:
+            saved.abandon()
     stats = {"method": method, "target": compiled.target, "space_order": lowered.space_order,
              "equations": dict(lowered.equations), "wall_seconds": clock.perf_counter() - started, "rtol": options["rtol"], "atol": options["atol"],
              "unknowns": system.size, "jacobian_nonzeros": int(system.sparsity.nnz), **stepper.stats()}
-    return _result(lowered, save_times, saved, values, stats)
+    return saved.result(lowered, save_times, values, stats)
 
 
 def _result(lowered, save_times: np.ndarray, saved: np.ndarray, values: dict, stats: dict) -> Result:
     """A run's Result: ``saved`` (saves, fields, *grid) as one array per field, with the per-save diagnostics."""
-    stats["diagnostics"] = save_diagnostics(saved, lowered)
+    stats["diagnostics"] = SaveDiagnostics.of(saved).combined(lowered)
     return Result(model_name=lowered.name, t=save_times, coords={a.name: a.coordinates for a in lowered.axes},
                   fields={f: saved[:, k] for k, f in enumerate(lowered.fields)}, params=values, stats=stats)
 
@@ -498,10 +508,21 @@ class _Saves:
         self.array = np.empty(shape)
         self.count = 0
 
+    @classmethod
+    def in_memory(cls, lowered):
+        """What ``integrate`` makes the saves of ``lowered`` with, from its save times."""
+        return lambda save_times: cls((len(save_times), len(lowered.fields)) + lowered.shape)
+
     def __setitem__(self, index, values) -> None:
         self.array[index] = values
         last = range(len(self.array))[index]
         self.count = max(self.count, (last[-1] if isinstance(last, range) and len(last) else last) + 1)
+
+    def result(self, lowered, save_times: np.ndarray, values: dict, stats: dict) -> Result:
+        return _result(lowered, save_times, self.array, values, stats)
+
+    def abandon(self) -> None:
+        """Nothing to undo: the array goes with the run."""
 
     def interrupted(self, lowered, save_times: np.ndarray, values: dict, stats: dict) -> RunInterrupted:
         """The error that carries the saves written so far as a Result."""
@@ -509,20 +530,6 @@ class _Saves:
                          dict(stats, interrupted=True, t_end=float(save_times[-1])))
         return RunInterrupted(f"interrupted at t={save_times[self.count - 1]:g} ({self.count} of {len(save_times)} "
                               "saves done)", result)
-
-
-def save_diagnostics(saved: np.ndarray, lowered, collective: Collective = ONE_PROCESS) -> dict:
-    """Per field, per save: min, max, mean and L2 norm (sqrt of the sum of squares times the cell volume;
-    the absolute value for an ODE field), as lists -- what ``symsim run --verbose`` prints and the result keeps.
-    On a decomposed grid ``saved`` is this process's block and ``collective`` combines the blocks' parts."""
-    cell = math.prod(a.spacing for a in lowered.axes)
-    values = saved.reshape(saved.shape[0], saved.shape[1], -1)
-    low, high = collective.elementwise(values.min(axis=2), "min"), collective.elementwise(values.max(axis=2), "max")
-    total = collective.elementwise(values.sum(axis=2), "sum")
-    squares = collective.elementwise(np.einsum("ijk,ijk->ij", values, values), "sum")
-    count = collective.sum(values.shape[2])
-    return {field: {"min": low[:, k].tolist(), "max": high[:, k].tolist(), "mean": (total[:, k] / count).tolist(),
-                    "l2": np.sqrt(squares[:, k] * cell).tolist()} for k, field in enumerate(lowered.fields)}
 
 
 def _announce(spectrum: SpectrumEstimate, options: dict, dt: float, used: float, limit: float | None) -> bool:

@@ -27,7 +27,7 @@ LAYERS = [
     ("codegen", {"symsim.codegen"}),
     ("compiler", {"symsim.compiler", "symsim.kernel_cache", "symsim.losses", "symsim.report", "symsim.stability"}),
     ("solve", {"symsim.solve", "symsim.integrators", "symsim.system", "symsim.implicit", "symsim.result",
-               "symsim.ensemble", "symsim.pinn", "symsim.distributed", "symsim.sweeps",
+               "symsim.ensemble", "symsim.pinn", "symsim.distributed", "symsim.sweeps", "symsim.store",
                "symsim.fno", "symsim.operator_training", "symsim.prose"}),
     ("discovery", {"symsim.discovery"}),
     ("cli", {"symsim.cli", "symsim.prose.commands"}),

@@ -150,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=12345, help="random seed (default 12345)")
     generate.add_argument("--families", help="comma-separated family names (default: all)")
     generate.add_argument("--quiet", action="store_true", help="no progress bar")
+    generate.add_argument("--chunk", type=int, help="make the samples in parts of this many, each from its own "
+                                                    "seed (the same samples on any number of Dask workers)")
+    cluster = generate.add_mutually_exclusive_group()
+    cluster.add_argument("--workers", type=int, help="simulate the parts on a Dask LocalCluster of N processes "
+                                                     "(parts of 256 unless --chunk)")
+    cluster.add_argument("--scheduler", help="simulate the parts on the Dask scheduler at this address")
     train = steps.add_parser("train", help="train on fresh samples streamed from worker processes")
     train.add_argument("--config", default="small", help="tiny, small, paper or a config .json (default small)")
     train.add_argument("--steps", type=int, default=20000, help="optimizer steps in all (default 20000)")

@@ -143,12 +143,12 @@ def sweep(model, params, t_end: float | None = None, method: str | None = None, 
     states = [] if initial is None else [d for d in dimensions if d["name"] == "initial"][0]["states"]
     import gc
     gc.collect()    # egglog objects of an earlier e-graph pass are dropped here, not on a Dask thread
-    with _client(client, scheduler, workers) as dask_client:
-        scattered = dask_client.scatter(states, broadcast=False) if states else []
-        futures = [dask_client.submit(run_member, source, member, options,
-                                      scattered[start] if start is not None else None, pure=False)
+    with dask_client(client, scheduler, workers) as connected:
+        scattered = connected.scatter(states, broadcast=False) if states else []
+        futures = [connected.submit(run_member, source, member, options,
+                                    scattered[start] if start is not None else None, pure=False)
                    for member, start in runs]
-        outcomes = _collect(dask_client, futures, progress, lowered.name)
+        outcomes = _collect(connected, futures, progress, lowered.name)
     return _dataset(lowered, dimensions, runs, outcomes, checked)
 
 
@@ -220,11 +220,13 @@ def _merged(combination) -> tuple[dict, int | None]:
     return params, start
 
 
-class _client:
-    """The Client to use, closing what this sweep started (a LocalCluster) and nothing it was given."""
+class dask_client:
+    """The Client to use (a context manager), closing what it started (a LocalCluster of ``workers``
+    processes, or a connection to ``scheduler``) and nothing it was given. ``command`` names what
+    needs Dask in the message when it is missing."""
 
-    def __init__(self, client, scheduler, workers):
-        self.given, self.scheduler, self.workers = client, scheduler, workers
+    def __init__(self, client, scheduler, workers, command: str = "symsim sweep"):
+        self.given, self.scheduler, self.workers, self.command = client, scheduler, workers, command
         self.started = []
 
     def __enter__(self):
@@ -233,7 +235,7 @@ class _client:
         try:
             from dask.distributed import Client, LocalCluster
         except ImportError:
-            raise OptionError("symsim sweep needs Dask: pip install 'symsim[dask]'") from None
+            raise OptionError(f"{self.command} needs Dask: pip install 'symsim[dask]'") from None
         if self.scheduler:
             try:
                 client = Client(self.scheduler, timeout="20s")

@@ -134,3 +134,35 @@ def test_an_ode_ensemble_in_batches_on_a_cluster_equals_one_batch():
     np.testing.assert_array_equal(batched.states, whole.states)
     np.testing.assert_array_equal(batched.status, whole.status)
     np.testing.assert_array_equal(batched.params, whole.params)
+
+
+@pytest.mark.slow
+def test_prose_training_data_made_as_dask_tasks_equals_the_same_parts_made_here(tmp_path):
+    """Each part of ``chunk`` samples has its own seed: the samples do not depend on where they are made."""
+    from dask.distributed import Client, LocalCluster
+
+    from symsim.prose.data import DataSpec, Samples, generate_samples
+    spec = DataSpec(families=("duffing", "lorenz"))
+    here = generate_samples(spec, 40, seed=3, chunk=16)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        made = []
+        on_cluster = generate_samples(spec, 40, seed=3, chunk=16, client=client, progress=made.append)
+    assert sorted(made) == [8, 16, 16] and len(on_cluster) == 40
+    for name, values in here.arrays().items():
+        np.testing.assert_array_equal(on_cluster.arrays()[name], values, err_msg=name)
+    assert set(here.family.tolist()) == {0, 1}
+    # the command line: the same samples from a LocalCluster it starts and closes
+    out = tmp_path / "train.npz"
+    done = subprocess.run([sys.executable, "-m", "symsim.cli", "prose", "generate", "-o", str(out), "--count", "24",
+                           "--families", "duffing", "--chunk", "10", "--workers", "2", "--seed", "5", "--quiet"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "24 samples of 1 families (seed 5, in parts of 10)" in done.stdout
+    written = Samples.load(out)
+    reference = generate_samples(DataSpec(families=("duffing",)), 24, seed=5, chunk=10)
+    for name, values in reference.arrays().items():
+        np.testing.assert_array_equal(written.arrays()[name], values, err_msg=name)
+    refused = subprocess.run([sys.executable, "-m", "symsim.cli", "prose", "generate", "-o", str(out), "--workers",
+                              "0"], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1 and "--workers 0" in refused.stderr

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import OptionError, SymsimError
-from ..io import atomic_write, atomic_write_text
+from ..io import atomic_write, atomic_write_text, check_output_file
 
 
 def run_prose_command(args) -> int:
@@ -39,10 +39,22 @@ def _generate(args) -> int:
     from .data import DataSpec, generate_samples
 
     spec = DataSpec(**_families(args))
-    with _progress_bar(args.count, "simulating", args.quiet) as bar:
-        samples = generate_samples(spec, args.count, seed=args.seed, progress=bar.update)
+    check_output_file(args.output, "-o")          # before the simulations, not after
+    if args.workers is not None and args.workers < 1:
+        raise OptionError(f"--workers {args.workers}: give at least 1 worker process")
+    if args.workers is None and args.scheduler is None:
+        with _progress_bar(args.count, "simulating", args.quiet) as bar:
+            samples = generate_samples(spec, args.count, seed=args.seed, progress=bar.update, chunk=args.chunk)
+    else:
+        from ..sweeps import dask_client
+
+        with dask_client(None, args.scheduler, args.workers or 2, "symsim prose generate --workers/--scheduler") \
+                as client, _progress_bar(args.count, "simulating", args.quiet) as bar:
+            samples = generate_samples(spec, args.count, seed=args.seed, progress=bar.update, chunk=args.chunk,
+                                       client=client)
     samples.save(args.output)
-    print(f"wrote {args.output}: {len(samples)} samples of {len(spec.families)} families (seed {args.seed})")
+    parts = f", in parts of {args.chunk or 256}" if args.chunk or args.workers or args.scheduler else ""
+    print(f"wrote {args.output}: {len(samples)} samples of {len(spec.families)} families (seed {args.seed}{parts})")
     return 0
 
 

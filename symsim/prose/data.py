@@ -189,14 +189,20 @@ def _trim_padding(ids: np.ndarray) -> np.ndarray:
 # -- generation --------------------------------------------------------------------------
 
 
-def generate_samples(spec: DataSpec, count: int, seed=0, progress=None) -> Samples:
+def generate_samples(spec: DataSpec, count: int, seed=0, progress=None, chunk: int | None = None,
+                     client=None) -> Samples:
     """``count`` samples, families drawn uniformly, reproducible from ``seed`` (an int or SeedSequence).
 
     ``progress``: a callable taking the number of samples just made (e.g. a tqdm's update).
+    ``chunk``: make them in parts of ``chunk`` samples, each from its own seed spawned in order from
+    ``seed``; the parts are independent, so a ``dask.distributed.Client`` given as ``client`` makes
+    them as tasks on its workers (default chunk 256), with the same samples as without it.
     """
     if count < 1:
         raise OptionError(f"count must be at least 1, got {count}")
     sequence = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    if chunk is not None or client is not None:
+        return _generate_in_parts(spec, count, sequence, progress, chunk or 256, client)
     # the guesses draw from their own stream: corrupting them leaves the trajectories as they were
     rng, symbol_rng = (np.random.default_rng(s) for s in sequence.spawn(2))
     family_of = rng.integers(len(spec.families), size=count)
@@ -210,6 +216,34 @@ def generate_samples(spec: DataSpec, count: int, seed=0, progress=None) -> Sampl
     merged = _concatenate(spec, parts)
     order = rng.permutation(count)
     return Samples(spec, **{name: array[order] for name, array in merged.arrays().items()})
+
+
+def _generate_in_parts(spec: DataSpec, count: int, sequence: np.random.SeedSequence, progress, chunk: int,
+                       client) -> Samples:
+    """:func:`generate_samples` in parts of ``chunk``, here or as tasks of a Dask ``client``, joined in order."""
+    if chunk < 1:
+        raise OptionError(f"chunk must be at least 1, got {chunk}")
+    sizes = [min(chunk, count - start) for start in range(0, count, chunk)]
+    seeds = sequence.spawn(len(sizes))
+    if client is None:
+        parts = []
+        for size, part_seed in zip(sizes, seeds):
+            parts.append(generate_samples(spec, size, part_seed))
+            if progress is not None:
+                progress(size)
+        return _concatenate(spec, parts)
+    from dask.distributed import as_completed
+
+    # the tasks' results are this program's own workers' Samples (Dask pickles them), never a file's
+    futures = [client.submit(generate_samples, spec, size, part_seed, pure=False)
+               for size, part_seed in zip(sizes, seeds)]
+    order = {future.key: k for k, future in enumerate(futures)}
+    parts = [None] * len(futures)
+    for future in as_completed(futures):
+        parts[order[future.key]] = future.result()
+        if progress is not None:
+            progress(sizes[order[future.key]])
+    return _concatenate(spec, parts)
 
 
 def _family_samples(spec: DataSpec, f: int, count: int, rng: np.random.Generator,

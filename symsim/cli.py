@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--rtol", type=float, help="relative tolerance of adaptive methods (default 1e-6)")
     run.add_argument("--atol", type=float, help="absolute tolerance of adaptive methods (default 1e-9)")
     run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="override a parameter")
-    run.add_argument("--target", choices=SIMULATION_TARGETS, default="numpy", help="backend (default numpy)")
+    run.add_argument("--target", choices=("auto", *SIMULATION_TARGETS), default="auto",
+                     help="backend (default auto: numpy or numba, from the run's work; the choice is printed)")
     run.add_argument("-o", "--output", help="result file (default: MODEL_NAME.npz)")
     run.add_argument("--compress", action="store_true",
                      help="deflate the result file (smaller, slower to write; default uncompressed)")
@@ -394,7 +395,8 @@ def _run(args) -> int:
     if "restart_time" in stats:
         span += f" (continued from t={stats['restart_time']:g} of {stats['restarted_from']})"
     processes = f" on {stats['processes']} processes ({stats['decomposition']} blocks)" if "processes" in stats else ""
-    print(f"{model.name}: {span} with {stats['method']}, {steps}, "
+    target = f" on {stats['target']}" + (f" (auto: {stats['target_choice']})" if "target_choice" in stats else "")
+    print(f"{model.name}: {span} with {stats['method']}{target}, {steps}, "
           f"{stats['wall_seconds']:.2f} s{processes}; wrote {', '.join(written)}")
     return 0
 

@@ -164,8 +164,8 @@ def compile_model(model: Model | LoweredModel, target: str = "numpy", space_orde
             cost = kernel_cost(plan.kernel, lowered)
             return renderer_for(target)(plan), {"egraph_report": built["report"], "ops_per_point": cost}
 
-        key = kernel_cache.cache_key(lowered, target, {"egraph": egraph, **({"jacobian": True} if jacobian else {})})
-        entry = kernel_cache.load_or_build(f"{lowered.name}_{target}", key, build)
+        entry = kernel_cache.load_or_build(f"{lowered.name}_{target}", _kernel_key(lowered, target, egraph, jacobian),
+                                           build)
         compiled = CompiledModel(lowered, target, entry.source, entry.module, entry.metadata["egraph_report"],
                                  egraph, entry.hit, built.get("plan"), entry.metadata.get("ops_per_point"), jacobian)
     else:
@@ -180,6 +180,15 @@ def compile_model(model: Model | LoweredModel, target: str = "numpy", space_orde
         # objects (unsendable: they must be dropped on this thread) before any kernel runs
         gc.collect()
     return compiled
+
+
+def _kernel_key(lowered: LoweredModel, target: str, egraph: bool, jacobian: bool) -> str:
+    return kernel_cache.cache_key(lowered, target, {"egraph": egraph, **({"jacobian": True} if jacobian else {})})
+
+
+def kernels_cached(lowered: LoweredModel, target: str, egraph: bool = True, jacobian: bool = False) -> bool:
+    """Whether :func:`compile_model` would load ``target``'s module for ``lowered`` from the kernel cache."""
+    return kernel_cache.is_cached(f"{lowered.name}_{target}", _kernel_key(lowered, target, egraph, jacobian))
 
 
 def _check_cuda_device() -> None:

@@ -92,6 +92,13 @@ def cache_key(lowered: LoweredModel, target: str, options: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def is_cached(name: str, key: str) -> bool:
+    """Whether :func:`load_or_build` would find module ``name`` for ``key`` (nothing built or loaded)."""
+    module_name = f"symsim_{_identifier(name)}_{key}"
+    directory = cache_root() / "kernels"
+    return (directory / f"{module_name}.py").exists() and (directory / f"{module_name}.json").exists()
+
+
 @dataclass
 class CacheEntry:
     module: types.ModuleType

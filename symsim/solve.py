@@ -26,7 +26,7 @@ import warnings
 import numpy as np
 
 from .collective import ONE_PROCESS, Collective, launched_processes
-from .compiler import CompiledModel, compile_model, optimized_plan
+from .compiler import CompiledModel, compile_model, kernels_cached, optimized_plan
 from .errors import OptionError, RunInterrupted, SolverError, SymsimWarning
 from .implicit import implicit_stepper
 from .integrators import AdaptiveStepper, CompiledStepper, FixedStepper, hermite
@@ -50,6 +50,18 @@ GROWTH_LIMIT = 1e6
 STIFF_STEPS_PER_SAVE = 1000
 #: fraction of the machine's available memory a run may plan to use
 MEMORY_FRACTION = 0.8
+
+#: ``target="auto"``: seconds per field and grid point of one right-hand-side evaluation on the NumPy target
+#: (heat 2048^2 and Gray-Scott 1024^2 both measure 18 ns here, benchmarks/numpy_backend.json), how many
+#: times faster one Numba thread is (10: 1.5-1.75 ns, benchmarks/scaling.json), each target's cost per
+#: evaluation whatever the grid (heat_1d, 101 points: 29 us NumPy, 4.4 us Numba), and the Numba target's
+#: fixed costs: loading cached kernels (0.4 s, benchmarks/startup.json) or compiling them (about 4 s)
+NUMPY_SECONDS_PER_UPDATE = 18e-9
+NUMBA_SPEEDUP_PER_THREAD = 10.0
+NUMPY_SECONDS_PER_EVALUATION, NUMBA_SECONDS_PER_EVALUATION = 29e-6, 4.4e-6
+NUMBA_LOAD_SECONDS, NUMBA_COMPILE_SECONDS = 0.4, 4.0
+#: evaluations of the right-hand side per step of each method (dopri5: six new stages per accepted step)
+EVALUATIONS_PER_STEP = {"euler": 1, "ssprk3": 3, "rk4": 4, "dopri5": 6}
 
 
 def run_options(model: Model, **given) -> dict:
@@ -87,6 +99,9 @@ def simulate(model: Model, t_end: float | None = None, dt: float | None = None, 
              decompose: str | tuple | None = None, store=None) -> Result:
     """Integrate ``model`` from t=0 to ``t_end`` and return ``saves + 1`` evenly spaced states.
 
+    ``target``: "numpy", "numba", "cuda", or "auto" (NumPy or Numba from the work the run will do,
+    :func:`choose_target`; the choice and its reason are in ``stats["target_choice"]``).
+
     ``egraph=False`` skips the e-graph pass (kernels from SymPy's cse alone), for comparison.
     ``preflight(lowered, options)``, if given, runs once the run is planned and before anything
     is compiled: the place to check outputs (the CLI checks its paths and the result's size there).
@@ -120,12 +135,19 @@ def simulate(model: Model, t_end: float | None = None, dt: float | None = None, 
             interval = (earlier.t[-1] - earlier.t[0]) / (len(earlier.t) - 1)
             options["saves"] = max(1, round((options["t_end"] - t_start) / interval))
     decomposed = decompose is not None or launched_processes() > 1
+    if target == "auto":
+        target, reason = ("numba", "a decomposed grid") if decomposed else choose_target(lowered, options, params,
+                                                                                          egraph)
+    else:
+        reason = None
     if decomposed and earlier is not None and store is not None:
         raise OptionError(f"-o {store}: a decomposed run writes its store block by block and cannot prepend the "
                           "earlier run's saves yet; continue into a .npz or .nc file")
     if decomposed:
         result = _simulate_decomposed(lowered, options, params, target, egraph, progress, decompose, preflight,
                                       initial, t_start, store)
+        if result is not None and reason is not None:
+            result.stats["target_choice"] = reason
         return result if earlier is None or result is None else _continued(earlier, result, restart_from)
     # a run into a store writes each save as it is taken (a continued one joins the earlier saves first)
     streamed = store is not None and earlier is None
@@ -140,12 +162,48 @@ def simulate(model: Model, t_end: float | None = None, dt: float | None = None, 
                              jacobian=options["method"] in IMPLICIT_METHODS)
     result = integrate(compiled, options, params, progress, initial=initial, t_start=t_start,
                        saves_into=_stored_saves(store, lowered) if streamed else None)
+    if reason is not None:
+        result.stats["target_choice"] = reason
     if earlier is not None:
         result = _continued(earlier, result, restart_from)
         if store is not None:
             result.save(store)
             result.stats["store"] = str(store)
     return result
+
+
+def choose_target(lowered, options: dict, params: dict | None = None, egraph: bool = True) -> tuple[str, str]:
+    """``target="auto"``: NumPy or Numba for this run, and why, from the work it will do.
+
+    The NumPy target costs its stepping alone; the Numba target steps about ten times faster per
+    thread but first loads its kernels from the cache or compiles them. The work is the number of
+    right-hand-side evaluations (the steps at the given or the stable step, estimated on the NumPy
+    target at the initial state) times the grid points and fields. Systems without a grid run on
+    NumPy: their steps are Python calls either way.
+    """
+    if not lowered.axes:
+        return "numpy", "an ODE system (no grid): its steps are Python calls on every target"
+    method = options["method"]
+    span = options["t_end"]
+    dt = options["dt"]
+    if dt is None and method not in IMPLICIT_METHODS:
+        compiled = compile_model(lowered, target="numpy", space_order=options["space_order"], egraph=False)
+        values = compiled.resolve_params(params)
+        dt = stable_step(spectrum_estimate(compiled, compiled.initial_state(values), values), method)
+    steps = options["saves"] * 10 if dt is None or dt <= 0 else max(options["saves"], math.ceil(span / dt))
+    evaluations = steps * EVALUATIONS_PER_STEP.get(method, 10)
+    updates = evaluations * len(lowered.fields) * math.prod(lowered.shape)
+    numpy_seconds = updates * NUMPY_SECONDS_PER_UPDATE + evaluations * NUMPY_SECONDS_PER_EVALUATION
+    import numba
+    cached = kernels_cached(lowered, "numba", egraph, jacobian=method in IMPLICIT_METHODS)
+    fixed = NUMBA_LOAD_SECONDS if cached else NUMBA_COMPILE_SECONDS
+    numba_seconds = (fixed + evaluations * NUMBA_SECONDS_PER_EVALUATION
+                     + updates * NUMPY_SECONDS_PER_UPDATE / (NUMBA_SPEEDUP_PER_THREAD * numba.config.NUMBA_NUM_THREADS))
+    work = f"about {numpy_seconds:.2g} s of NumPy stepping ({updates:.2g} point updates)"
+    kernels = "cached" if cached else "to be compiled"
+    if numba_seconds < numpy_seconds:
+        return "numba", f"{work}; Numba's kernels are {kernels}"
+    return "numpy", f"{work}; Numba's kernels ({kernels}) would cost more than they save"
 
 
 def _stored_saves(store, lowered, collective: Collective = ONE_PROCESS, layout: tuple | None = None,
@@ -403,7 +461,7 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
     saved[0] = compiled.interior(to_host(state))
     steps = 0
     started = clock.perf_counter()
-    bar = _Progress(lowered.name, method, t_end, progress and collective.is_root, t_start)
+    bar = _Progress(lowered.name, method, t_end, progress and collective.is_root, t_start, compiled.target)
     # a blow-up is reported once, as the SolverError of _Diagnosis.check, not as NumPy warnings on stderr
     saved_errstate = np.seterr(over="ignore", invalid="ignore", divide="ignore")
     failed = True
@@ -468,7 +526,7 @@ def _integrate_implicit(compiled: CompiledModel, options: dict, values: dict, st
     saved[0] = compiled.interior(state)
     dt, t = options["dt"], save_times[0]
     started = clock.perf_counter()
-    bar = _Progress(lowered.name, method, save_times[-1], progress, save_times[0])
+    bar = _Progress(lowered.name, method, save_times[-1], progress, save_times[0], compiled.target)
     saved_errstate = np.seterr(over="ignore", invalid="ignore", divide="ignore")
     failed = True
     try:
@@ -681,11 +739,11 @@ class _Diagnosis:
 class _Progress:
     """Progress over simulated time (tqdm on stderr), or nothing when disabled."""
 
-    def __init__(self, name: str, method: str, t_end: float, enabled: bool, t_start: float = 0.0):
+    def __init__(self, name: str, method: str, t_end: float, enabled: bool, t_start: float = 0.0, target: str = ""):
         self.bar = None
         if enabled:
             from tqdm import tqdm
-            self.bar = tqdm(total=t_end, initial=t_start, desc=f"{name} ({method})",
+            self.bar = tqdm(total=t_end, initial=t_start, desc=f"{name} ({method}{' on ' + target if target else ''})",
                             bar_format="{desc}: {percentage:3.0f}%|{bar}| t={n:.4g}/{total:.4g} "
                                        "[{elapsed}<{remaining}]")
 

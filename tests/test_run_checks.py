@@ -11,6 +11,7 @@ from sympy import Eq
 
 import symsim
 from symsim import Dt, Grid, Model, load_model
+from symsim.cli import main
 from symsim.compiler import compile_model
 from symsim.errors import OptionError, SymsimWarning
 from symsim.lowering import lower_to_stencils
@@ -171,3 +172,37 @@ def test_every_save_has_min_max_mean_and_l2_per_field(tmp_path, capsys):
     table = capsys.readouterr().out.splitlines()
     assert table[0].split() == ["t", "u", "min", "u", "max", "u", "mean", "u", "L2"]
     assert len(table) == 1 + 5 + 1 and float(table[1].split()[-1]) == pytest.approx(np.sqrt(0.5), rel=1e-6)
+
+
+def test_target_auto_takes_numba_where_its_start_up_pays_for_itself(monkeypatch):
+    import symsim.solve
+    from symsim.solve import choose_target, run_options
+
+    def choice(name, cached, **options):
+        model = symsim.load_model(name)
+        lowered = symsim.lower_to_stencils(model, 2)
+        monkeypatch.setattr(symsim.solve, "kernels_cached", lambda *args, **kw: cached)
+        return choose_target(lowered, run_options(model, **options))
+
+    assert choice("lorenz", True, t_end=1000.0)[0] == "numpy"            # steps are Python calls either way
+    target, reason = choice("heat_1d", False, t_end=0.1)
+    assert target == "numpy" and "would cost more than they save" in reason and "to be compiled" in reason
+    # Gray-Scott 256^2 to t=2000: ~5e9 point updates, minutes on NumPy, seconds on Numba even compiled
+    target, reason = choice("gray_scott", False)
+    assert target == "numba" and "s of NumPy stepping" in reason and "to be compiled" in reason
+    # a run of ~1 s: worth it with cached kernels (0.4 s to load), not with a compilation (~4 s)
+    assert choice("gray_scott", True, t_end=20.0)[0] == "numba"
+    assert choice("gray_scott", False, t_end=20.0)[0] == "numpy"
+    # a given step counts as given (the stable step is not estimated)
+    assert choice("heat_2d", False, t_end=0.1, dt=1e-6)[0] == "numba"
+
+
+def test_cli_says_which_target_auto_took_and_why(tmp_path, capsys):
+    assert main(["run", "heat_1d", "--t-end", "0.01", "-o", str(tmp_path / "h.npz"), "--no-plot", "--quiet"]) == 0
+    assert "with rk4 on numpy (auto: about " in capsys.readouterr().out
+    assert main(["run", "heat_1d", "--t-end", "0.01", "-o", str(tmp_path / "h.npz"), "--no-plot", "--quiet",
+                 "--target", "numpy"]) == 0
+    out = capsys.readouterr().out
+    assert "with rk4 on numpy, " in out and "auto" not in out
+    result = symsim.simulate("heat_1d", t_end=0.01, target="auto")
+    assert result.stats["target"] == "numpy" and "point updates" in result.stats["target_choice"]

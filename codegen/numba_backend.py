@@ -42,9 +42,9 @@ from symsim.printing import KernelPrinting
 from symsim.tableaus import FAC_MAX, FAC_MIN, SAFETY, TABLEAUS
 
 from .kernel_plan import KernelPlan
-from .loops import (Exchange, Pass, Point, boundary_pass, check_names, fully_periodic, grid_index_shift,
-                    jacobian_entry_table, jacobian_pass, loop_index, loop_symbols, module_head, pass_symbols,
-                    storage_layout)
+from .loops import (Exchange, Pass, Point, boundary_pass, check_names, exchange_overlap, fully_periodic,
+                    grid_index_shift, jacobian_entry_table, jacobian_pass, loop_index, loop_symbols, module_head,
+                    pass_symbols, split_for_overlap, storage_layout, walls_pass)
 from .stages import SCHEMES, kernel_arguments, pass_shape, stage_passes
 from .templates import inlined_text
 
@@ -81,7 +81,13 @@ def render_numba_module(plan: KernelPlan) -> str:
     for pass_ in kernels.values():
         lines += numba_kernel(lowered, pass_)
     lines += boundary_kernels(lowered, boundary_pass(lowered))
-    lines += python_api(by_shape, wraps) + storage_lines(lowered)
+    overlap = exchange_overlap(plan)
+    if overlap is not None:     # a decomposed block: the stage passes in two parts around the exchange
+        lines += numba_kernel(lowered, walls_pass(lowered))
+        for name in by_shape.values():
+            for part in split_for_overlap(kernels[name], overlap):
+                lines += numba_kernel(lowered, part)
+    lines += python_api(by_shape, wraps, overlap is not None) + storage_lines(lowered)
     if plan.jacobian:
         lines += jacobian_lines(plan)
     if not lowered.axes:
@@ -232,11 +238,13 @@ def module_constants(lowered) -> dict:
     return {"PARAM_ORDER": tuple(lowered.parameters), "METHODS": tuple(SCHEMES)}
 
 
-def python_api(by_shape: dict, wrapped: bool = False) -> list[str]:
+def python_api(by_shape: dict, wrapped: bool = False, overlapped: bool = False) -> list[str]:
     """rhs, apply_boundaries (:mod:`~symsim.codegen.templates.stepping`) and the step functions, calling
     the kernels by name (a GPU backend defines each as a function that launches its kernels);
     ``by_shape`` names the kernel of each fused-pass shape; ``wrapped``: the passes fill the halos
-    they need, so no boundary pass runs between them."""
+    they need, so no boundary pass runs between them. ``overlapped`` (a decomposed block,
+    :func:`~symsim.codegen.loops.exchange_overlap`): a pass whose source was just written runs its
+    deep points while that source's halo exchange is under way, and the rest once it has arrived."""
     kernels = {m: tuple(dict.fromkeys(f"_{by_shape[pass_shape(p)]}" for p in s.passes)) for m, s in SCHEMES.items()}
     lines = ["#: the work arrays of each fused stepper, and the stencil kernels it runs (besides _boundaries)",
              f"WORK_ARRAYS = {dict((m, s.buffers) for m, s in SCHEMES.items())!r}",
@@ -245,12 +253,26 @@ def python_api(by_shape: dict, wrapped: bool = False) -> list[str]:
         lines += [f"def {scheme.method}_step(t, y, dt, p, work):",
                   f'    """One {scheme.method} step from t; returns the array that holds the state at t + dt."""',
                   "    args = _param_args(p)"] + [f"    {b} = work[{b!r}]" for b in scheme.buffers]
-        for stage in scheme.passes:
+        deferred = {}       # array -> stage time of the boundaries the next pass applies around its exchange
+        for n, stage in enumerate(scheme.passes):
             arrays, weights = kernel_arguments(stage)
             time = "t" if stage.c == 0 else f"t + {stage.c!r}*dt"
-            lines.append(f"    _{by_shape[pass_shape(stage)]}({', '.join([time, stage.src, *arrays, *weights])}, *args)")
-            if not wrapped:
-                lines += [f"    _boundaries(t + {c!r}*dt, {array}, *args)" for array, c in stage.constrain]
+            kernel, call = f"_{by_shape[pass_shape(stage)]}", f"({', '.join([time, stage.src, *arrays, *weights])}, *args)"
+            if stage.src in deferred:
+                at = f"t + {deferred.pop(stage.src)!r}*dt"
+                lines += [f"    _exchange_begin({stage.src})", f"    _walls({at}, {stage.src}, *args)",
+                          f"    {kernel}_deep{call}", f"    _exchange_end({stage.src})",
+                          f"    _walls({at}, {stage.src}, *args)", f"    {kernel}_rim{call}"]
+            else:
+                lines.append(f"    {kernel}{call}")
+            if wrapped:
+                continue
+            following = scheme.passes[n + 1].src if n + 1 < len(scheme.passes) else None
+            for array, c in stage.constrain:
+                if overlapped and array == following:
+                    deferred[array] = c
+                else:
+                    lines.append(f"    _boundaries(t + {c!r}*dt, {array}, *args)")
         if scheme.result != "y":
             # the old state's array becomes the work array that held the result
             lines.append(f"    work[{scheme.result!r}] = y")

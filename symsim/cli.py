@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--decompose", metavar="PxQ",
                      help="blocks per axis when started by an MPI launcher (mpirun -n 4 symsim run ... "
                           "--decompose 2x2); default: the layout that exchanges the fewest halo points")
+    run.add_argument("--overlap-exchange", action="store_true",
+                     help="under an MPI launcher with --target numba: compute the points that need no halo while "
+                          "the halo exchange is under way (where no stencil reads a halo corner)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--verbose", action="store_true",
                      help="print each field's min, max, mean and L2 norm at every save")
@@ -354,6 +357,7 @@ def _run(args) -> int:
                           params=_parse_params(args.param), target=args.target, space_order=args.space_order,
                           rtol=args.rtol, atol=args.atol, progress=not args.quiet, egraph=not args.no_egraph,
                           preflight=check_outputs, restart_from=args.restart_from, decompose=args.decompose,
+                          overlap=args.overlap_exchange,
                           store=store)
     except RunInterrupted as stopped:
         partial = stopped.result

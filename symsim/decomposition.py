@@ -182,8 +182,9 @@ def choose_layout(lowered: LoweredModel, ranks: int) -> tuple:
     return min(candidates)[-1]
 
 
-def block_model(lowered: LoweredModel, block: Block) -> LoweredModel:
-    """The lowered model one block runs (see the module docstring)."""
+def block_model(lowered: LoweredModel, block: Block, overlap: bool = False) -> LoweredModel:
+    """The lowered model one block runs (see the module docstring); ``overlap``: its passes overlap the
+    halo exchange where that changes no value (:func:`symsim.codegen.loops.exchange_overlap`)."""
     axes, walls, exchanged = [], [], []
     for k, (axis, (first, points)) in enumerate(zip(lowered.axes, block.ranges(lowered.shape))):
         split = block.layout[k] > 1
@@ -200,4 +201,5 @@ def block_model(lowered: LoweredModel, block: Block) -> LoweredModel:
     initial = {f: np.broadcast_to(value, lowered.shape)[owned].copy() if isinstance(value, np.ndarray) else value
                for f, value in lowered.initial.items()}
     ordered = tuple(w for w in lowered.walls if w in walls)
-    return replace(lowered, axes=tuple(axes), walls=ordered, initial=initial, exchanged=tuple(exchanged))
+    return replace(lowered, axes=tuple(axes), walls=ordered, initial=initial, exchanged=tuple(exchanged),
+                   overlap=overlap and bool(exchanged))

@@ -103,6 +103,7 @@ class HaloExchange:
         self.comm = comm
         self.seconds = 0.0       # spent in exchanges (copies and waiting): the run's stats report it
         self._all_done = mpi().Request.Testall
+        self._requests, self._arrivals = [], []     # of the exchange under way
         self.plans = {}
         for k in local.exchanged:
             low, high = (block.neighbour(k, side, periodic[k]) for side in ("low", "high"))
@@ -120,28 +121,49 @@ class HaloExchange:
                              (high, np.empty(shape), slab(points), np.empty(shape), slab(points + halo)))
 
     def __call__(self, state, axis: int) -> None:
+        """The halo layers along ``axis``, exchanged before the call returns."""
         started = time.perf_counter()
+        self._post(state, axis)
+        self._complete(state)
+        self.seconds += time.perf_counter() - started
+
+    def begin(self, state) -> None:
+        """Start the exchange of every exchanged axis at once (the edge layers are copied out first, so
+        ``state`` may change meanwhile); :meth:`end` completes it. What a pass that overlaps the exchange
+        with its deep points calls (:func:`symsim.codegen.loops.exchange_overlap`)."""
+        started = time.perf_counter()
+        for axis in self.plans:
+            self._post(state, axis)
+        self.seconds += time.perf_counter() - started
+
+    def end(self, state) -> None:
+        started = time.perf_counter()
+        self._complete(state)
+        self.seconds += time.perf_counter() - started
+
+    def _post(self, state, axis: int) -> None:
         (low, send_low, first, receive_low, below), (high, send_high, last, receive_high, above) = self.plans[axis]
-        requests = []
         if low is not None:
-            requests.append(self.comm.Irecv(receive_low, source=low, tag=2 * axis))
+            self._requests.append(self.comm.Irecv(receive_low, source=low, tag=2 * axis))
+            self._arrivals.append((below, receive_low))
         if high is not None:
-            requests.append(self.comm.Irecv(receive_high, source=high, tag=2 * axis + 1))
+            self._requests.append(self.comm.Irecv(receive_high, source=high, tag=2 * axis + 1))
+            self._arrivals.append((above, receive_high))
         if low is not None:      # my first layers: the low neighbour's high halo
             np.copyto(send_low, state[first])
-            requests.append(self.comm.Isend(send_low, dest=low, tag=2 * axis + 1))
+            self._requests.append(self.comm.Isend(send_low, dest=low, tag=2 * axis + 1))
         if high is not None:     # my last layers: the high neighbour's low halo
             np.copyto(send_high, state[last])
-            requests.append(self.comm.Isend(send_high, dest=high, tag=2 * axis))
+            self._requests.append(self.comm.Isend(send_high, dest=high, tag=2 * axis))
+
+    def _complete(self, state) -> None:
         # polled from Python, not waited for in C: a Ctrl-C then reaches this rank even while a
         # neighbour has already stopped (MPI_Waitall would spin in C forever)
-        while not self._all_done(requests):
+        while not self._all_done(self._requests):
             pass
-        if low is not None:
-            state[below] = receive_low
-        if high is not None:
-            state[above] = receive_high
-        self.seconds += time.perf_counter() - started
+        for halo, received in self._arrivals:
+            state[halo] = received
+        self._requests, self._arrivals = [], []
 
 
 def share_cores(comm) -> None:

@@ -118,6 +118,9 @@ class LoweredModel:
     user_fields: tuple[str, ...]   # the fields the user declared
     #: axes whose halo layers come from neighbouring blocks of a decomposed grid (symsim.decomposition)
     exchanged: tuple[int, ...] = ()
+    #: a block whose stage passes compute their deep points while the halo exchange is under way
+    #: (symsim.codegen.loops.exchange_overlap), where that changes no value
+    overlap: bool = False
 
     time = sympy.Symbol("t")
 

@@ -51,6 +51,7 @@ def ir_fingerprint(lowered: LoweredModel) -> str:
              repr(sorted(lowered.parameters.items())), repr(lowered.equations)]
     parts += [repr((a.name, a.start, a.stop, a.points, a.periodic, a.spacing)) for a in lowered.axes]
     parts += [repr(lowered.exchanged)] if lowered.exchanged else []
+    parts += ["overlap"] if lowered.overlap else []
     parts += [f"{f}: {sympy.srepr(lowered.rhs[f])}" for f in lowered.fields]
     parts += [repr((w.field, w.axis, w.side, w.kind, sympy.srepr(w.value), w.neumann_weights, w.ghost_weights))
               for w in lowered.walls]

@@ -96,7 +96,7 @@ def simulate(model: Model, t_end: float | None = None, dt: float | None = None, 
              saves: int | None = None, params: dict | None = None, target: str = "numpy",
              space_order: int | None = None, rtol: float | None = None, atol: float | None = None,
              progress: bool = False, egraph: bool = True, preflight=None, restart_from=None,
-             decompose: str | tuple | None = None, store=None) -> Result:
+             decompose: str | tuple | None = None, store=None, overlap: bool = False) -> Result:
     """Integrate ``model`` from t=0 to ``t_end`` and return ``saves + 1`` evenly spaced states.
 
     ``target``: "numpy", "numba", "cuda", or "auto" (NumPy or Numba from the work the run will do,
@@ -115,6 +115,9 @@ def simulate(model: Model, t_end: float | None = None, dt: float | None = None, 
     rank 0 returns the whole grid's Result, the other ranks None. ``store``: a ``.zarr`` path into which
     each rank writes its block of every save, instead of gathering them on rank 0; rank 0's Result then
     reads its fields from the store as they are indexed (on one process the Result is saved there).
+    ``overlap``: on a decomposed grid with the Numba target, each stage pass computes the points whose
+    stencil reads no exchanged halo while the exchange is under way (where no stencil reads a halo
+    corner; :func:`symsim.codegen.loops.exchange_overlap`).
     """
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
         from .loader import load_model
@@ -145,7 +148,7 @@ def simulate(model: Model, t_end: float | None = None, dt: float | None = None, 
                           "earlier run's saves yet; continue into a .npz or .nc file")
     if decomposed:
         result = _simulate_decomposed(lowered, options, params, target, egraph, progress, decompose, preflight,
-                                      initial, t_start, store)
+                                      initial, t_start, store, overlap)
         if result is not None and reason is not None:
             result.stats["target_choice"] = reason
         return result if earlier is None or result is None else _continued(earlier, result, restart_from)
@@ -214,7 +217,8 @@ def _stored_saves(store, lowered, collective: Collective = ONE_PROCESS, layout: 
 
 
 def _simulate_decomposed(lowered, options: dict, params: dict | None, target: str, egraph: bool, progress: bool,
-                         layout, preflight, initial: np.ndarray | None, t_start: float, store=None) -> Result | None:
+                         layout, preflight, initial: np.ndarray | None, t_start: float, store=None,
+                         overlap: bool = False) -> Result | None:
     """:func:`simulate` on the processes of MPI's world, one block of the grid each
     (:mod:`symsim.distributed`): the whole grid's Result on rank 0, None on the others.
     ``layout``: blocks per axis (``"2x2"`` or a tuple), default the one whose busiest block
@@ -237,7 +241,7 @@ def _simulate_decomposed(lowered, options: dict, params: dict | None, target: st
         chosen = (parse_layout(layout, lowered.ndim) if isinstance(layout, str) else tuple(layout)
                   if layout is not None else choose_layout(lowered, comm.size))
         check_layout(lowered, chosen, comm.size)
-        local = block_model(lowered, Block.of_rank(chosen, comm.rank))
+        local = block_model(lowered, Block.of_rank(chosen, comm.rank), overlap)
         check_memory(local, options, saves_in_memory=store is None)
         if collective.is_root:
             if preflight is not None:
@@ -257,6 +261,7 @@ def _simulate_decomposed(lowered, options: dict, params: dict | None, target: st
                                                        egraph=egraph, kernel=kernel))
     exchange = HaloExchange(comm, block, local, tuple(a.periodic for a in lowered.axes))
     compiled.module._exchange = exchange
+    compiled.module._exchange_begin, compiled.module._exchange_end = exchange.begin, exchange.end
     owned = (slice(None),) + tuple(slice(first, first + n) for first, n in block.ranges(lowered.shape))
     saves_into = _stored_saves(store, lowered, collective, chosen, block) if store is not None else None
     try:

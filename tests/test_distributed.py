@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from symsim import Result, load_model, simulate
-from symsim.codegen.loops import Exchange, boundary_pass
+from symsim.codegen import function_text
+from symsim.codegen.loops import Exchange, boundary_pass, exchange_overlap
 from symsim.codegen.numba_backend import render_numba_module
 from symsim.codegen.numpy_backend import render_numpy_module
 from symsim.codegen.kernel_plan import plan_kernel
@@ -25,6 +26,7 @@ from symsim.lowering import lower_to_stencils
 
 MODELS = Path(__file__).parent / "mpi_models"
 MIXED, PERIODIC_3D = str(MODELS / "mixed_2d.py"), str(MODELS / "periodic_3d.py")
+WALLS = str(MODELS / "walls_2d.py")        # mixed_2d's walls without its mixed derivative
 MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
 needs_mpi = pytest.mark.skipif(importlib.util.find_spec("mpi4py") is None or MPIEXEC is None,
                                reason="needs mpi4py and mpiexec: pip install 'symsim[mpi]'")
@@ -156,6 +158,55 @@ def test_decomposed_runs_equal_the_single_process_run(processes, tmp_path):
             difference = np.abs(decomposed[field] - reference[field]).max() / np.abs(reference[field]).max()
             assert difference <= 1e-12, (case["name"], field, difference)
         np.testing.assert_array_equal(decomposed.coords["x"], reference.coords["x"])
+
+
+def test_a_block_overlaps_its_exchange_where_no_stencil_reads_a_halo_corner():
+    """The deep points (whose stencil reads no exchanged halo) and the rim boxes cover the interior
+    once; the stage passes after the first run in two parts around the exchange; a mixed derivative
+    (it reads halo corners, which an exchange of every axis at once leaves as they were) runs without."""
+    local = block_model(lower_to_stencils(load_model(WALLS), 4), Block.of_rank((2, 2), 3), overlap=True)
+    plan = plan_kernel(local)
+    overlap = exchange_overlap(plan)
+    covered = np.zeros(local.padded_shape, dtype=int)
+    for region in (overlap.deep, *overlap.rim):
+        covered[tuple(slice(*bounds) for bounds in region)] += 1
+    inside = tuple(slice(h, h + a.points) for h, a in zip(local.halo, local.axes))
+    assert (covered[inside] == 1).all() and covered.sum() == covered[inside].sum()
+    assert overlap.deep == ((local.halo[0] + 2, local.halo[0] + local.axes[0].points - 2),
+                            (local.halo[1] + 2, local.halo[1] + local.axes[1].points - 2))   # order 4 reaches 2
+    source = render_numba_module(plan)
+    step = function_text(source, "rk4_step")
+    assert step.count("_exchange_begin(") == 3 and step.count("_boundaries(") == 1    # the step's end: whole
+    assert "def _walls(" in source and "_exchange(" not in function_text(source, "_walls")
+    mixed = plan_kernel(block_model(lower_to_stencils(load_model(MIXED)), Block.of_rank((2, 2), 3), overlap=True))
+    assert exchange_overlap(mixed) is None and "_exchange_begin(" not in function_text(
+        render_numba_module(mixed), "rk4_step")
+    assert exchange_overlap(plan_kernel(lower_to_stencils(load_model(WALLS)))) is None     # one block
+    assert exchange_overlap(plan_kernel(block_model(lower_to_stencils(load_model(WALLS)), Block.of_rank((2, 2), 3)))) \
+        is None                                                                              # not asked for
+
+
+@needs_mpi
+@pytest.mark.slow
+def test_decomposed_numba_runs_that_overlap_the_exchange_equal_the_single_process_run(tmp_path):
+    """Walls of every kind on blocks of 2x2, 4x1 and 1x4 (and periodic Gray-Scott, 1-D heat and advection),
+    each stage pass run in two parts around an exchange of every axis at once."""
+    cases = [{"name": f"walls-{method}-{order}-{layout}", "model": WALLS, "target": "numba", "method": method,
+              "layout": layout, "space_order": order, "t_end": 0.05, "overlap": True}
+             for method, order, layout in [("rk4", 2, "2x2"), ("ssprk3", 4, "2x2"), ("rk4", 2, "4x1"),
+                                           ("ssprk3", 2, "1x4"), ("euler", 2, None)]]
+    cases += [{"name": name, "model": name, "target": "numba", "method": method, "layout": None, "space_order": 2,
+               "t_end": t_end, "overlap": True} for name, method, t_end in [("gray_scott", "rk4", 5.0), ("heat_1d", "ssprk3", 0.02),
+                                                           ("advection_1d", "rk4", 0.05)]]
+    _run_under_mpiexec(4, cases, tmp_path)
+    for case in cases:
+        decomposed = Result.load(tmp_path / f"{case['name']}.npz")
+        assert decomposed.stats["processes"] == 4
+        reference = simulate(case["model"], t_end=case["t_end"], method=case["method"], target="numba", saves=3,
+                             space_order=case["space_order"], egraph=False)
+        for field in reference.fields:
+            difference = np.abs(decomposed[field] - reference[field]).max() / np.abs(reference[field]).max()
+            assert difference <= 1e-12, (case["name"], field, difference)
 
 
 @needs_mpi

@@ -35,6 +35,7 @@ of :mod:`symsim.codegen.templates.ensemble`.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from sympy.printing.pycode import PythonCodePrinter
 
@@ -132,9 +133,16 @@ def boundary_kernels(lowered, boundaries: Pass) -> list[str]:
     return lines + [f"def _{boundaries.name}({signature}):", f'    """{boundaries.doc}"""', *calls, "", ""]
 
 
+#: grids of fewer points than this get serial kernels: Numba compiles a parallel kernel several times slower
+#: and starts its threads at every call, which costs more than a pass over a small grid saves
+PARALLEL_MIN_POINTS = 16384
+
+
 def numba_kernel(lowered, pass_: Pass) -> list[str]:
-    """One ``@numba.njit`` function: invariants, per-field views, then each loop as a loop nest."""
-    parallel = any(loop.parallel for loop in pass_.loops) and bool(lowered.axes)
+    """One ``@numba.njit`` function: invariants, per-field views, then each loop as a loop nest (in
+    parallel over the outermost axis on grids of PARALLEL_MIN_POINTS points or more)."""
+    parallel = (any(loop.parallel for loop in pass_.loops) and bool(lowered.axes)
+                and math.prod(lowered.shape) >= PARALLEL_MIN_POINTS)
     lines = [f"@numba.njit({'parallel=True, ' if parallel else ''}cache=True)",
              f"def _{pass_.name}({kernel_signature(lowered, pass_)}):",
              f'    """{pass_.doc}"""']

@@ -27,7 +27,6 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 from ..errors import OptionError
@@ -63,9 +62,14 @@ class Discovery:
     skipped: dict = field(default_factory=dict)       # method -> why it proposed nothing
     seconds: float = 0.0
     notes: list = field(default_factory=list)         # how the data were read (e.g. PROSE's resampling)
+    chosen: Candidate | None = None                   # the best one after its refit on all the data
 
-    @cached_property
+    @property
     def best(self) -> Candidate:
+        """``chosen`` when set, else the sparsest candidate whose forecast is as good as the best one's
+        (within PARSIMONY)."""
+        if self.chosen is not None:
+            return self.chosen
         usable = [c for c in self.candidates if math.isfinite(c.forecast_error)]
         if not usable:
             raise DataError(f"{self.data.source}: no candidate could be simulated over the held-back data "
@@ -254,7 +258,7 @@ def discover(data, method: str = "all", holdout: float = 0.25, periodic=None, de
         chosen = found.best
         final = refit_on_everything(chosen, observations)
         found.candidates[found.candidates.index(chosen)] = final
-        found.__dict__["best"] = final          # the cached choice, refitted
+        found.chosen = final
     found.seconds = time.perf_counter() - started
     return found
 

@@ -61,3 +61,18 @@ def _value(expr, point, bound):
     if isinstance(expr, sympy.Function) and any(abs(complex(a)) > bound for a in args):
         raise Unmeasurable(expr)
     return expr.func(*args).evalf(DIGITS)
+
+
+def interrupt_at_save(monkeypatch, count):
+    """Ctrl-C as the run reaches its ``count``-th save (the progress bar's update at that save raises)."""
+    import symsim.solve
+
+    calls = []
+    original = symsim.solve._Progress.move_to
+
+    def move_to(self, t):
+        calls.append(t)
+        if len(calls) == count:
+            raise KeyboardInterrupt
+        original(self, t)
+    monkeypatch.setattr(symsim.solve._Progress, "move_to", move_to)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import symsim
+from checks import interrupt_at_save
 from symsim.cli import main
 from symsim.errors import OptionError
 from symsim.result import Result
@@ -62,21 +63,6 @@ def test_cli_restart_writes_the_whole_history(tmp_path, capsys):
     np.testing.assert_array_equal(result["u"][:6], Result.load(first)["u"])
     assert main(["run", "heat_1d", "--restart-from", str(tmp_path / "missing.npz"), "--no-plot"]) == 1
     assert "result file not found" in capsys.readouterr().err
-
-
-def interrupt_at_save(monkeypatch, count):
-    """Ctrl-C as the run reaches its ``count``-th save (the progress bar's update at that save raises)."""
-    import symsim.solve
-
-    calls = []
-    original = symsim.solve._Progress.move_to
-
-    def move_to(self, t):
-        calls.append(t)
-        if len(calls) == count:
-            raise KeyboardInterrupt
-        original(self, t)
-    monkeypatch.setattr(symsim.solve._Progress, "move_to", move_to)
 
 
 def test_ctrl_c_keeps_the_saves_done_and_the_run_continues_from_them(tmp_path, monkeypatch, capsys):

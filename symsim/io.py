@@ -56,13 +56,23 @@ def atomic_write(path, write: Callable[[BinaryIO], None]) -> Path:
     raises, the temporary file is removed and an existing ``path`` is left
     untouched; the exception propagates.
     """
+    with atomic_file(path) as staged, open(staged, "wb") as fileobj:
+        write(fileobj)
+        fileobj.flush()
+        os.fsync(fileobj.fileno())
+    return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_file(path) -> Iterator[Path]:
+    """The path of a fresh temporary file beside ``path``, for a writer that needs a file name (a NetCDF
+    library, say); it replaces ``path`` when the ``with`` block ends, or is removed if the block raises."""
     path = Path(path)
     directory = path.parent
     directory.mkdir(parents=True, exist_ok=True)
-    tmp = tempfile.NamedTemporaryFile(
-        dir=directory, delete=False, prefix="." + path.name + ".", suffix=".tmp"
-    )
-    tmp_path = Path(tmp.name)
+    descriptor, name = tempfile.mkstemp(dir=directory, prefix="." + path.name + ".", suffix=".tmp")
+    os.close(descriptor)
+    staged = Path(name)
     try:
         # Temporary files are created 0600; give the result ordinary permissions
         # (those of the file it replaces, else 0666 minus the umask).
@@ -70,18 +80,14 @@ def atomic_write(path, write: Callable[[BinaryIO], None]) -> Path:
             mode = path.stat().st_mode & 0o7777
         except OSError:
             mode = 0o666 & ~_umask()
-        os.chmod(tmp_path, mode)
-        with tmp:
-            write(tmp)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp_path, path)
+        os.chmod(staged, mode)
+        yield staged
+        os.replace(staged, path)
     except BaseException:
         with contextlib.suppress(OSError):
-            tmp_path.unlink()
+            staged.unlink()
         raise
     _fsync_dir(directory)
-    return path
 
 
 def check_output_file(path, option: str, size: int = 0) -> Path:

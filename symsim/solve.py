@@ -140,7 +140,7 @@ def simulate(model: Model, t_end: float | None = None, dt: float | None = None, 
     decomposed = decompose is not None or launched_processes() > 1
     if target == "auto":
         target, reason = ("numba", "a decomposed grid") if decomposed else choose_target(lowered, options, params,
-                                                                                          egraph)
+                                                                                          egraph, t_start)
     else:
         reason = None
     if decomposed and earlier is not None and store is not None:
@@ -175,7 +175,8 @@ def simulate(model: Model, t_end: float | None = None, dt: float | None = None, 
     return result
 
 
-def choose_target(lowered, options: dict, params: dict | None = None, egraph: bool = True) -> tuple[str, str]:
+def choose_target(lowered, options: dict, params: dict | None = None, egraph: bool = True,
+                  t_start: float = 0.0) -> tuple[str, str]:
     """``target="auto"``: NumPy or Numba for this run, and why, from the work it will do.
 
     The NumPy target costs its stepping alone; the Numba target steps about ten times faster per
@@ -187,7 +188,7 @@ def choose_target(lowered, options: dict, params: dict | None = None, egraph: bo
     if not lowered.axes:
         return "numpy", "an ODE system (no grid): its steps are Python calls on every target"
     method = options["method"]
-    span = options["t_end"]
+    span = options["t_end"] - t_start
     dt = options["dt"]
     if dt is None and method not in IMPLICIT_METHODS:
         compiled = compile_model(lowered, target="numpy", space_order=options["space_order"], egraph=False)

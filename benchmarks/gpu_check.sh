@@ -6,6 +6,11 @@
 # On a machine with no package index (a cluster node, say) whose Python already has numba-cuda,
 # NumPy, SymPy and pytest, set WHEELS to a folder of wheels for what it lacks (egglog and its
 # imports, platformdirs): they and symsim are installed into a private folder with no index.
+# egglog 13.2 imports black (with pytokens and pathspec >= 1), graphviz and opentelemetry-api at
+# import time; its wheel (48 MB) holds debug symbols: `strip --strip-debug` on its bindings .so and
+# `python -m wheel pack` make it 6 MB. For the MPI scaling there, carry the mpi4py and mpich wheels:
+# unzip mpich's (pip --target drops its lib/), put its data/bin on PATH and data/lib on
+# LD_LIBRARY_PATH, then `python benchmarks/scaling.py --sizes 4096 --ranks 1,2,4,8,16 --no-sweep`.
 set -euo pipefail
 OUT="$(realpath -m "${OUT:-benchmarks}")"
 PYTHON="${PYTHON:-python3}"

@@ -339,10 +339,11 @@ def _run(args) -> int:
     output = Path(args.output or f"{model.name}.npz")
     picture = None if args.no_plot else Path(args.plot) if args.plot else _picture_beside(output, model.name)
 
-    store = output if output.suffix == ".zarr" else None
+    # a Zarr store or NetCDF file is written save by save as the run takes them
+    store = output if output.suffix in (".zarr", ".nc") else None
 
     def check_outputs(lowered, options):   # before compiling and running: a bad path fails now
-        if store is not None:              # a folder, written save by save and moved into place at the end
+        if output.suffix == ".zarr":       # a folder, moved into place at the end
             check_output_file(output.parent / f".{output.name}.probe", "-o", result_bytes(lowered, options))
         else:
             check_output_file(output, "-o", result_bytes(lowered, options))
@@ -357,7 +358,7 @@ def _run(args) -> int:
                           params=_parse_params(args.param), target=args.target, space_order=args.space_order,
                           rtol=args.rtol, atol=args.atol, progress=not args.quiet, egraph=not args.no_egraph,
                           preflight=check_outputs, restart_from=args.restart_from, decompose=args.decompose,
-                          overlap=args.overlap_exchange,
+                          overlap=args.overlap_exchange, compress=args.compress,
                           store=store)
     except RunInterrupted as stopped:
         partial = stopped.result

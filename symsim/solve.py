@@ -22,6 +22,7 @@ import math
 import os
 import time as clock
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -96,7 +97,7 @@ def simulate(model: Model, t_end: float | None = None, dt: float | None = None, 
              saves: int | None = None, params: dict | None = None, target: str = "numpy",
              space_order: int | None = None, rtol: float | None = None, atol: float | None = None,
              progress: bool = False, egraph: bool = True, preflight=None, restart_from=None,
-             decompose: str | tuple | None = None, store=None, overlap: bool = False) -> Result:
+             decompose: str | tuple | None = None, store=None, overlap: bool = False, compress: bool = False) -> Result:
     """Integrate ``model`` from t=0 to ``t_end`` and return ``saves + 1`` evenly spaced states.
 
     ``target``: "numpy", "numba", "cuda", or "auto" (NumPy or Numba from the work the run will do,
@@ -112,9 +113,13 @@ def simulate(model: Model, t_end: float | None = None, dt: float | None = None, 
 
     Started by an MPI launcher with several processes (``mpirun -n 4``), or given ``decompose``
     (blocks per axis, ``"2x2"``), the grid is split among the processes (:mod:`symsim.distributed`):
-    rank 0 returns the whole grid's Result, the other ranks None. ``store``: a ``.zarr`` path into which
-    each rank writes its block of every save, instead of gathering them on rank 0; rank 0's Result then
-    reads its fields from the store as they are indexed (on one process the Result is saved there).
+    rank 0 returns the whole grid's Result, the other ranks None.
+
+    ``store``: a ``.zarr`` or ``.nc`` path that each save is written to as it is taken
+    (:mod:`symsim.store`), instead of holding them all in memory; the Result then reads its fields
+    from there as they are indexed. On a decomposed grid each rank writes its block of every save
+    into a ``.zarr`` store (a ``.nc`` file is written by rank 0 from the gathered saves).
+    ``compress``: zlib for a NetCDF store.
     ``overlap``: on a decomposed grid with the Numba target, each stage pass computes the points whose
     stencil reads no exchanged halo while the exchange is under way (where no stencil reads a halo
     corner; :func:`symsim.codegen.loops.exchange_overlap`).
@@ -143,15 +148,22 @@ def simulate(model: Model, t_end: float | None = None, dt: float | None = None, 
                                                                                           egraph, t_start)
     else:
         reason = None
-    if decomposed and earlier is not None and store is not None:
+    blocks_store = store is not None and Path(store).suffix == ".zarr"     # each rank writes its blocks there
+    if decomposed and earlier is not None and blocks_store:
         raise OptionError(f"-o {store}: a decomposed run writes its store block by block and cannot prepend the "
                           "earlier run's saves yet; continue into a .npz or .nc file")
     if decomposed:
         result = _simulate_decomposed(lowered, options, params, target, egraph, progress, decompose, preflight,
-                                      initial, t_start, store, overlap)
-        if result is not None and reason is not None:
+                                      initial, t_start, store if blocks_store else None, overlap)
+        if result is None:
+            return None
+        if reason is not None:
             result.stats["target_choice"] = reason
-        return result if earlier is None or result is None else _continued(earlier, result, restart_from)
+        result = result if earlier is None else _continued(earlier, result, restart_from)
+        if store is not None and not blocks_store:
+            result.save(store, compress=compress)
+            result.stats["store"] = str(store)
+        return result
     # a run into a store writes each save as it is taken (a continued one joins the earlier saves first)
     streamed = store is not None and earlier is None
     # before compiling: a grid that cannot fit fails in a second, not after minutes (a continued run also
@@ -164,13 +176,13 @@ def simulate(model: Model, t_end: float | None = None, dt: float | None = None, 
     compiled = compile_model(lowered, target=target, space_order=options["space_order"], egraph=egraph,
                              jacobian=options["method"] in IMPLICIT_METHODS)
     result = integrate(compiled, options, params, progress, initial=initial, t_start=t_start,
-                       saves_into=_stored_saves(store, lowered) if streamed else None)
+                       saves_into=_stored_saves(store, lowered, compress=compress) if streamed else None)
     if reason is not None:
         result.stats["target_choice"] = reason
     if earlier is not None:
         result = _continued(earlier, result, restart_from)
         if store is not None:
-            result.save(store)
+            result.save(store, compress=compress)
             result.stats["store"] = str(store)
     return result
 
@@ -211,10 +223,11 @@ def choose_target(lowered, options: dict, params: dict | None = None, egraph: bo
 
 
 def _stored_saves(store, lowered, collective: Collective = ONE_PROCESS, layout: tuple | None = None,
-                  block=None):
-    """``integrate``'s saves_into for a run that writes its saves into the Zarr store ``store``."""
+                  block=None, compress: bool = False):
+    """``integrate``'s saves_into for a run that writes its saves into the store (Zarr) or file (NetCDF)
+    ``store`` as it takes them."""
     from .store import StoredSaves
-    return lambda save_times: StoredSaves(store, lowered, save_times, collective, layout, block)
+    return lambda save_times: StoredSaves(store, lowered, save_times, collective, layout, block, compress)
 
 
 def _simulate_decomposed(lowered, options: dict, params: dict | None, target: str, egraph: bool, progress: bool,

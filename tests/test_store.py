@@ -50,6 +50,43 @@ def test_a_run_into_a_store_writes_each_save_as_it_is_taken_and_equals_the_run_i
     assert back.stats["diagnostics"] == memory.stats["diagnostics"] and back.params == memory.params
 
 
+def test_a_run_into_a_netcdf_file_writes_each_save_as_it_is_taken(tmp_path, monkeypatch):
+    import xarray
+
+    model = small_gray_scott()
+    memory = symsim.simulate(model, t_end=100.0, saves=5, method="rk4")
+
+    def no_saves_in_memory(*args):
+        raise AssertionError("a run into a NetCDF file allocated every save in memory")
+    monkeypatch.setattr(symsim.solve._Saves, "__init__", no_saves_in_memory)
+    stored = symsim.simulate(model, t_end=100.0, saves=5, method="rk4", store=tmp_path / "gs.nc", compress=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["gs.nc"]
+    assert stored.stats["diagnostics"] == memory.stats["diagnostics"]
+    back = Result.load(tmp_path / "gs.nc")
+    for field in memory.fields:
+        np.testing.assert_array_equal(np.asarray(stored[field][:]), memory[field])
+        np.testing.assert_array_equal(back[field], memory[field])
+    with xarray.open_dataset(tmp_path / "gs.nc") as dataset:
+        assert dataset["u"].dims == ("t", "x", "y") and dataset.attrs["model"] == "gray_scott"
+        assert dataset["u"].encoding["zlib"] and dataset["t"].attrs["long_name"] == "time"
+        np.testing.assert_array_equal(dataset["t"].values, memory.t)
+
+
+def test_ctrl_c_keeps_a_valid_netcdf_file_and_nothing_before_the_second_save(tmp_path, monkeypatch, capsys):
+    interrupt_at_save(monkeypatch, 3)
+    out = tmp_path / "heat.nc"
+    assert main(["run", "heat_1d", "--t-end", "0.1", "--saves", "10", "--method", "rk4", "-o", str(out),
+                 "--no-plot", "--quiet"]) == 130
+    assert "(3 of 11 saves done)" in capsys.readouterr().err
+    partial = Result.load(out)
+    assert len(partial.t) == 3 and partial.stats["interrupted"] and np.isfinite(partial["u"]).all()
+    monkeypatch.undo()
+    interrupt_at_save(monkeypatch, 1)
+    out.unlink()
+    assert main(["run", "heat_1d", "--t-end", "0.1", "-o", str(out), "--no-plot", "--quiet"]) == 130
+    assert "nothing written" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+
+
 def test_an_ode_run_streams_into_a_store_too(tmp_path):
     memory = symsim.simulate("lorenz", t_end=1.0, saves=10)
     stored = symsim.simulate("lorenz", t_end=1.0, saves=10, store=tmp_path / "lorenz.zarr")

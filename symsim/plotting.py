@@ -21,6 +21,7 @@ from typing import Sequence
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .errors import SymsimError
 from .io import atomic_write
@@ -60,11 +61,16 @@ def save_figure(fig: Figure, path) -> Path:
     return atomic_write(path, lambda f: f.write(data))
 
 
+#: saved states a picture shows by default, evenly spaced from the first to the last
+SNAPSHOTS = 6
+
+
 def _snapshot_indices(t: np.ndarray, times: Sequence[float] | None) -> list[int]:
-    """Indices of the saved states to show: first, middle, last, or those nearest ``times``."""
+    """Indices of the saved states to show: up to SNAPSHOTS evenly spaced from the first to the last,
+    or those nearest ``times``."""
     n = len(t)
     if times is None:
-        idx = [0, (n - 1) // 2, n - 1]
+        idx = [int(round(i)) for i in np.linspace(0, n - 1, min(n, SNAPSHOTS))]
     else:
         idx = [int(np.argmin(np.abs(t - float(s)))) for s in np.atleast_1d(times)]
     return list(dict.fromkeys(idx))  # drop duplicates, keep order
@@ -213,10 +219,12 @@ def _plot_planes(result, planes: dict[str, np.ndarray], axes: tuple[str, str],
     aspect = _aspect(extent)
     # Panels 3 inches wide, as tall as the domain drawn to scale (flat domains get flat rows), on fixed
     # margins in inches: ticks and axis labels left and below, titles above, the colour bars right.
-    panel = 3.0
+    panel = 3.0 if cols <= 3 else 2.2
     ratio = abs(extent[3] - extent[2]) / abs(extent[1] - extent[0]) if aspect == "equal" else 0.8
-    panel_height = min(max(panel * ratio, 1.6), 3.6)
-    left, right, top, bottom, across, down = 0.75, 1.1, 0.65, 0.5, 0.75, 0.85
+    panel_height = min(max(panel * ratio, 1.2), 3.6)
+    # the panels of a row share their axes: tick labels on the left and bottom panels only (drawing
+    # every panel's ticks was half of a six-panel picture's time)
+    left, right, top, bottom, across, down = 0.75, 1.1, 0.65, 0.5, 0.35, 0.85
     width = left + cols * panel + (cols - 1) * across + right
     height = top + rows * panel_height + (rows - 1) * down + bottom
     fig = new_figure(width, height, layout=None)
@@ -229,9 +237,13 @@ def _plot_planes(result, planes: dict[str, np.ndarray], axes: tuple[str, str],
             # Arrays are indexed (first axis, second axis); imshow wants rows = vertical.
             im = ax.imshow(_decimated(u[i].T), origin="lower", extent=extent, aspect=aspect,
                            vmin=lo, vmax=hi, interpolation="nearest")
-            ax.set_title(f"{name}, t={t[i]:.4g}{where}")
+            ax.set_title(f"{name}, t={t[i]:.4g}{where}", fontsize="medium")
+            ax.xaxis.set_major_locator(MaxNLocator(3))      # labels of neighbouring panels apart
             ax.set_xlabel(axes[0])
-            ax.set_ylabel(axes[1])
+            if c == 0:
+                ax.set_ylabel(axes[1])
+            else:
+                ax.set_yticks([])
         row_bottom = (bottom + (rows - 1 - r) * (panel_height + down)) / height
         bar = fig.add_axes((1 - (right - 0.2) / width, row_bottom, 0.15 / width, panel_height / height))
         fig.colorbar(im, cax=bar, label=name)
@@ -269,7 +281,7 @@ def plot_result(result, path=None, *, times: Sequence[float] | None = None):
     """Draw ``result`` and write it to ``path`` (atomically), or return the Figure if ``path`` is None.
 
     ``times`` selects the snapshot times for grid results (nearest saved
-    states); by default the first, middle and last saved states are shown.
+    states); by default up to SNAPSHOTS (6) evenly spaced saved states are shown.
     The file format follows the suffix of ``path`` (PNG if unknown or absent).
     """
     ndim = len(result.coords)

@@ -350,3 +350,16 @@ def test_a_bad_netcdf_file_or_missing_xarray_is_one_clear_error(tmp_path, monkey
     with pytest.raises(OptionError, match="symsim\\[xarray\\]"):
         Result("m", np.zeros(2), fields={"a": np.zeros(2)}).save(tmp_path / "a.nc")
     assert not (tmp_path / "a.nc").exists()
+
+
+def test_the_picture_shows_six_evenly_spaced_saves_with_ticks_on_the_outer_panels():
+    from symsim.plotting import plot_result
+
+    x = np.linspace(0.0, 1.0, 16)
+    u = np.arange(21)[:, None, None] + np.zeros((21, 16, 16))
+    result = Result("m", np.linspace(0.0, 2.0, 21), {"x": x, "y": x}, {"u": u}, {}, {})
+    panels = [ax for ax in plot_result(result).axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == [f"u, t={t:g}" for t in (0, 0.4, 0.8, 1.2, 1.6, 2)]
+    assert len(panels[0].get_yticks()) > 0 and all(len(ax.get_yticks()) == 0 for ax in panels[1:])
+    short = Result("m", np.array([0.0, 1.0]), {"x": x, "y": x}, {"u": u[:2]}, {}, {})
+    assert [ax.get_title() for ax in plot_result(short).axes if ax.get_title()] == ["u, t=0", "u, t=1"]

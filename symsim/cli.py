@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -198,10 +200,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    with warnings.catch_warnings():
-        warnings.simplefilter("always", SymsimWarning)
-        warnings.showwarning = _show_warning
-        return _dispatch(args)
+    # a batch system ending a job at its time limit sends SIGTERM: the run then stops as on Ctrl-C, keeping
+    # the saves taken in a valid file and saying how to continue
+    terminate = (signal.signal(signal.SIGTERM, _terminated)
+                 if threading.current_thread() is threading.main_thread() else None)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", SymsimWarning)
+            warnings.showwarning = _show_warning
+            return _dispatch(args)
+    finally:
+        if terminate is not None:
+            signal.signal(signal.SIGTERM, terminate)
+
+
+def _terminated(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -6,6 +6,7 @@ import pytest
 
 import symsim
 import symsim.solve
+import symsim.cli
 import symsim.store
 from checks import interrupt_at_save
 from symsim.cli import main
@@ -140,3 +141,24 @@ def test_the_memory_check_of_a_run_into_a_store_counts_one_save_not_all(monkeypa
     with pytest.raises(OptionError, match="use fewer --saves"):
         symsim.solve.check_memory(lowered, options)
     symsim.solve.check_memory(lowered, options, saves_in_memory=False)
+
+
+def test_sigterm_from_a_batch_system_keeps_the_saves_taken_as_ctrl_c_does(tmp_path, monkeypatch, capsys):
+    import os
+    import signal
+
+    calls = []
+    original = symsim.solve._Progress.move_to
+
+    def move_to(self, t):           # a job's time limit: SIGTERM as the run reaches its fourth save
+        calls.append(t)
+        if len(calls) == 4:
+            os.kill(os.getpid(), signal.SIGTERM)
+        original(self, t)
+    monkeypatch.setattr(symsim.solve._Progress, "move_to", move_to)
+    out = tmp_path / "heat.nc"
+    assert main(["run", "heat_1d", "--t-end", "0.1", "--saves", "10", "--method", "rk4", "-o", str(out),
+                 "--no-plot", "--quiet"]) == 130
+    assert f"continue with: symsim run heat_1d --restart-from {out} --t-end 0.1" in capsys.readouterr().err
+    assert len(Result.load(out).t) == 4
+    assert signal.getsignal(signal.SIGTERM) is not symsim.cli._terminated      # restored after the command

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -83,10 +84,9 @@ def cache_key(lowered: LoweredModel, target: str, options: dict) -> str:
     """Hash of the IR, the backend, its options and the versions of what renders and compiles it."""
     from . import __version__
     versions = {"symsim": __version__, "python": sys.version.split()[0], "compiler": compiler_fingerprint()}
-    try:
-        import numba
-        versions["numba"] = numba.__version__
-    except ImportError:
+    try:       # the installed version, read without importing Numba (0.2 s) to ask whether a kernel is cached
+        versions["numba"] = importlib.metadata.version("numba")
+    except importlib.metadata.PackageNotFoundError:
         pass
     text = json.dumps({"ir": ir_fingerprint(lowered), "target": target, "options": options,
                        "versions": versions}, sort_keys=True)

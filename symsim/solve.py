@@ -210,11 +210,11 @@ def choose_target(lowered, options: dict, params: dict | None = None, egraph: bo
     evaluations = steps * EVALUATIONS_PER_STEP.get(method, 10)
     updates = evaluations * len(lowered.fields) * math.prod(lowered.shape)
     numpy_seconds = updates * NUMPY_SECONDS_PER_UPDATE + evaluations * NUMPY_SECONDS_PER_EVALUATION
-    import numba
     cached = kernels_cached(lowered, "numba", egraph, jacobian=method in IMPLICIT_METHODS)
     fixed = NUMBA_LOAD_SECONDS if cached else NUMBA_COMPILE_SECONDS
+    threads = int(os.environ.get("NUMBA_NUM_THREADS", "") or os.cpu_count() or 1)    # Numba's default, unimported
     numba_seconds = (fixed + evaluations * NUMBA_SECONDS_PER_EVALUATION
-                     + updates * NUMPY_SECONDS_PER_UPDATE / (NUMBA_SPEEDUP_PER_THREAD * numba.config.NUMBA_NUM_THREADS))
+                     + updates * NUMPY_SECONDS_PER_UPDATE / (NUMBA_SPEEDUP_PER_THREAD * threads))
     work = f"about {numpy_seconds:.2g} s of NumPy stepping ({updates:.2g} point updates)"
     kernels = "cached" if cached else "to be compiled"
     if numba_seconds < numpy_seconds:

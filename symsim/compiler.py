@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import gc
 import linecache
 import types
 from dataclasses import dataclass
@@ -174,6 +175,10 @@ def compile_model(model: Model | LoweredModel, target: str = "numpy", space_orde
         module = (None if not load else _load_uncached(source, name) if target in CACHED_TARGETS
                   else load_generated_module(source, name))
         compiled = CompiledModel(lowered, target, source, module, report, egraph, False, plan, None, jacobian)
+    if load and target == "cuda":
+        # Numba's simulator runs kernels in Python threads; free the e-graph pass's egglog
+        # objects (unsendable: they must be dropped on this thread) before any kernel runs
+        gc.collect()
     return compiled
 
 

@@ -99,6 +99,10 @@ def _on_cluster(client, model, y0: np.ndarray, times: np.ndarray, matrix: np.nda
                 options: dict) -> EnsembleResult:
     """Rows in tasks of ``batch`` on a Dask cluster, joined in order (each row's solution does not depend
     on the others, so the batches change nothing)."""
+    import gc
+    # the e-graph pass's egglog objects must be dropped on this thread, not by a collection that one of
+    # Dask's communication threads happens to run
+    gc.collect()
     rows = len(y0)
     if batch is None:
         workers = max(1, len(client.scheduler_info().get("workers", {})))

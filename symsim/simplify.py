@@ -31,7 +31,6 @@ Four steps, each a small function:
 
 from __future__ import annotations
 
-import gc
 import itertools
 import time
 from dataclasses import dataclass
@@ -110,11 +109,6 @@ def egraph_kernel(lowered: LoweredModel, time_limit: float = 1.5, varying=()) ->
     report = {"enodes": result.enodes, "iterations": result.iterations, "saturated": result.saturated,
               "candidates": len(candidates), "chosen": candidates[best][0],
               "seconds": time.perf_counter() - started}
-    # egglog's objects may only be dropped on the thread that made them; left to a later garbage collection
-    # they may be collected on another one (Dask's, Zarr's I/O, the CUDA simulator's) and leak with an
-    # "unsendable" error: collect them here, on this thread
-    del result
-    gc.collect()
     return candidates[best][1], report
 
 

@@ -18,6 +18,7 @@ complete store of the saves taken so far (what ``--restart-from`` continues).
 from __future__ import annotations
 
 import contextlib
+import gc
 import math
 from pathlib import Path
 
@@ -44,6 +45,10 @@ class StoredSaves:
 
     def __init__(self, path, lowered, save_times: np.ndarray, collective: Collective = ONE_PROCESS,
                  layout: tuple | None = None, block: Block | None = None, compress: bool = False):
+        # Zarr does its I/O on a thread of its own, where a garbage collection would drop the e-graph pass's
+        # egglog objects, which may only be dropped on the thread that made them: collect them here (once per
+        # run; a collection after every pass cost seconds in a process holding many objects)
+        gc.collect()
         self.path, self.lowered, self.collective = path, lowered, collective
         layout = layout or (1,) * lowered.ndim
         block = block or Block.of_rank(layout, 0)

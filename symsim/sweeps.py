@@ -141,6 +141,8 @@ def sweep(model, params, t_end: float | None = None, method: str | None = None, 
     dimensions = _dimensions(lowered, params or {}) + _initial_dimension(lowered, initial)
     runs = [_merged(combination) for combination in itertools.product(*[d["members"] for d in dimensions])]
     states = [] if initial is None else [d for d in dimensions if d["name"] == "initial"][0]["states"]
+    import gc
+    gc.collect()    # egglog objects of an earlier e-graph pass are dropped here, not on a Dask thread
     with dask_client(client, scheduler, workers) as connected:
         scattered = connected.scatter(states, broadcast=False) if states else []
         futures = [connected.submit(run_member, source, member, options,

@@ -305,8 +305,6 @@ def _sweep(args) -> int:
         raise OptionError(f"-o {output}: give a .nc (NetCDF-4) or .zarr (Zarr store) name")
     if output.suffix == ".zarr" and importlib.util.find_spec("zarr") is None:
         raise OptionError(f"-o {output}: a Zarr store needs zarr: pip install 'symsim[dask]'")
-    if args.workers is not None and args.workers < 1:
-        raise OptionError(f"--workers must be at least 1, got {args.workers}")
     if not (args.param or args.sets or args.initial):
         raise OptionError("symsim sweep needs --param NAME=VALUES, --sets FILE.csv or --initial RESULT ...")
     values = read_parameter_sets(args.sets) if args.sets else sweep_values(args.param)

@@ -52,7 +52,6 @@ class Collective:
 ONE_PROCESS = Collective()
 
 
-
 #: environment variables through which MPI launchers tell a process how many were started, and its
 #: number (Open MPI; MPICH, Intel MPI and Slurm's PMI; PMIx launchers)
 LAUNCHER_SIZE_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE")

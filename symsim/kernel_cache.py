@@ -93,11 +93,16 @@ def cache_key(lowered: LoweredModel, target: str, options: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _entry(directory: Path, name: str, key: str) -> tuple[str, Path, Path]:
+    """The module name of entry ``name`` for ``key``, and the paths of its source and metadata."""
+    module_name = f"symsim_{_identifier(name)}_{key}"
+    return module_name, directory / f"{module_name}.py", directory / f"{module_name}.json"
+
+
 def is_cached(name: str, key: str) -> bool:
     """Whether :func:`load_or_build` would find module ``name`` for ``key`` (nothing built or loaded)."""
-    module_name = f"symsim_{_identifier(name)}_{key}"
-    directory = cache_root() / "kernels"
-    return (directory / f"{module_name}.py").exists() and (directory / f"{module_name}.json").exists()
+    _, source_path, metadata_path = _entry(cache_root() / "kernels", name, key)
+    return source_path.exists() and metadata_path.exists()
 
 
 @dataclass
@@ -111,10 +116,7 @@ class CacheEntry:
 
 def load_or_build(name: str, key: str, build) -> CacheEntry:
     """The cached module ``name`` for ``key``, or ``build() -> (source, metadata)`` stored then loaded."""
-    directory = _writable_directory(cache_root() / "kernels")
-    module_name = f"symsim_{_identifier(name)}_{key}"
-    source_path = directory / f"{module_name}.py"
-    metadata_path = directory / f"{module_name}.json"
+    module_name, source_path, metadata_path = _entry(_writable_directory(cache_root() / "kernels"), name, key)
     hit = source_path.exists() and metadata_path.exists()
     if hit:
         source = source_path.read_text(encoding="utf-8")

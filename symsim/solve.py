@@ -296,8 +296,7 @@ def _simulate_decomposed(lowered, options: dict, params: dict | None, target: st
     saved = gather_blocks(comm, chosen, lowered.shape, block_saves)
     if saved is None:
         return None
-    stats.pop("diagnostics", None)
-    return _result(lowered, part.t, saved, dict(part.params), stats)
+    return _result(lowered, part.t, saved, dict(part.params), stats)   # the diagnostics: the blocks' combined
 
 
 def _restart_point(earlier: Result, lowered, options: dict, source) -> tuple[np.ndarray, float]:
@@ -476,7 +475,7 @@ def integrate(compiled: CompiledModel, options: dict, params: dict | None = None
     else:
         stepper = FixedStepper(method, rhs, constrain, state)
 
-    saved = (saves_into or _Saves.in_memory(lowered))(save_times)
+    saved = (saves_into or _Saves.in_memory(lowered, collective))(save_times)
     saved[0] = compiled.interior(to_host(state))
     steps = 0
     started = clock.perf_counter()
@@ -571,9 +570,12 @@ def _integrate_implicit(compiled: CompiledModel, options: dict, values: dict, st
     return saved.result(lowered, save_times, values, stats)
 
 
-def _result(lowered, save_times: np.ndarray, saved: np.ndarray, values: dict, stats: dict) -> Result:
-    """A run's Result: ``saved`` (saves, fields, *grid) as one array per field, with the per-save diagnostics."""
-    stats["diagnostics"] = SaveDiagnostics.of(saved).combined(lowered)
+def _result(lowered, save_times: np.ndarray, saved: np.ndarray, values: dict, stats: dict,
+            collective: Collective = ONE_PROCESS) -> Result:
+    """A run's Result: ``saved`` (saves, fields, *grid) as one array per field, with the per-save diagnostics
+    (unless ``stats`` has them; ``collective`` combines those of the blocks of a decomposed grid)."""
+    if "diagnostics" not in stats:
+        stats["diagnostics"] = SaveDiagnostics.of(saved).combined(lowered, collective)
     return Result(model_name=lowered.name, t=save_times, coords={a.name: a.coordinates for a in lowered.axes},
                   fields={f: saved[:, k] for k, f in enumerate(lowered.fields)}, params=values, stats=stats)
 
@@ -581,14 +583,16 @@ def _result(lowered, save_times: np.ndarray, saved: np.ndarray, values: dict, st
 class _Saves:
     """The saved states of a run, and how many of them are written: what a run stopped by Ctrl-C keeps."""
 
-    def __init__(self, shape: tuple):
+    def __init__(self, shape: tuple, collective: Collective = ONE_PROCESS):
         self.array = np.empty(shape)
         self.count = 0
+        self.collective = collective
 
     @classmethod
-    def in_memory(cls, lowered):
-        """What ``integrate`` makes the saves of ``lowered`` with, from its save times."""
-        return lambda save_times: cls((len(save_times), len(lowered.fields)) + lowered.shape)
+    def in_memory(cls, lowered, collective: Collective = ONE_PROCESS):
+        """What ``integrate`` makes the saves of ``lowered`` (a block's, on a decomposed grid) with, from its
+        save times."""
+        return lambda save_times: cls((len(save_times), len(lowered.fields)) + lowered.shape, collective)
 
     def __setitem__(self, index, values) -> None:
         self.array[index] = values
@@ -596,13 +600,14 @@ class _Saves:
         self.count = max(self.count, (last[-1] if isinstance(last, range) and len(last) else last) + 1)
 
     def result(self, lowered, save_times: np.ndarray, values: dict, stats: dict) -> Result:
-        return _result(lowered, save_times, self.array, values, stats)
+        return _result(lowered, save_times, self.array, values, stats, self.collective)
 
     def abandon(self) -> None:
         """Nothing to undo: the array goes with the run."""
 
     def interrupted(self, lowered, save_times: np.ndarray, values: dict, stats: dict) -> RunInterrupted:
-        """The error that carries the saves written so far as a Result."""
+        """The error that carries the saves written so far as a Result (with this process's own diagnostics:
+        stopped by Ctrl-C, the processes of a decomposed run cannot meet in a reduction)."""
         result = _result(lowered, save_times[:self.count].copy(), self.array[:self.count], values,
                          dict(stats, interrupted=True, t_end=float(save_times[-1])))
         return RunInterrupted(f"interrupted at t={save_times[self.count - 1]:g} ({self.count} of {len(save_times)} "

@@ -36,8 +36,8 @@ CHUNK_BYTES = 32 * 2**20
 
 
 class StoredSaves:
-    """The saves of a run written into a Zarr store at ``path``, each as it is taken; what
-    :func:`symsim.solve.integrate` fills in place of saves held in memory.
+    """The saves of a run written into a Zarr store or a NetCDF file at ``path`` (by its suffix), each as
+    it is taken; what :func:`symsim.solve.integrate` fills in place of saves held in memory.
 
     ``layout`` and ``block``: the decomposition and this process's block (one block of the whole
     grid by default); ``collective``: the processes writing the blocks together.
@@ -54,9 +54,7 @@ class StoredSaves:
         block = block or Block.of_rank(layout, 0)
         self.owned = tuple(slice(first, first + n) for first, n in block.ranges(lowered.shape))
         self.count = 0
-        saves, fields = len(save_times), len(lowered.fields)
-        self.saves = saves
-        self._diagnostics = SaveDiagnostics(saves, fields)    # combined over the blocks at the end
+        self._diagnostics = SaveDiagnostics(len(save_times), len(lowered.fields))  # combined over blocks at the end
         self._staging = contextlib.ExitStack()
         self._format = _NetCDF(compress) if Path(path).suffix == ".nc" else _Zarr()
         self._save_times = save_times
@@ -84,7 +82,7 @@ class StoredSaves:
     def __setitem__(self, index, values) -> None:
         """Save ``index`` (or each save of a slice of them) is ``values``, this block's (fields, *grid)."""
         values = np.asarray(values, dtype=float)
-        for i in range(self.saves)[index] if isinstance(index, slice) else (index,):
+        for i in range(len(self._save_times))[index] if isinstance(index, slice) else (index,):
             try:
                 self._format.write(self._handles, i, self._save_times[i], self.owned, values)
             except OSError as error:        # each process writes alone here: it stops the run on its own

@@ -226,6 +226,8 @@ class dask_client:
     needs Dask in the message when it is missing."""
 
     def __init__(self, client, scheduler, workers, command: str = "symsim sweep"):
+        if workers is not None and workers < 1:
+            raise OptionError(f"--workers {workers}: give at least 1 worker process")
         self.given, self.scheduler, self.workers, self.command = client, scheduler, workers, command
         self.started = []
 

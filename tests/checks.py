@@ -63,8 +63,11 @@ def _value(expr, point, bound):
     return expr.func(*args).evalf(DIGITS)
 
 
-def interrupt_at_save(monkeypatch, count):
-    """Ctrl-C as the run reaches its ``count``-th save (the progress bar's update at that save raises)."""
+def interrupt_at_save(monkeypatch, count, signal_number=None):
+    """Ctrl-C as the run reaches its ``count``-th save (the progress bar's update at that save raises), or
+    the signal ``signal_number`` sent to this process there."""
+    import os
+
     import symsim.solve
 
     calls = []
@@ -73,6 +76,8 @@ def interrupt_at_save(monkeypatch, count):
     def move_to(self, t):
         calls.append(t)
         if len(calls) == count:
-            raise KeyboardInterrupt
+            if signal_number is None:
+                raise KeyboardInterrupt
+            os.kill(os.getpid(), signal_number)
         original(self, t)
     monkeypatch.setattr(symsim.solve._Progress, "move_to", move_to)

@@ -144,18 +144,9 @@ def test_the_memory_check_of_a_run_into_a_store_counts_one_save_not_all(monkeypa
 
 
 def test_sigterm_from_a_batch_system_keeps_the_saves_taken_as_ctrl_c_does(tmp_path, monkeypatch, capsys):
-    import os
     import signal
 
-    calls = []
-    original = symsim.solve._Progress.move_to
-
-    def move_to(self, t):           # a job's time limit: SIGTERM as the run reaches its fourth save
-        calls.append(t)
-        if len(calls) == 4:
-            os.kill(os.getpid(), signal.SIGTERM)
-        original(self, t)
-    monkeypatch.setattr(symsim.solve._Progress, "move_to", move_to)
+    interrupt_at_save(monkeypatch, 4, signal.SIGTERM)      # a job's time limit as the run reaches its fourth save
     out = tmp_path / "heat.nc"
     assert main(["run", "heat_1d", "--t-end", "0.1", "--saves", "10", "--method", "rk4", "-o", str(out),
                  "--no-plot", "--quiet"]) == 130

@@ -40,15 +40,13 @@ def _generate(args) -> int:
 
     spec = DataSpec(**_families(args))
     check_output_file(args.output, "-o")          # before the simulations, not after
-    if args.workers is not None and args.workers < 1:
-        raise OptionError(f"--workers {args.workers}: give at least 1 worker process")
     if args.workers is None and args.scheduler is None:
         with _progress_bar(args.count, "simulating", args.quiet) as bar:
             samples = generate_samples(spec, args.count, seed=args.seed, progress=bar.update, chunk=args.chunk)
     else:
         from ..sweeps import dask_client
 
-        with dask_client(None, args.scheduler, args.workers or 2, "symsim prose generate --workers/--scheduler") \
+        with dask_client(None, args.scheduler, args.workers, "symsim prose generate --workers/--scheduler") \
                 as client, _progress_bar(args.count, "simulating", args.quiet) as bar:
             samples = generate_samples(spec, args.count, seed=args.seed, progress=bar.update, chunk=args.chunk,
                                        client=client)

@@ -422,8 +422,13 @@ class OnlineBatches:
             self._stop.set()
             for process in self._processes:
                 process.join(timeout=5.0)
-                if process.is_alive():
-                    process.terminate()
+                # a worker still inside a long ensemble (slow or loaded machine) is stopped; terminate()
+                # only sends the signal, so wait for the exit before reporting the stream closed
+                for stop_now in (process.terminate, process.kill):
+                    if not process.is_alive():
+                        break
+                    stop_now()
+                    process.join(timeout=5.0)
             self._processes = []
             self._local = iter(())
 
@@ -454,6 +459,8 @@ def _worker(spec, batch_size, seed_sequence, out, stop) -> None:
                 except queue.Full:
                     continue
             if stop.is_set():
+                # the batch already queued may never be read: exit without waiting to flush it into the pipe
+                out.cancel_join_thread()
                 return
     except SymsimError as error:
         out.put(str(error))

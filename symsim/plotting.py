@@ -78,10 +78,12 @@ def _snapshot_indices(t: np.ndarray, times: Sequence[float] | None) -> list[int]
 
 def _color_limits(values: np.ndarray) -> tuple[float, float] | tuple[None, None]:
     """Finite min/max of ``values`` (widened if equal); (None, None) if nothing is finite."""
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return None, None
-    lo, hi = float(finite.min()), float(finite.max())
+    lo, hi = float(np.min(values, initial=np.inf)), float(np.max(values, initial=-np.inf))
+    if not (np.isfinite(lo) and np.isfinite(hi)):    # the masked copy only where something is not finite
+        finite = values[np.isfinite(values)]
+        if finite.size == 0:
+            return None, None
+        lo, hi = float(finite.min()), float(finite.max())
     if lo == hi:
         pad = abs(lo) * 1e-3 or 1e-3
         lo, hi = lo - pad, hi + pad
@@ -224,7 +226,8 @@ def _plot_planes(result, planes: dict[str, np.ndarray], axes: tuple[str, str],
     panel_height = min(max(panel * ratio, 1.2), 3.6)
     # the panels of a row share their axes: tick labels on the left and bottom panels only (drawing
     # every panel's ticks was half of a six-panel picture's time)
-    left, right, top, bottom, across, down = 0.75, 1.1, 0.65, 0.5, 0.35, 0.85
+    # between rows of images only titles (x labels are under the last one), above a time-series row labels too
+    left, right, top, bottom, across, down = 0.75, 1.1, 0.65, 0.5, 0.35, 0.85 if scalar else 0.45
     width = left + cols * panel + (cols - 1) * across + right
     height = top + rows * panel_height + (rows - 1) * down + bottom
     fig = new_figure(width, height, layout=None)
@@ -237,16 +240,22 @@ def _plot_planes(result, planes: dict[str, np.ndarray], axes: tuple[str, str],
             # Arrays are indexed (first axis, second axis); imshow wants rows = vertical.
             im = ax.imshow(_decimated(u[i].T), origin="lower", extent=extent, aspect=aspect,
                            vmin=lo, vmax=hi, interpolation="nearest")
-            ax.set_title(f"{name}, t={t[i]:.4g}{where}", fontsize="medium")
-            ax.xaxis.set_major_locator(MaxNLocator(3))      # labels of neighbouring panels apart
-            ax.set_xlabel(axes[0])
+            # y given: the title sits on the frame (no top ticks here), without matplotlib measuring
+            # the axis's bounding box for a place at every draw (a tenth of the picture's time)
+            ax.set_title(f"{name}, t={t[i]:.4g}{where}", fontsize="medium", y=1.0)
+            if r == len(planes) - 1:
+                ax.xaxis.set_major_locator(MaxNLocator(3))  # labels of neighbouring panels apart
+                ax.set_xlabel(axes[0])
+            else:            # the rows share the horizontal axis: its labels under the last row only
+                ax.set_xticks([])
             if c == 0:
+                ax.yaxis.set_major_locator(MaxNLocator(5))
                 ax.set_ylabel(axes[1])
             else:
                 ax.set_yticks([])
         row_bottom = (bottom + (rows - 1 - r) * (panel_height + down)) / height
         bar = fig.add_axes((1 - (right - 0.2) / width, row_bottom, 0.15 / width, panel_height / height))
-        fig.colorbar(im, cax=bar, label=name)
+        fig.colorbar(im, cax=bar, label=name, ticks=MaxNLocator(5, steps=[1, 2, 2.5, 5, 10]))
     if scalar:
         _time_series(fig.add_subplot(grid[rows - 1, :]), t, scalar)
     return fig

@@ -28,7 +28,7 @@ import sympy
 
 from .tableaus import STABILITY
 from .ir import StencilAccess, stencil_accesses
-from .vectorize import evaluate_on_grid, grid_axes_coordinates
+from .vectorize import evaluate_function_on_grid, grid_axes_coordinates, numpy_module_source
 
 #: fraction of the stability limit used, for nonlinear growth the bound cannot see
 SAFETY = 0.8
@@ -50,14 +50,74 @@ def _partial_derivative(expr: sympy.Expr, access) -> sympy.Expr:
     return sympy.diff(expr, access)
 
 
+@dataclass(frozen=True)
+class _RowCoefficients:
+    """d(rhs of one field)/d(each of its stencil accesses), as NumPy functions of (coordinates, parameters,
+    spacings, time, the accessed fields' values at the point)."""
+
+    accesses: tuple      # ((source field, offsets, varies over the grid or the state), ...)
+    functions: tuple     # one function per access, same order
+
+
+#: rows of the models seen in this process: {id(lowered): (lowered, rows)} (a fit estimates one model often)
+_ROWS: dict = {}
+
+
+def _row_coefficients(lowered) -> dict:
+    """{field: _RowCoefficients} of ``lowered``, from the kernel cache when an earlier process made them:
+    differentiating and printing every access's coefficient costs ~0.1 s of a cached run's second."""
+    memo = _ROWS.get(id(lowered))
+    if memo is not None and memo[0] is lowered:
+        return memo[1]
+    from .kernel_cache import cache_key, load_or_build
+    entry = load_or_build(f"{lowered.name}_spectrum", cache_key(lowered, "spectrum", {"printer": _printer_version()}),
+                          lambda: _render_row_coefficients(lowered))
+    rows = {field: _RowCoefficients(tuple((source, tuple(offsets), varies) for source, offsets, varies, _ in row),
+                                    tuple(getattr(entry.module, name) for *_, name in row))
+            for field, row in entry.metadata["rows"].items()}
+    if len(_ROWS) >= 64:
+        _ROWS.clear()
+    _ROWS[id(lowered)] = (lowered, rows)
+    return rows
+
+
+def _render_row_coefficients(lowered) -> tuple[str, dict]:
+    """The module source and metadata of :func:`_row_coefficients` (kernel-cache ``build``)."""
+    common = [*lowered.coordinate_symbols, *(sympy.Symbol(p) for p in lowered.parameters), *lowered.spacing,
+              lowered.time]
+    grid_symbols = set(lowered.coordinate_symbols)
+    functions, rows = {}, {}
+    for k, (field, expr) in enumerate(lowered.rhs.items()):
+        accesses = sorted(stencil_accesses(expr), key=str)
+        row = []
+        for j, access in enumerate(accesses):
+            derivative = _partial_derivative(expr, access)
+            name = f"d{k}_{j}"
+            functions[name] = (common + accesses, derivative, f"d(rhs of {field})/d({access})")
+            varies = bool(derivative.free_symbols & (grid_symbols | set(accesses)))
+            row.append((access.field, list(access.offsets), varies, name))
+        rows[field] = row
+    source = numpy_module_source(functions, f"Jacobian row coefficients of {lowered.name} (symsim.stability)")
+    return source, {"rows": rows}
+
+
+@functools.lru_cache(maxsize=1)
+def _printer_version() -> str:
+    """Hash of the code that renders the coefficient module, so that a changed printer is not served an old one."""
+    from pathlib import Path
+    import hashlib
+    folder = Path(__file__).resolve().parent
+    return hashlib.sha256(b"".join((folder / name).read_bytes() for name in ("stability.py", "vectorize.py"))
+                          ).hexdigest()[:16]
+
+
 def spectrum_estimate(compiled, state: np.ndarray, params: dict, t: float = 0.0) -> SpectrumEstimate:
     """Gershgorin bounds of the Jacobian spectrum at ``state`` (see the module docstring)."""
     lowered = compiled.lowered
     # parameters, spacings and time enter as arguments, so that each derivative is differentiated and
-    # lambdified once per model, not per call (a fit simulates one model hundreds of times)
-    scalars = [(sympy.Symbol(p), v) for p, v in params.items()] + list(lowered.spacing.items())
-    scalars.append((lowered.time, t))
-    grid_symbols = set(lowered.coordinate_symbols)
+    # printed once per model (and kept in the kernel cache), not per call
+    scalars = [params.get(p, default) for p, default in lowered.parameters.items()]
+    scalars += [*lowered.spacing.values(), t]
     fields = compiled.interior(state)
     coordinates = grid_axes_coordinates(lowered.axes)
     real_bound = imaginary_bound = 0.0
@@ -67,18 +127,17 @@ def spectrum_estimate(compiled, state: np.ndarray, params: dict, t: float = 0.0)
     velocities = {f: f"{f}_t" for f in lowered.fields
                   if f"{f}_t" in lowered.fields and not stencil_accesses(lowered.rhs[f]) - {_access(lowered, f"{f}_t")}}
     displacement = {v: f for f, v in velocities.items()}
-    for field, expr in lowered.rhs.items():
+    rows = _row_coefficients(lowered)
+    for field in lowered.rhs:
         if field in velocities:
             continue
-        accesses = sorted(stencil_accesses(expr), key=str)
+        row = rows[field]
         # the derivative at the access's own point: the value of each field at the grid point
-        at_point = [(a, fields[lowered.fields.index(a.field)]) for a in accesses]
+        at_point = [fields[lowered.fields.index(source)] for source, _, _ in row.accesses]
         coefficient = {}
-        for access in accesses:
-            derivative = _partial_derivative(expr, access)
-            value = evaluate_on_grid(derivative, lowered.coordinate_symbols, coordinates, scalars + at_point)
-            varies = derivative.free_symbols & (grid_symbols | set(accesses))
-            coefficient[(access.field, access.offsets)] = value if varies else float(value.flat[0])
+        for (source, offsets, varies), function in zip(row.accesses, row.functions):
+            value = evaluate_function_on_grid(function, coordinates, scalars + at_point)
+            coefficient[(source, offsets)] = value if varies else float(value.flat[0])
         real_row = imaginary_row = 0.0
         # half the second moment (in offsets) of the field's own symmetric stencil per axis: D / h**2
         # for D u_xx at any order of accuracy; its sign is the sign of the diffusion coefficient

@@ -24,7 +24,7 @@ import numpy as np
 import sympy
 from sympy.printing.numpy import NumPyPrinter, SciPyPrinter
 
-__all__ = ["numpy_function", "grid_axes_coordinates", "evaluate_on_grid"]
+__all__ = ["numpy_function", "numpy_module_source", "grid_axes_coordinates", "evaluate_on_grid"]
 
 
 def numpy_function(arguments, expression):
@@ -40,15 +40,46 @@ def numpy_function(arguments, expression):
 @functools.lru_cache(maxsize=1024)
 def _cached_numpy_function(arguments: tuple, expression):
     # the names it prints (cos, pi, functools' reduce, ...) are imported one by one by lambdify
-    printer = _printer_class()({"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True})
     expression = list(expression) if isinstance(expression, tuple) else expression
-    return sympy.lambdify(list(arguments), expression, modules=[{}], printer=printer)
+    return sympy.lambdify(list(arguments), expression, modules=[{}], printer=_printer())
+
+
+def _printer():
+    return _printer_class()({"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True})
+
+
+def numpy_module_source(functions: dict, docstring: str) -> str:
+    """Source of a Python module defining ``name(arguments...) -> expression`` for each entry of ``functions``
+    (``{name: (argument symbols, expression, what it computes)}``), printed as :func:`numpy_function` prints them.
+
+    For results worth keeping between processes (the kernel cache): importing the module costs a file
+    read, where differentiating and lambdifying again costs tens of milliseconds per model.
+    Arguments are renamed ``a0, a1, ...``, so any symbol name (a stencil access ``u[i+1]``) is allowed.
+    """
+    printer = _printer()
+    bodies = []
+    for name, (arguments, expression, meaning) in functions.items():
+        renamed = {symbol: sympy.Symbol(f"a{k}") for k, symbol in enumerate(arguments)}
+        body = printer.doprint(sympy.sympify(expression).xreplace(renamed))
+        legend = ", ".join(f"{new}={old}" for old, new in renamed.items())
+        bodies.append(f"def {name}({', '.join(str(s) for s in renamed.values())}):\n"
+                      f'    """{meaning} ({legend})"""\n    return {body}\n')
+    imports = [f"from {module} import {', '.join(sorted(names))}"
+               for module, names in sorted(printer.module_imports.items())]
+    return "\n".join([f'"""{docstring}"""', "", *imports, "", "", *bodies])
+
+
+class _SciPyFunctionsPrinter(SciPyPrinter):
+    """SciPy's special functions, NumPy's ``pi``: SciPy's printer takes ``pi`` from ``scipy.constants``, whose
+    import (~0.06-0.1 s) would be paid by every run whose initial value mentions pi."""
+
+    _kc = {**SciPyPrinter._kc, "Pi": "numpy.pi"}
 
 
 @functools.lru_cache(maxsize=1)
 def _printer_class():
     """SciPy's printer where SciPy is installed (erf, gamma, Bessel functions vectorized), else NumPy's."""
-    return SciPyPrinter if importlib.util.find_spec("scipy") is not None else NumPyPrinter
+    return _SciPyFunctionsPrinter if importlib.util.find_spec("scipy") is not None else NumPyPrinter
 
 
 def grid_axes_coordinates(axes) -> list[np.ndarray]:
@@ -65,10 +96,14 @@ def evaluate_on_grid(expression, symbols, coordinates: list[np.ndarray], extra=(
     broadcast open arrays (a ``Max`` of two axes prints as ``amax`` of a stacked tuple) fall back to
     the dense grid.
     """
-    shape = tuple(max(c.shape[k] for c in coordinates) for k in range(len(coordinates)))
     extra = list(extra)
     function = numpy_function([*symbols, *(s for s, _ in extra)], expression)
-    arrays = [a for _, a in extra]
+    return evaluate_function_on_grid(function, coordinates, [a for _, a in extra])
+
+
+def evaluate_function_on_grid(function, coordinates: list[np.ndarray], arrays=()) -> np.ndarray:
+    """:func:`evaluate_on_grid` of a function already made: ``function(*coordinates, *arrays)``."""
+    shape = tuple(max(c.shape[k] for c in coordinates) for k in range(len(coordinates)))
     with np.errstate(all="ignore"):
         try:
             values = np.asarray(function(*coordinates, *arrays), dtype=float)

@@ -206,3 +206,53 @@ def test_cli_says_which_target_auto_took_and_why(tmp_path, capsys):
     assert "with rk4 on numpy, " in out and "auto" not in out
     result = symsim.simulate("heat_1d", t_end=0.01, target="auto")
     assert result.stats["target"] == "numpy" and "point updates" in result.stats["target_choice"]
+
+
+def test_spectrum_coefficients_from_the_kernel_cache_equal_direct_differentiation(tmp_path, monkeypatch):
+    """The Jacobian row coefficients are printed into a cached module once; a later process imports it.
+    Each coefficient equals d(rhs)/d(access) differentiated and evaluated directly, on a random state,
+    for a model whose coefficients vary in space (x-dependent diffusion, a Piecewise source) and state."""
+    import symsim.stability as stability
+    from symsim.vectorize import evaluate_on_grid, grid_axes_coordinates
+    from symsim.ir import stencil_accesses
+
+    monkeypatch.setenv("SYMSIM_CACHE_DIR", str(tmp_path))
+    grid = Grid(x=(0.0, 1.0, 17), y=(0.0, 2.0, 9), periodic=True)
+    model = Model("varying", grid)
+    u, v = model.fields("u v")
+    D, k = model.params(D=0.3, k=2.0)
+    x, y = grid.coords
+    model.equations(
+        Eq(Dt(u), D * (1 + x) * symsim.laplace(u) - k * u * v**2 + sympy.Piecewise((1, x < 0.5), (0, True))),
+        Eq(Dt(v), symsim.laplace(v) + sympy.sin(sympy.pi * y) * u * v),
+    )
+    model.initial(u=1 + x, v=y)
+    compiled = compile_model(model, target="numpy", egraph=False)
+    params = compiled.resolve_params({"k": 3.0})
+    state = compiled.initial_state(params)
+    compiled.interior(state)[...] = np.random.default_rng(0).uniform(0.5, 1.5, compiled.interior(state).shape)
+
+    stability._ROWS.clear()
+    first = stability.spectrum_estimate(compiled, state, params, t=0.25)
+    assert list((tmp_path / "kernels").glob("symsim_varying_spectrum_*.py"))
+    stability._ROWS.clear()                       # as a new process: the module comes from the cache
+    stability._partial_derivative.cache_clear()
+    assert stability.spectrum_estimate(compiled, state, params, t=0.25) == first
+    lowered = compiled.lowered
+    rows = stability._row_coefficients(lowered)
+    assert stability._partial_derivative.cache_info().currsize == 0     # nothing differentiated again
+    fields = compiled.interior(state)
+    coordinates = grid_axes_coordinates(lowered.axes)
+    scalars = [(sympy.Symbol(p), params[p]) for p in lowered.parameters] + list(lowered.spacing.items())
+    scalars.append((lowered.time, 0.25))
+    for field, expr in lowered.rhs.items():
+        accesses = sorted(stencil_accesses(expr), key=str)
+        at_point = [(a, fields[lowered.fields.index(a.field)]) for a in accesses]
+        row = rows[field]
+        assert [(s, o) for s, o, _ in row.accesses] == [(a.field, a.offsets) for a in accesses]
+        for access, function in zip(accesses, row.functions):
+            expected = evaluate_on_grid(sympy.diff(expr, access), lowered.coordinate_symbols, coordinates,
+                                        scalars + at_point)
+            arguments = [value for _, value in scalars] + [array for _, array in at_point]
+            got = stability.evaluate_function_on_grid(function, coordinates, arguments)
+            np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-12)

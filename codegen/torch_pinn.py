@@ -11,7 +11,7 @@
             u = out[:, 0:1]
             u_t, u_x = _grad(u, (t, x))
             u_xx, = _grad(u_x, (x,))
-            nu = self.params['nu']
+            nu = _parameter(self.params['nu'], t)
             residual_u = -nu*u_xx + u*u_x + u_t
             return torch.cat([_column(residual_u, t)], dim=1)
 
@@ -51,7 +51,7 @@ class PinnPrinter(KernelPrinting, TorchPrinter):
 def render_torch_pinn_module(plan: ContinuousPlan) -> str:
     lowered = plan.lowered
     taken = set(plan.parameters) | set(plan.inputs) | {d.name for d in plan.derivatives}
-    for name in ("net", "out", "self", "torch", "math"):
+    for name in ("net", "out", "self", "torch", "math", "raw", "g", "phi", "normal"):
         if name in taken:
             raise BackendError(f"model {lowered.name!r}: the name {name!r} is used by the generated PINN module; "
                                "rename that field or parameter")
@@ -68,7 +68,8 @@ def render_torch_pinn_module(plan: ContinuousPlan) -> str:
              "Equations:"]
     lines += [f"    {lowered.equations[f]}" for f in lowered.fields]
     lines += ['"""', "", "import math", "", "import torch", "", ""]
-    lines += [f"FIELDS = {tuple(lowered.fields)!r}",
+    lines += [f"FIELDS = {tuple(plan.outputs_of_network)!r}",
+              f"RESIDUALS = {tuple(lowered.fields)!r}",
               f"INPUTS = {tuple(plan.inputs)!r}",
               f"PARAMS = {dict(plan.parameters)!r}",
               f"DOMAIN = {{{', '.join(f'{k!r}: ({v[0]!r}, {v[1]!r})' for k, v in plan.extents.items())}}}",
@@ -76,9 +77,13 @@ def render_torch_pinn_module(plan: ContinuousPlan) -> str:
               f"TIME_ORDER = {dict(plan.time_order)!r}", "", ""]
     lines += inlined_text("pinn").splitlines() + ["", ""]
     lines += _residual_class(plan, printer)
-    lines += _initial_class(plan, printer)
-    lines += _boundary_class(plan, printer)
-    lines += _hard_constraints(plan, printer)
+    if plan.geometry is not None:
+        lines += _geometry_boundary_class(plan, printer)
+        lines += _geometry_hard_constraints(plan, printer)
+    else:
+        lines += _initial_class(plan, printer)
+        lines += _boundary_class(plan, printer)
+        lines += _hard_constraints(plan, printer)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -102,9 +107,11 @@ def _field_lines(fields, used_fields, indent: str) -> list[str]:
 
 
 def _parameter_lines(plan: ContinuousPlan, expressions, indent: str = "        ") -> list[str]:
-    """``nu = self.params['nu']`` for every parameter the expressions use."""
+    """``nu = _parameter(self.params['nu'], x)`` for every parameter the expressions use: a tensor of the
+    inputs' dtype, so that torch functions of parameters alone (``torch.sqrt(nu)``) work and a float64
+    run keeps the parameter's every digit."""
     used = {s.name for e in expressions for s in sympy.sympify(e).free_symbols}
-    return [f"{indent}{p} = self.params[{p!r}]" for p in plan.parameters if p in used]
+    return [f"{indent}{p} = _parameter(self.params[{p!r}], {plan.inputs[0]})" for p in plan.parameters if p in used]
 
 
 def _residual_class(plan: ContinuousPlan, printer) -> list[str]:
@@ -112,19 +119,19 @@ def _residual_class(plan: ContinuousPlan, printer) -> list[str]:
     inputs = ", ".join(plan.inputs)
     used_fields = {d.field for d in plan.derivatives}
     lines = ["class Residual(_Terms):",
-             '    """Residual of every equation (d^n u/dt^n - rhs) at collocation points."""', "",
+             '    """Residual of every equation (d^n u/dt^n - rhs, or lhs - rhs) at collocation points."""', "",
              f"    def forward(self, net, {inputs}):",
              f"        {inputs}{',' if len(plan.inputs) == 1 else ''} = _inputs({inputs})",
              f"        out = net({inputs})"]
-    lines += _field_lines(lowered.fields, used_fields, "        ")
+    lines += _field_lines(plan.outputs_of_network, used_fields, "        ")
     lines += _derivative_lines(plan, plan.derivatives, "        ")
-    lines += [f"        {p} = self.params[{p!r}]" for p in plan.parameters]
+    lines += _parameter_lines(plan, [sympy.Symbol(p) for p in plan.parameters])
     if plan.invariants:
         lines.append("        # invariants, once per call")
     lines += [f"        {s} = {printer.doprint(e)}" for s, e in plan.invariants]
     lines += [f"        {s} = {printer.doprint(e)}" for s, e in plan.temporaries]
     lines += [f"        residual_{f} = {printer.doprint(plan.outputs[f])}" for f in lowered.fields]
-    columns = ", ".join(f"_column(residual_{f}, t)" for f in lowered.fields)
+    columns = ", ".join(f"_column(residual_{f}, {plan.inputs[0]})" for f in lowered.fields)
     return lines + [f"        return torch.cat([{columns}], dim=1)", "", ""]
 
 
@@ -194,16 +201,12 @@ def _boundary_class(plan: ContinuousPlan, printer) -> list[str]:
 def _hard_constraints(plan: ContinuousPlan, printer) -> list[str]:
     inputs = ", ".join(plan.inputs)
     forms = {f: hard_constraint_forms(plan, f) for f in plan.lowered.fields}
-    lines = ["class HardConstraints(torch.nn.Module):",
+    lines = ["class HardConstraints(_Wrapped):",
              '    """net wrapped as u = g + d * N: the Dirichlet walls and initial values hold exactly.',
              "",
              f"    Constrained fields: {', '.join(f for f, v in forms.items() if v) or 'none'} "
              "(a field without Dirichlet walls or initial value passes through).",
              '    """', "",
-             "    def __init__(self, net, params=None):",
-             "        super().__init__()",
-             "        self.net = net",
-             "        self.params = dict(PARAMS, **(params or {}))", "",
              f"    def forward(self, {inputs}):",
              f"        raw = self.net({inputs})"]
     lines += _parameter_lines(plan, [e for form in forms.values() if form for e in form]) + ["        columns = []"]
@@ -215,4 +218,103 @@ def _hard_constraints(plan: ContinuousPlan, printer) -> list[str]:
         lines += [f"        g = {printer.doprint(g)}", f"        d = {printer.doprint(d)}",
                   f"        columns.append(_column(g, t) + _column(d, t) * raw[:, {k}:{k + 1}])"]
     lines.append("        return torch.cat(columns, dim=1)")
+    return lines + ["", ""]
+
+
+# -- models on a geometry: conditions on named boundaries, u = g + phi * N ---------------------
+
+def _geometry_boundary_class(plan: ContinuousPlan, printer) -> list[str]:
+    """One method per named boundary: the residual of every condition there, at points on it with the
+    domain's outward normals (``CONDITIONS[boundary]`` names the columns)."""
+    inputs = ", ".join(plan.inputs)
+    normals = ", ".join(f"n_{name}" for name in plan.inputs)
+    by_boundary: dict = {}
+    for c in plan.conditions:
+        by_boundary.setdefault(c.boundary, []).append(c)
+    table = {b: tuple((c.field, c.kind) for c in conditions) for b, conditions in by_boundary.items()}
+    lines = ["class BoundaryResidual(_Terms):",
+             '    """Conditions on the named boundaries: value - data (dirichlet), n . grad(u) - data (neumann)."""',
+             "",
+             f"    BOUNDARIES = {tuple(plan.geometry.boundary_names)!r}",
+             f"    CONDITIONS = {table!r}", "",
+             f"    def forward(self, net, boundary, {inputs}, {normals}):",
+             f'        """Columns of CONDITIONS[boundary] at points ({inputs}) on it, outward normals ({normals})."""',
+             "        if boundary not in self.CONDITIONS:",
+             f"            return torch.zeros(({plan.inputs[0]}.shape[0], 0), dtype={plan.inputs[0]}.dtype, "
+             f"device={plan.inputs[0]}.device)",
+             f"        return getattr(self, '_' + boundary)(net, {inputs}, {normals})", ""]
+    fields = plan.outputs_of_network
+    for boundary, conditions in by_boundary.items():
+        lines += [f"    def _{boundary}(self, net, {inputs}, {normals}):",
+                  f"        {inputs}{',' if len(plan.inputs) == 1 else ''} = _inputs({inputs})",
+                  f"        out = net({inputs})"]
+        needed = {c.field for c in conditions}
+        lines += _field_lines(fields, needed, "        ")
+        neumann = [FieldDerivative(c.field, (name,)) for c in conditions if c.kind == "neumann" for name in plan.inputs]
+        lines += _derivative_lines(plan, neumann, "        ")
+        lines += _parameter_lines(plan, [c.value for c in conditions])
+        columns = []
+        for c in conditions:
+            if c.kind == "dirichlet":
+                columns.append(f"{c.field} - ({printer.doprint(c.value)})")
+            else:
+                slope = " + ".join(f"n_{name} * {c.field}_{name}" for name in plan.inputs)
+                columns.append(f"{slope} - ({printer.doprint(c.value)})")
+        joined = ", ".join(f"_column({c}, {plan.inputs[0]})" for c in columns)
+        lines += [f"        return torch.cat([{joined}], dim=1)", ""]
+    return lines + [""]
+
+
+def _geometry_hard_constraints(plan: ContinuousPlan, printer) -> list[str]:
+    """u = g + phi * N for fields with Dirichlet conditions; u = N - N(point) + value for pinned fields."""
+    from symsim.continuous import geometry_constraint_forms
+
+    inputs = ", ".join(plan.inputs)
+    fields = plan.outputs_of_network
+    forms = {f: geometry_constraint_forms(plan, f) for f in fields}
+    pins = {p.field: p for p in plan.pins}
+    constrained = [f for f in fields if forms[f] is not None]
+    lines = ["class HardConstraints(_Wrapped):",
+             '    """net wrapped so that Dirichlet conditions and pins hold whatever it outputs.',
+             "",
+             f"    Dirichlet (u = g + phi * N): {', '.join(constrained) or 'none'}; "
+             f"pinned (u = N - N(point) + value): {', '.join(pins) or 'none'}.",
+             "    phi: R-function join of the trimmed distances to the boundary pieces of the field's Dirichlet",
+             "    conditions; g: their values blended by inverse-distance weights (symsim.geometry).",
+             '    """', "",
+             f"    HARD = {tuple((f, 'dirichlet') for f in constrained) + tuple((f, 'pin') for f in pins)!r}", "",
+             f"    def forward(self, {inputs}):",
+             f"        raw = self.net({inputs})"]
+    if constrained:
+        lines.append(f"        g, phi = _frozen_factors(self, {inputs})")
+    if pins:
+        points = [[p.point[name] for name in plan.inputs] for p in pins.values()]
+        lines += [f"        anchor = self.net(*torch.tensor({points!r}, dtype={plan.inputs[0]}.dtype, "
+                  f"device={plan.inputs[0]}.device).T[:, :, None])"]
+    lines += _parameter_lines(plan, [p.value for p in pins.values()])
+    lines.append("        columns = []")
+    for k, f in enumerate(fields):
+        if f in pins:
+            row = list(pins).index(f)
+            lines.append(f"        columns.append(raw[:, {k}:{k + 1}] - anchor[{row}:{row + 1}, {k}:{k + 1}] + "
+                         f"({printer.doprint(pins[f].value)}))")
+            continue
+        if forms[f] is None:
+            lines.append(f"        columns.append(raw[:, {k}:{k + 1}])")
+            continue
+        c = constrained.index(f)
+        lines.append(f"        columns.append(g[:, {c}:{c + 1}] + phi[:, {c}:{c + 1}] * raw[:, {k}:{k + 1}])")
+    lines += ["        return torch.cat(columns, dim=1)", ""]
+    if not constrained:
+        return lines + [""]
+    lines += [f"    def factors(self, {inputs}):",
+              f'        """(g, phi) of the constrained fields {", ".join(constrained)}, one column each."""']
+    lines += _parameter_lines(plan, [e for f in constrained for e in forms[f]])
+    # common subexpressions once for all fields (the distances appear in g and phi, and in several fields)
+    shared, reduced = sympy.cse([e for f in constrained for e in forms[f]], symbols=sympy.numbered_symbols("_d"))
+    lines += [f"        {s} = {printer.doprint(e)}" for s, e in shared]
+    like = plan.inputs[0]
+    gs = ", ".join(f"_column({printer.doprint(reduced[2 * k])}, {like})" for k in range(len(constrained)))
+    phis = ", ".join(f"_column({printer.doprint(reduced[2 * k + 1])}, {like})" for k in range(len(constrained)))
+    lines += [f"        return torch.cat([{gs}], dim=1), torch.cat([{phis}], dim=1)"]
     return lines + ["", ""]

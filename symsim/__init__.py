@@ -27,7 +27,7 @@ __version__ = "0.1.0"
 #: public name -> the module that defines it
 _EXPORTS = {
     "Model": "model", "Dt": "model", "laplace": "model", "grad": "model", "div": "model", "t": "model",
-    "Grid": "grid", "load_model": "loader", "simulate": "solve", "lower_to_stencils": "lowering",
+    "Grid": "grid", "Rectangle": "geometry", "Disc": "geometry", "load_model": "loader", "simulate": "solve", "lower_to_stencils": "lowering",
     "compile_model": "compiler", "CompiledModel": "compiler", "Result": "result",
     "solve_ensemble": "ensemble", "EnsembleResult": "ensemble", "discover": "discovery", "sweep": "sweeps",
     **{name: "errors" for name in (

@@ -66,6 +66,15 @@ class ContinuousPlan:
     time_order: dict                # field -> 1 or 2
     extents: dict                   # axis name -> (start, stop, periodic)
     parameters: dict
+    fields: tuple = ()              # the network's outputs, in order (the residuals' names when empty)
+    geometry: object = None         # symsim.geometry.Domain of a model posed on one
+    conditions: tuple = ()          # BoundaryCondition on the geometry's named boundaries
+    pins: tuple = ()                # Pin: a field's value at one point
+    residual_descriptions: dict = None   # residual name -> the equation it comes from (text)
+
+    @property
+    def outputs_of_network(self) -> tuple:
+        return self.fields or self.lowered.fields
 
 
 def continuous_plan(model: Model, egraph: bool = True) -> tuple[ContinuousPlan, dict | None]:
@@ -73,48 +82,24 @@ def continuous_plan(model: Model, egraph: bool = True) -> tuple[ContinuousPlan, 
     from .lowering import lower_to_stencils
     from .simplify import cse_kernel, egraph_kernel
 
+    if model.geometry is not None or model.steady_equations:
+        return _geometry_plan(model, egraph)
     lowered = lower_to_stencils(model, 2)   # validates the model and gives its wall conditions
     axes = [a.name for a in model.grid.axes] if model.grid is not None else []
-    canonical = {"t": 0, **{name: k + 1 for k, name in enumerate(axes)}}
-    atoms: dict = {}
-
-    def atom(name: str):
-        # real: fields hold real numbers, so d|u|/du is sign(u), not a derivative of re(u)
-        return atoms.setdefault(name, sympy.Symbol(name, real=True))
-
-    def derivative_atom(expr):
-        function = expr.expr if isinstance(expr, sympy.Derivative) else expr
-        counts = expr.variable_count if isinstance(expr, sympy.Derivative) else ()
-        variables = tuple(sorted((str(v) for v, n in counts for _ in range(n)), key=canonical.__getitem__))
-        derivative = FieldDerivative(function.func.__name__, variables)
-        return atom(derivative.name), derivative
-
-    residuals, used, time_order = {}, set(), {}
+    atoms = _DerivativeAtoms(model, ["t", *axes])
+    residuals, time_order = {}, {}
     for equation in model.equation_list:
-        replacements = {}
-        for d in equation.rhs.atoms(sympy.Derivative):
-            symbol, derivative = derivative_atom(d)
-            replacements[d] = symbol
-            used.add(derivative)
-        for f in model.field_functions.values():
-            replacements.setdefault(f, derivative_atom(f)[0])
-            if equation.rhs.has(f):
-                used.add(FieldDerivative(f.func.__name__, ()))
-        coordinates = {sympy.Symbol(name): atom(name) for name in ["t", *axes]}
-        rhs = equation.rhs.xreplace(replacements).xreplace(coordinates)
-        if rhs.atoms(sympy.Derivative) or rhs.atoms(sympy.core.function.AppliedUndef):
-            raise ModelDefinitionError(f"{equation.origin}: could not express {equation.describe()} in derivatives "
-                                       "of the fields (a derivative of an expression that is not a field?)")
+        rhs = atoms.rewrite(equation.rhs, f"{equation.origin}: {equation.describe()}")
         time = FieldDerivative(equation.field, ("t",) * equation.order)
-        used.add(time)
-        residuals[equation.field] = atom(time.name) - rhs
+        atoms.used.add(time)
+        residuals[equation.field] = atoms.atom(time.name) - rhs
         time_order[equation.field] = equation.order
     fields = tuple(f for f in model.field_functions if f in residuals)
-    derivatives = _closed_under_parents(used)
+    derivatives = _closed_under_parents(atoms.used)
     residual_model = LoweredModel(
         name=model.name, axes=(), halo=(), space_order=0, parameters=dict(lowered.parameters),
         fields=fields, rhs=residuals, walls=(), initial={}, equations=lowered.equations, user_fields=fields)
-    varying = frozenset(atoms.values())
+    varying = frozenset(atoms.atoms.values())
     kernel, report = egraph_kernel(residual_model, varying=varying) if egraph else (cse_kernel(residual_model), None)
     initial, velocity = {}, {}
     for value in model.initial_values:
@@ -128,6 +113,118 @@ def continuous_plan(model: Model, egraph: bool = True) -> tuple[ContinuousPlan, 
                           {f: kernel.outputs[f] for f in fields}, walls, initial, velocity, time_order, extents,
                           dict(lowered.parameters))
     return plan, report
+
+
+class _DerivativeAtoms:
+    """Derivatives of fields as symbols (``u_x``, ``u_xy``), coordinates as real symbols."""
+
+    def __init__(self, model: Model, variables: list):
+        self.model = model
+        self.canonical = {name: k for k, name in enumerate(variables)}
+        self.variables = variables
+        self.atoms: dict = {}
+        self.used: set = set()
+
+    def atom(self, name: str):
+        # real: fields hold real numbers, so d|u|/du is sign(u), not a derivative of re(u)
+        return self.atoms.setdefault(name, sympy.Symbol(name, real=True))
+
+    def derivative(self, expr):
+        function = expr.expr if isinstance(expr, sympy.Derivative) else expr
+        counts = expr.variable_count if isinstance(expr, sympy.Derivative) else ()
+        variables = tuple(sorted((str(v) for v, n in counts for _ in range(n)), key=self.canonical.__getitem__))
+        derivative = FieldDerivative(function.func.__name__, variables)
+        return self.atom(derivative.name), derivative
+
+    def rewrite(self, expr, where: str):
+        """``expr`` in atoms, recording the derivatives it uses."""
+        replacements = {}
+        for d in expr.atoms(sympy.Derivative):
+            symbol, derivative = self.derivative(d)
+            replacements[d] = symbol
+            self.used.add(derivative)
+        for f in self.model.field_functions.values():
+            replacements.setdefault(f, self.derivative(f)[0])
+            if expr.has(f):
+                self.used.add(FieldDerivative(f.func.__name__, ()))
+        coordinates = {sympy.Symbol(name): self.atom(name) for name in ["t", *self.variables]}
+        rewritten = expr.xreplace(replacements).xreplace(coordinates)
+        if rewritten.atoms(sympy.Derivative) or rewritten.atoms(sympy.core.function.AppliedUndef):
+            raise ModelDefinitionError(f"{where}: could not express it in derivatives of the fields "
+                                       "(a derivative of an expression that is not a field?)")
+        return rewritten
+
+
+def _geometry_plan(model: Model, egraph: bool) -> tuple[ContinuousPlan, dict | None]:
+    """The plan of a model posed on a geometry (steady, with constraints): residuals of every equation,
+    the network's outputs are all the fields, conditions on named boundaries."""
+    from .simplify import cse_kernel, egraph_kernel
+
+    if model.geometry is None:
+        first = model.steady_equations[0]
+        raise ModelDefinitionError(f"{first.origin}: model {model.name!r} has equations without a time "
+                                   "derivative; pose it on a geometry: Model(name, geometry=Rectangle(x=(..), y=(..)))")
+    if model.equation_list:
+        raise ModelDefinitionError(f"{model.equation_list[0].origin}: model {model.name!r}: time-dependent "
+                                   "equations on a geometry are not supported yet (steady equations only)")
+    if not model.steady_equations:
+        raise ModelDefinitionError(f"model {model.name!r} declares no equations")
+    axes = list(model.geometry.axis_names)
+    atoms = _DerivativeAtoms(model, axes)
+    names = {s.name for s, _ in model.parameters.values()} | set(axes)
+    residuals, descriptions = {}, {}
+    for equation in model.steady_equations:
+        where = f"{equation.origin}: equation {equation.describe()}"
+        residual = atoms.rewrite(equation.residual, where)
+        unknown = {s.name for s in residual.free_symbols} - names - set(atoms.atoms)
+        if unknown:
+            raise ModelDefinitionError(f"{where}: unknown symbol {sorted(unknown)[0]!r} (parameters: "
+                                       f"{', '.join(model.parameters) or 'none'}; coordinates: {', '.join(axes)})")
+        residuals[equation.label] = residual
+        descriptions[equation.label] = equation.describe()
+    fields = tuple(model.field_functions)
+    for condition in model.boundary_conditions:
+        unknown = {s.name for s in condition.value.free_symbols} - names
+        if unknown:
+            raise ModelDefinitionError(f"{condition.origin}: the {condition.kind} value of {condition.field} on "
+                                       f"{condition.boundary!r} uses unknown symbol {sorted(unknown)[0]!r}")
+    for pin in model.pins:
+        if any(c.field == pin.field and c.kind == "dirichlet" for c in model.boundary_conditions):
+            raise ModelDefinitionError(f"{pin.origin}: field {pin.field!r} has Dirichlet conditions, which fix "
+                                       "its value already: a pin is for a field known only up to a constant")
+    parameters = {name: value for name, (_, value) in model.parameters.items()}
+    equations = dict(descriptions)
+    residual_model = LoweredModel(
+        name=model.name, axes=(), halo=(), space_order=0, parameters=parameters, fields=tuple(residuals),
+        rhs=residuals, walls=(), initial={}, equations=equations, user_fields=tuple(residuals))
+    varying = frozenset(atoms.atoms.values())
+    kernel, report = egraph_kernel(residual_model, varying=varying) if egraph else (cse_kernel(residual_model), None)
+    extents = {name: (low, high, False) for name, (low, high) in zip(axes, model.geometry.bounds())}
+    # every field is an output of the network, also one no residual differentiates (a pinned pressure)
+    used = set(atoms.used) | {FieldDerivative(f, ()) for f in fields}
+    plan = ContinuousPlan(residual_model, tuple(axes), varying, _closed_under_parents(used), kernel.invariants,
+                          kernel.temporaries, {r: kernel.outputs[r] for r in residuals}, (), {}, {},
+                          {f: 0 for f in fields}, extents, parameters, fields=fields, geometry=model.geometry,
+                          conditions=tuple(model.boundary_conditions), pins=tuple(model.pins),
+                          residual_descriptions=descriptions)
+    return plan, report
+
+
+def geometry_constraint_forms(plan: ContinuousPlan, field: str):
+    """(g, phi) of ``field`` on a geometry, as SymPy expressions of the coordinates, or None without
+    Dirichlet conditions: phi joins the distances of the pieces of every boundary where the field has a
+    Dirichlet condition (zero there, positive inside), g interpolates the conditions' values between those
+    pieces (equal to each on its piece); ``u = g + phi * N`` meets them all whatever N is."""
+    from .geometry import boundary_interpolation, boundary_trace, joined_distance
+
+    dirichlet = {c.boundary: c.value for c in plan.conditions if c.field == field and c.kind == "dirichlet"}
+    if not dirichlet:
+        return None
+    x, y = (sympy.Symbol(name) for name in plan.inputs[-2:])
+    pieces = [p for p in plan.geometry.pieces if p.name in dirichlet]
+    distances = [p.distance(x, y) for p in pieces]
+    g = boundary_interpolation([boundary_trace(dirichlet[p.name], p, x, y) for p in pieces], distances)
+    return g, joined_distance(distances)
 
 
 def _closed_under_parents(used: set) -> tuple:
@@ -217,4 +314,5 @@ def _restricted_data(plan: ContinuousPlan, field: str, picks) -> sympy.Expr:
     return sympy.sympify(source).xreplace({symbols[k]: v for k, v in positions.items()})
 
 
-__all__ = ["ContinuousPlan", "FieldDerivative", "continuous_plan", "hard_constraint_forms", "wall_position", "t"]
+__all__ = ["ContinuousPlan", "FieldDerivative", "continuous_plan", "hard_constraint_forms", "geometry_constraint_forms",
+           "wall_position", "t"]

@@ -32,7 +32,8 @@ def resolve_script(path) -> Path:
     if path.is_file():
         return path
     if not path.parent.parts:
-        for directory in EXAMPLE_DIRS:
+        # the PINN examples (models on a geometry, which only symsim pinn solves) in their own folder
+        for directory in [d / sub for d in EXAMPLE_DIRS for sub in ("", "pinn")]:
             for candidate in (directory / path.name, directory / f"{path.name}.py"):
                 if candidate.is_file():
                     return candidate

@@ -90,8 +90,27 @@ def lower_to_stencils(model: Model, space_order: int = 2) -> LoweredModel:
 # -- checks of the declarations as a whole -----------------------------------------
 
 def _check_declarations(model: Model) -> None:
+    check_time_dependent_on_grid(model)
     if not model.field_functions:
         raise MissingEquationError(f"model {model.name!r} declares no fields (use model.fields('u v'))")
+    _check_equations_and_initial_values(model)
+
+
+def check_time_dependent_on_grid(model: Model) -> None:
+    """What the simulator needs before anything else: equations in time, on a grid (not a geometry)."""
+    if model.steady_equations:
+        first = model.steady_equations[0]
+        raise ModelDefinitionError(
+            f"{first.origin}: model {model.name!r} has equations without a time derivative (steady, or "
+            f"constraints): the simulator integrates Eq(Dt(u), ...) in time; train a physics-informed "
+            f"network on it instead (symsim pinn)")
+    if model.geometry is not None:
+        raise ModelDefinitionError(
+            f"model {model.name!r} is posed on a geometry (a rectangle with holes), which the simulator's grids "
+            "cannot discretize; train a physics-informed network on it instead (symsim pinn)")
+
+
+def _check_equations_and_initial_values(model: Model) -> None:
     with_equation = {eq.field for eq in model.equation_list}
     for name in model.field_functions:
         if name not in with_equation:

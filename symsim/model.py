@@ -123,6 +123,42 @@ class WallDeclaration:
 
 
 @dataclass
+class SteadyEquation:
+    """An equation without a time derivative on its left, ``Eq(lhs, rhs)``: the residual ``lhs - rhs``
+    vanishes at every point (a steady balance, or a constraint such as ``div(u) = 0``)."""
+
+    label: str             # eq1, eq2, ... in declaration order among all equations
+    residual: sympy.Expr
+    origin: str
+    source: sympy.Eq
+
+    def describe(self) -> str:
+        return f"{self.source.lhs} = {self.source.rhs}"
+
+
+@dataclass
+class BoundaryCondition:
+    """A condition on a named boundary of a geometry: 'dirichlet' (the value) or 'neumann' (the derivative
+    along the domain's outward normal)."""
+
+    field: str
+    boundary: str
+    kind: str
+    value: sympy.Expr
+    origin: str
+
+
+@dataclass
+class Pin:
+    """The value of a field at one point: fixes the constant a field has only up to (pressure)."""
+
+    field: str
+    value: sympy.Expr
+    point: dict            # axis name -> coordinate
+    origin: str
+
+
+@dataclass
 class InitialValue:
     field: str
     value: object          # SymPy expression, number or ndarray of the grid's shape
@@ -136,18 +172,41 @@ class Model:
 
     name: str
     grid: Grid | None = None
+    #: a 2-D domain with named boundaries (symsim.geometry) for physics-informed networks; no grid then
+    geometry: object = None
     field_functions: dict = dataclass_field(default_factory=dict)   # name -> applied u(t, ...)
     parameters: dict = dataclass_field(default_factory=dict)        # name -> (Symbol, default)
     equation_list: list = dataclass_field(default_factory=list)
     initial_values: list = dataclass_field(default_factory=list)
     walls: list = dataclass_field(default_factory=list)
     run_defaults: dict = dataclass_field(default_factory=dict)
+    steady_equations: list = dataclass_field(default_factory=list)
+    boundary_conditions: list = dataclass_field(default_factory=list)   # on named boundaries of the geometry
+    pins: list = dataclass_field(default_factory=list)
+    exact_solution: dict = dataclass_field(default_factory=dict)        # field -> expression of t and coordinates
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name.replace("-", "_").isidentifier():
             raise ModelDefinitionError(f"model name {self.name!r} must be an identifier-like string")
         if self.grid is not None and not isinstance(self.grid, Grid):
             raise ModelDefinitionError(f"Model {self.name!r}: grid must be a symsim.Grid, got {type(self.grid).__name__}")
+        if self.geometry is not None:
+            from .geometry import Domain, Rectangle
+            if isinstance(self.geometry, Rectangle):
+                self.geometry = Domain(self.geometry)
+            if not isinstance(self.geometry, Domain):
+                raise ModelDefinitionError(f"Model {self.name!r}: geometry must be a symsim Rectangle or Domain "
+                                           f"(a rectangle minus discs and rectangles), got {type(self.geometry).__name__}")
+            if self.grid is not None:
+                raise ModelDefinitionError(f"Model {self.name!r}: give a grid (for the simulator) or a geometry "
+                                           "(for physics-informed networks), not both")
+            for axis in self.geometry.axis_names:
+                check_identifier(axis, "geometry axis")
+
+    @property
+    def steady(self) -> bool:
+        """No equation has a time derivative: the fields do not depend on t."""
+        return bool(self.steady_equations) and not self.equation_list
 
     # -- declarations -------------------------------------------------------
     @property
@@ -156,6 +215,8 @@ class Model:
 
     @property
     def coords(self) -> tuple[sympy.Symbol, ...]:
+        if self.geometry is not None:
+            return tuple(sympy.Symbol(name) for name in self.geometry.axis_names)
         return self.grid.coords if self.grid is not None else ()
 
     def fields(self, names: str):
@@ -187,7 +248,9 @@ class Model:
         return new[0] if len(new) == 1 else tuple(new)
 
     def equations(self, *equations):
-        """Declare evolution equations ``Eq(Dt(u), rhs)`` or ``Eq(Dt(u, 2), rhs)``."""
+        """Declare evolution equations ``Eq(Dt(u), rhs)`` or ``Eq(Dt(u, 2), rhs)``, and steady equations or
+        constraints ``Eq(lhs, rhs)`` without a time derivative on the left (``Eq(div(...), 0)``): those
+        only physics-informed networks solve (the simulator integrates in time)."""
         origin = caller_location()
         for eq in equations:
             if isinstance(eq, sympy.logic.boolalg.BooleanAtom):
@@ -199,8 +262,18 @@ class Model:
             lhs = eq.lhs
             if not (isinstance(lhs, sympy.Derivative) and is_field(lhs.expr)
                     and lhs.variables and set(lhs.variables) == {t}):
-                raise ModelDefinitionError(
-                    f"{origin}: the left side of {eq} must be Dt(field) or Dt(field, 2)")
+                if isinstance(lhs, sympy.Derivative) and t in lhs.variables:
+                    raise ModelDefinitionError(
+                        f"{origin}: the left side of {eq} must be Dt(field) or Dt(field, 2)")
+                residual = sympy.sympify(lhs - eq.rhs)
+                if not any(is_field(f) for f in residual.atoms(AppliedUndef)):
+                    raise ModelDefinitionError(f"{origin}: the equation {eq} involves no field of the model")
+                if any(t in d.variables for d in residual.atoms(sympy.Derivative)):
+                    raise ModelDefinitionError(f"{origin}: {eq}: a time derivative belongs alone on the left side, "
+                                               "as Eq(Dt(u), rhs)")
+                label = f"eq{len(self.equation_list) + len(self.steady_equations) + 1}"
+                self.steady_equations.append(SteadyEquation(label, residual, origin, eq))
+                continue
             name = lhs.expr.func.__name__
             if name not in self.field_functions:
                 raise UnknownSymbolError(f"{origin}: {eq} is for {name!r}, which is not a field of this model")
@@ -243,13 +316,46 @@ class Model:
                                    if not (iv.field == name and iv.velocity == velocity)]
             self.initial_values.append(InitialValue(name, value, origin, velocity))
 
-    def dirichlet(self, field, value=0, **where):
-        """Prescribe the value of ``field`` on a wall: ``model.dirichlet(u, x=0.0, value=g)``."""
-        self._wall(field, "dirichlet", value, where, caller_location())
+    def dirichlet(self, field, value=0, on=None, **where):
+        """Prescribe the value of ``field`` on a wall: ``model.dirichlet(u, x=0.0, value=g)``; on a model with
+        a geometry, on named boundaries: ``model.dirichlet(u, g, on="inlet")`` (``on`` a name, names separated
+        by spaces, or a sequence of names)."""
+        self._condition(field, "dirichlet", value, on, where, caller_location())
 
-    def neumann(self, field, value=0, **where):
-        """Prescribe du/d(axis) of ``field`` on a wall (derivative along the axis, not the outward normal)."""
-        self._wall(field, "neumann", value, where, caller_location())
+    def neumann(self, field, value=0, on=None, **where):
+        """Prescribe du/d(axis) of ``field`` on a wall (derivative along the axis, not the outward normal);
+        on named boundaries of a geometry (``on=...``): the derivative along the outward normal."""
+        self._condition(field, "neumann", value, on, where, caller_location())
+
+    def pin(self, field, value=0, **point):
+        """The value of ``field`` at one point of the geometry: ``model.pin(p, 0.0, x=0.0, y=0.0)`` fixes the
+        constant that a pressure has only up to (held exactly by a physics-informed network)."""
+        origin = caller_location()
+        name = self._field_name(field, "pin", origin)
+        if self.geometry is None:
+            raise BoundaryConditionError(f"{origin}: pin({name}): only a model with a geometry takes pins")
+        axes = self.geometry.axis_names
+        if set(point) != set(axes):
+            raise BoundaryConditionError(f"{origin}: pin({name}, ...) needs the point as {', '.join(f'{a}=...' for a in axes)}")
+        location = np.array([[float(point[a]) for a in axes]])
+        (x0, x1), (y0, y1) = self.geometry.bounds()
+        inside_box = x0 <= location[0, 0] <= x1 and y0 <= location[0, 1] <= y1
+        in_hole = any(h.contains(location)[0] for h in self.geometry.holes)
+        if not inside_box or in_hole:
+            raise BoundaryConditionError(f"{origin}: pin({name}) at {point}: the point is outside the geometry")
+        if any(p.field == name for p in self.pins):
+            raise BoundaryConditionError(f"{origin}: field {name!r} is already pinned")
+        self.pins.append(Pin(name, sympy.sympify(value), {a: float(point[a]) for a in axes}, origin))
+
+    def exact(self, **solution):
+        """The exact solution, where one is known (``model.exact(u=..., p=...)``): ``symsim pinn`` reports
+        its error against it."""
+        origin = caller_location()
+        for name, value in solution.items():
+            if name not in self.field_functions:
+                raise ModelDefinitionError(f"{origin}: exact solution for unknown field {name!r} "
+                                           f"(fields: {list(self.field_functions)})")
+            self.exact_solution[name] = sympy.sympify(value)
 
     def defaults(self, **run_defaults):
         """Run defaults of this script, e.g. ``model.defaults(t_end=2000.0, saves=20)``."""
@@ -292,10 +398,33 @@ class Model:
             if name in names:
                 raise ModelDefinitionError(f"{what} name {name!r} is already used as {kind} of model {self.name!r}")
 
-    def _wall(self, field, kind, value, where, origin):
+    def _field_name(self, field, what: str, origin: str) -> str:
         if not is_field(field) or field.func.__name__ not in self.field_functions:
-            raise BoundaryConditionError(f"{origin}: {kind}() needs a field of this model, got {field}")
-        name = field.func.__name__
+            raise BoundaryConditionError(f"{origin}: {what}() needs a field of this model, got {field}")
+        return field.func.__name__
+
+    def _condition(self, field, kind, value, on, where, origin):
+        if self.geometry is None:
+            if on is not None:
+                raise BoundaryConditionError(f"{origin}: {kind}(..., on={on!r}): named boundaries belong to a "
+                                             "geometry (Model(name, geometry=Rectangle(...) - Disc(...)))")
+            self._wall(field, kind, value, where, origin)
+            return
+        name = self._field_name(field, kind, origin)
+        if where or on is None:
+            raise BoundaryConditionError(f"{origin}: {kind}({name}, ...) on a geometry names its boundaries: "
+                                         f"on=... of {', '.join(self.geometry.boundary_names)}")
+        names = on.split() if isinstance(on, str) else list(on)
+        for boundary in names:
+            if boundary not in self.geometry.boundary_names:
+                raise BoundaryConditionError(f"{origin}: {kind}({name}, on={boundary!r}): the geometry has no boundary "
+                                             f"{boundary!r} (boundaries: {', '.join(self.geometry.boundary_names)})")
+            if any(c.field == name and c.boundary == boundary for c in self.boundary_conditions):
+                raise BoundaryConditionError(f"{origin}: field {name!r} already has a condition on {boundary!r}")
+            self.boundary_conditions.append(BoundaryCondition(name, boundary, kind, sympy.sympify(value), origin))
+
+    def _wall(self, field, kind, value, where, origin):
+        name = self._field_name(field, kind, origin)
         if self.grid is None:
             raise BoundaryConditionError(f"{origin}: {kind}({name}) on a model without a grid")
         if len(where) != 1:

@@ -54,7 +54,7 @@ def build_network(module, t_end: float, width: int = 64, depth: int = 4):
         def __init__(self):
             super().__init__()
             self.inputs = module.INPUTS
-            self.scales = [(0.0, t_end)] + [module.DOMAIN[name] for name in module.INPUTS[1:]]
+            self.scales = [(0.0, t_end) if name == "t" else module.DOMAIN[name] for name in module.INPUTS]
             self.periodic = [name in module.PERIODIC for name in module.INPUTS]
             features = sum(2 if p else 1 for p in self.periodic)
             layers, size = [], features
@@ -128,12 +128,23 @@ def pinn_module(model: Model, egraph: bool = True):
     return load_loss_module(source, f"symsim_pinn_{model.name}")
 
 
-def train_pinn(model: Model, t_end: float | None = None, steps: int = 2000, lbfgs_steps: int = 1000,
-               points: int = 4096, hard_bc: bool = False, seed: int = 0, width: int = 64, depth: int = 4,
-               learning_rate: float = 2e-3, dtype: str = "float32", progress: bool = False,
-               reference_saves: int = 20) -> PinnRun:
-    """Train an MLP on ``model``'s residual loss; report its error against the numerical solution."""
+def train_pinn(model: Model, t_end: float | None = None, steps: int | None = None, lbfgs_steps: int | None = None,
+               points: int | None = None, hard_bc: bool | None = None, seed: int = 0, width: int | None = None,
+               depth: int | None = None, learning_rate: float | None = None, dtype: str | None = None,
+               progress: bool = False, reference_saves: int = 20) -> PinnRun:
+    """Train an MLP on ``model``'s residual loss; report its error against the numerical solution (or, for a
+    model on a geometry, :func:`train_geometry_pinn`, against its exact solution where it has one)."""
     torch = _torch()
+    given = {name: value for name, value in (("steps", steps), ("lbfgs_steps", lbfgs_steps), ("points", points),
+                                              ("width", width), ("depth", depth), ("learning_rate", learning_rate))
+             if value is not None}
+    if model.geometry is not None or model.steady_equations:
+        return train_geometry_pinn(model, seed=seed, dtype=dtype or "float64", progress=progress,
+                                   hard_bc=hard_bc is not False, **given)
+    # the defaults of a time-dependent model on a box
+    steps, lbfgs_steps, points = given.get("steps", 2000), given.get("lbfgs_steps", 1000), given.get("points", 4096)
+    width, depth, learning_rate = given.get("width", 64), given.get("depth", 4), given.get("learning_rate", 2e-3)
+    hard_bc, dtype = bool(hard_bc), dtype or "float32"
     if model.grid is None:
         raise OptionError(f"model {model.name!r} has no grid: symsim pinn trains networks of space and time")
     t_end = float(t_end if t_end is not None else model.run_defaults.get("t_end", 0) or 0)
@@ -179,18 +190,9 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int = 2000, lbfg
     started = time.perf_counter()
     history = []
     bar = _progress(progress, steps + lbfgs_steps, model.name)
-    optimizer = torch.optim.Adam(net.parameters(), lr=learning_rate)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.1 ** (s / max(steps, 1)))
-    loss = torch.tensor(float("nan"))
-    for step in range(steps):
-        optimizer.zero_grad()
-        loss = loss_at(sample(points), sample(max(points // 4, 64)), sample(max(points // 4, 64)))
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        if step % 50 == 0 or step == steps - 1:
-            history.append((step, float(loss.detach())))
-            _advance(bar, step + 1, float(loss.detach()))
+    edge_points = max(points // 4, 64)
+    loss = _adam(net, steps, learning_rate, lambda: loss_at(sample(points), sample(edge_points), sample(edge_points)),
+                 history, bar)
     if lbfgs_steps > 0:
         interior, edge, start = sample(points), sample(max(points // 4, 64)), sample(max(points // 4, 64))
         lbfgs = torch.optim.LBFGS(net.parameters(), lr=1.0, max_iter=lbfgs_steps, history_size=50,
@@ -220,6 +222,214 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int = 2000, lbfg
                    times, reference, prediction, coords)
 
 
+def _adam(net, steps: int, learning_rate: float, loss_of_a_new_draw, history: list, bar):
+    """``steps`` Adam steps, each on a new draw of points, the rate decaying tenfold over them; the last loss."""
+    torch = _torch()
+    optimizer = torch.optim.Adam(net.parameters(), lr=learning_rate)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.1 ** (s / max(steps, 1)))
+    loss = torch.tensor(float("nan"))
+    for step in range(steps):
+        optimizer.zero_grad()
+        loss = loss_of_a_new_draw()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        if step % 50 == 0 or step == steps - 1:
+            history.append((step, float(loss.detach())))
+            _advance(bar, step + 1, float(loss.detach()))
+    return loss
+
+
+#: after each L-BFGS chunk, resampling="rar" adds this fraction of the interior points, drawn (as RAR-D
+#: draws) from RAR_CANDIDATES times as many uniform candidates. Measured on Kovasznay (10 minutes): replacing
+#: the whole draw by a RAR-D draw at every chunk was 8x worse than keeping one uniform draw (5.2e-3 vs
+#: 6.2e-4 in u): the bulk loses its points and each chunk starts over on a new loss
+RAR_ADDED = 0.1
+RAR_CANDIDATES = 10
+#: a training that has stalled this often stops
+MAX_RESTARTS = 20
+
+#: L-BFGS runs in chunks of this many iterations; a chunk that ends early without lowering the loss by
+#: STALL_RATIO has stalled (a failed line search returns quietly): the optimizer restarts, history cleared
+LBFGS_CHUNK = 500
+STALL_RATIO = 1e-3
+
+
+def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000, points: int = 2000,
+                        boundary_points: int = 256, hard_bc: bool = True, seed: int = 0, width: int = 50,
+                        depth: int = 4, learning_rate: float = 1e-3, dtype: str = "float64",
+                        progress: bool = False, grid_points: int = 150, time_limit: float | None = None,
+                        resampling: str = "none") -> PinnRun:
+    """Train an MLP ``net(x, y)`` on a model posed on a geometry (steady equations, constraints).
+
+    With ``hard_bc`` (the default) every Dirichlet condition and pin holds exactly (the generated
+    ``HardConstraints``); Neumann conditions (and Dirichlet ones without ``hard_bc``) are loss terms at
+    ``boundary_points`` points per boundary. Adam on ``points`` interior points drawn afresh every step,
+    then L-BFGS (strong Wolfe) in chunks of LBFGS_CHUNK iterations, each on one draw with a fresh optimizer:
+    with ``resampling="none"`` (the default) the draw is kept; with ``"rar"`` each chunk's draw is the last one
+    plus RAR_ADDED x ``points`` points where the residual is large (residual-based adaptive refinement with
+    RAR-D's density). A chunk that stalls (ends early without lowering the loss by STALL_RATIO: a
+    failed line search returns quietly) restarts on a new uniform draw.
+    A chunk that ends in NaN goes back to the weights before it. The error is measured against the model's exact solution (``model.exact``) on a
+    ``grid_points``-wide grid of the domain; a pinned field (known up to a constant) up to its mean.
+    ``time_limit`` (seconds of training): L-BFGS stops at the end of the chunk that passes it.
+    """
+    torch = _torch()
+    if model.geometry is None:
+        raise OptionError(f"model {model.name!r} has steady equations but no geometry")
+    if resampling not in ("rar", "none"):
+        raise OptionError(f"resampling must be 'rar' or 'none', got {resampling!r}")
+    for name, value in (("steps", steps), ("points", points), ("boundary_points", boundary_points)):
+        if int(value) < (0 if name == "steps" else 1):
+            raise OptionError(f"{name} must be at least {0 if name == 'steps' else 1}, got {value}")
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    real = getattr(torch, dtype)
+    module = pinn_module(model)
+    domain = model.geometry
+    net = build_network(module, 0.0, width, depth)
+    if hard_bc:
+        net = module.HardConstraints(net)
+    net = net.to(real)
+    residual, boundary = module.Residual(), module.BoundaryResidual()
+    hard = set(getattr(module.HardConstraints, "HARD", ())) if hard_bc else set()
+    soft = {name: [k for k, (f, kind) in enumerate(columns) if not (kind == "dirichlet" and (f, kind) in hard)]
+            for name, columns in module.BoundaryResidual.CONDITIONS.items()}
+    soft = {name: columns for name, columns in soft.items() if columns}
+    if not hard_bc and model.pins:
+        raise OptionError("pins hold only with hard constraints (hard_bc=True)")
+
+    def tensors(array):
+        # requiring grad already: autograd differentiates these very tensors, which lets the hard constraints'
+        # factors frozen at a fixed draw be found again (module.freeze_factors)
+        return [torch.tensor(array[:, k:k + 1], dtype=real).requires_grad_(True) for k in range(array.shape[1])]
+
+    def draw():
+        interior = tensors(domain.sample_interior(points, rng))
+        edges = {}
+        for name in soft:
+            where, normals = domain.sample_boundary(name, boundary_points, rng)
+            edges[name] = tensors(where) + tensors(normals)
+        return interior, edges
+
+    def with_points_added(batch):
+        """The batch with RAR_ADDED x points more interior points, drawn as RAR-D draws (Wu et al. 2023):
+        from RAR_CANDIDATES x as many uniform candidates with probability proportional to
+        1 + (squared residual / its mean)."""
+        count = max(1, int(points * RAR_ADDED))
+        candidates = domain.sample_interior(count * RAR_CANDIDATES, rng)
+        squared = []
+        for start in range(0, len(candidates), 8192):
+            block = tensors(candidates[start:start + 8192])
+            squared.append(residual(net, *block).detach().pow(2).sum(dim=1).numpy())
+        squared = np.concatenate(squared)
+        density = 1.0 + squared / max(float(squared.mean()), 1e-300)
+        chosen = tensors(candidates[rng.choice(len(candidates), size=count, replace=False, p=density / density.sum())])
+        interior = [torch.cat([old.detach(), new.detach()]).requires_grad_(True) for old, new in zip(batch[0], chosen)]
+        return interior, batch[1]
+
+    def loss_at(interior, edges):
+        total = residual(net, *interior).pow(2).mean(dim=0).sum()
+        for name, columns in soft.items():
+            total = total + boundary(net, name, *edges[name])[:, columns].pow(2).mean(dim=0).sum()
+        return total
+
+    started = time.perf_counter()
+    history, restarts = [], 0
+    bar = _progress(progress, steps + lbfgs_steps, model.name, time_limit)
+    loss = _adam(net, steps, learning_rate, lambda: loss_at(*draw()), history, bar)
+    done = 0
+    lbfgs_started = time.perf_counter()
+    good = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    batch = draw()
+    while done < lbfgs_steps and (time_limit is None or time.perf_counter() - started < time_limit):
+        if hard_bc and hasattr(net, "factors"):     # g, phi and their derivatives once per draw
+            module.freeze_factors(net, *batch[0])
+        chunk = min(LBFGS_CHUNK, lbfgs_steps - done)
+        if time_limit is not None and done:      # the last chunk sized to the time left, at the pace so far
+            pace = (time.perf_counter() - lbfgs_started) / done
+            chunk = max(1, min(chunk, int((time_limit - (time.perf_counter() - started)) / pace)))
+        lbfgs = torch.optim.LBFGS(net.parameters(), lr=1.0, max_iter=chunk, max_eval=int(chunk * 1.25),
+                                  history_size=50, line_search_fn="strong_wolfe", tolerance_grad=1e-12,
+                                  tolerance_change=1e-15)
+
+        def closure():
+            lbfgs.zero_grad()
+            value = loss_at(*batch)
+            value.backward()
+            return value
+
+        before = float(loss_at(*batch).detach())
+        lbfgs.step(closure)
+        iterations = lbfgs.state[lbfgs._params[0]].get("n_iter", chunk)
+        after = float(loss_at(*batch).detach())
+        done += max(iterations, 1)
+        history.append((steps + done, after))
+        _advance(bar, steps + min(done, lbfgs_steps), after)
+        failed = not math.isfinite(after)
+        if failed:            # back to the weights after the last chunk that ended well
+            net.load_state_dict(good)
+        else:
+            good = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        stalled = failed or (iterations < chunk and not after < before * (1 - STALL_RATIO))
+        restarts += stalled
+        if restarts > MAX_RESTARTS:
+            break
+        # every chunk starts with an empty curvature history; with resampling="rar" on the draw so far plus
+        # points where the residual is large, so that corners and layers a uniform draw misses get theirs
+        batch = draw() if stalled else with_points_added(batch) if resampling == "rar" else batch
+    if hard_bc and hasattr(net, "factors"):
+        module.freeze_factors(net, None)
+    final = float(loss_at(*batch).detach()) if lbfgs_steps else float(loss.detach())
+    seconds = time.perf_counter() - started
+    if bar is not None:
+        bar.close()
+    x, y, mask = domain.grid(grid_points)
+    mesh = np.stack(np.meshgrid(x, y, indexing="ij"), axis=-1)[mask]
+    with torch.no_grad():
+        values = net(*tensors(mesh)).numpy()
+    prediction, reference, errors = {}, {}, {}
+    exact = _exact_on(model, mesh)
+    pinned = {p.field for p in model.pins}
+    for k, name in enumerate(module.FIELDS):
+        prediction[name] = _on_grid(values[:, k], mask)
+        if name in exact:
+            reference[name] = _on_grid(exact[name], mask)
+            difference = values[:, k] - exact[name]
+            if name in pinned:          # known up to a constant: compare after removing the mean difference
+                difference = difference - difference.mean()
+            errors[name] = float(np.linalg.norm(difference) / max(np.linalg.norm(exact[name]), 1e-300))
+    measured = [f for f in errors if f not in pinned] or list(errors)
+    rel_l2 = max((errors[f] for f in measured), default=float("nan"))
+    config = {"geometry": True, "steps": steps, "lbfgs_steps": lbfgs_steps, "points": points,
+              "boundary_points": boundary_points, "hard_bc": hard_bc, "seed": seed, "width": width, "depth": depth,
+              "learning_rate": learning_rate, "dtype": dtype, "t_end": 0.0, "lbfgs_restarts": restarts,
+              "lbfgs_iterations": done, "time_limit": time_limit, "resampling": resampling,
+              "pinned": sorted(pinned), "field_errors": errors}
+    return PinnRun(model.name, net, rel_l2, steps + done, seconds, final, history, config, None, reference,
+                   prediction, {domain.axis_names[0]: x, domain.axis_names[1]: y})
+
+
+def _exact_on(model: Model, points: np.ndarray) -> dict:
+    """The model's exact solution (``model.exact``) at ``points`` (n, 2), with the default parameters."""
+    import sympy
+    from .vectorize import numpy_function
+    symbols = [sympy.Symbol(name) for name in model.geometry.axis_names]
+    values = {symbol: default for symbol, default in model.parameters.values()}
+    out = {}
+    for name, expression in model.exact_solution.items():
+        function = numpy_function(symbols, sympy.sympify(expression).xreplace(values))
+        out[name] = np.broadcast_to(np.asarray(function(points[:, 0], points[:, 1]), dtype=float),
+                                    (len(points),)).copy()
+    return out
+
+
+def _on_grid(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    grid = np.full(mask.shape, np.nan)
+    grid[mask] = values
+    return grid
+
+
 def _compare(model: Model, net, t_end: float, saves: int, real):
     """symsim's numerical solution on the model's grid vs the network at the same points."""
     torch = _torch()
@@ -240,10 +450,13 @@ def _compare(model: Model, net, t_end: float, saves: int, real):
     return result.t, coords, reference, prediction, float(math.sqrt(numerator / max(denominator, 1e-300)))
 
 
-def _progress(enabled: bool, total: int, name: str):
+def _progress(enabled: bool, total: int, name: str, time_limit: float | None = None):
     if not enabled:
         return None
     from tqdm import tqdm
+    if time_limit is not None:      # the steps a time limit allows are not known: count them, show the time
+        return tqdm(desc=f"pinn {name} (training for {time_limit:.0f} s)",
+                    bar_format="{desc}: {n} steps [{elapsed}] {postfix}")
     return tqdm(total=total, desc=f"pinn {name}", bar_format="{desc}: {percentage:3.0f}%|{bar}| {n}/{total} "
                                                              "[{elapsed}<{remaining}] {postfix}")
 
@@ -267,6 +480,8 @@ def pinn_figure(run: PinnRun):
     """
     from .plotting import cell_edges, new_figure
 
+    if run.config.get("geometry"):
+        return _geometry_figure(run)
     axes_names = list(run.coords)
     one_d = len(axes_names) == 1
     figure = new_figure(13, 3.6 * len(run.reference) + 0.4)
@@ -299,4 +514,63 @@ def pinn_figure(run: PinnRun):
             ax.set_ylabel(labels[1])
             figure.colorbar(image, ax=ax, label=name if title != "PINN - symsim" else f"error in {name}")
     figure.suptitle(f"{run.model_name}: relative L2 error {run.rel_l2:.2e} after {run.steps} steps")
+    return figure
+
+
+def _geometry_figure(run: PinnRun):
+    """Per field a row -- exact solution, network, difference (the network alone without an exact solution)
+    -- on the domain (white outside it), and the loss history."""
+    from .plotting import cell_edges, new_figure
+
+    (xname, x), (yname, y) = run.coords.items()
+    extent = [*cell_edges(x), *cell_edges(y)]
+    aspect = "equal" if 0.2 <= (extent[3] - extent[2]) / (extent[1] - extent[0]) <= 5 else "auto"
+    fields = list(run.prediction)
+    panel_height = min(3.6, max(1.6, 4.0 * (extent[3] - extent[2]) / (extent[1] - extent[0])))
+    # without an exact solution only the network is drawn: one row of fields (a wide domain: one per row)
+    side_by_side = not run.reference and (extent[3] - extent[2]) >= 0.5 * (extent[1] - extent[0])
+    rows = 1 if side_by_side else len(fields)
+    columns = len(fields) if side_by_side else 3 if run.reference else 1
+    figure = new_figure(14, panel_height * rows + 2.6)
+    grid = figure.add_gridspec(rows + 1, columns, height_ratios=[panel_height] * rows + [2.2])
+    errors = run.config.get("field_errors", {})
+    for row, name in enumerate(fields):
+        prediction = run.prediction[name]
+        panels = [("PINN", prediction, "viridis")]
+        if name in run.reference:
+            reference = run.reference[name]
+            difference = prediction - reference
+            title = f"PINN - exact (rel. L2 {errors.get(name, float('nan')):.2e})"
+            if name in run.config.get("pinned", ()):      # known up to a constant: as its error is measured
+                difference = difference - np.nanmean(difference)
+                title = f"PINN - exact - mean (rel. L2 {errors.get(name, float('nan')):.2e})"
+            panels = [("exact", reference, "viridis"), ("PINN", prediction, "viridis"), (title, difference, "RdBu_r")]
+        finite = np.concatenate([p[np.isfinite(p)] for _, p, c in panels if c == "viridis"])
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        for column, (title, data, colours) in enumerate(panels):
+            ax = figure.add_subplot(grid[0, row] if side_by_side else grid[row, column])
+            if colours == "RdBu_r":
+                spread = float(np.nanmax(np.abs(data))) or 1e-12
+                scale = (-spread, spread)
+            else:
+                scale = (low, high)
+            image = ax.imshow(np.ma.masked_invalid(data.T), origin="lower", extent=extent, aspect=aspect,
+                              vmin=scale[0], vmax=scale[1], cmap=colours, interpolation="nearest")
+            ax.set_title(f"{name}: {title}", fontsize="medium")
+            ax.set_xlabel(xname)
+            ax.set_ylabel(yname)
+            figure.colorbar(image, ax=ax, label=name if colours != "RdBu_r" else f"error in {name}")
+    history = figure.add_subplot(grid[rows, :])
+    steps, losses = zip(*run.history) if run.history else ((), ())
+    history.semilogy(steps, losses, lw=1)
+    adam = run.config.get("steps", 0)
+    if adam and run.config.get("lbfgs_steps"):
+        history.axvline(adam, color="grey", lw=0.8, ls="--")
+        history.text(adam, max(losses) if losses else 1, " L-BFGS", va="top", fontsize="small", color="grey")
+    history.set_xlabel("step (Adam, then L-BFGS iterations)")
+    history.set_ylabel("loss")
+    history.grid(True, alpha=0.3)
+    measured = ", ".join(f"{k} {v:.2e}" for k, v in errors.items())
+    figure.suptitle(f"{run.model_name}: PINN on the geometry, {run.steps} steps, {run.seconds:.0f} s"
+                    + (f"; relative L2 errors {measured}" if measured else ""))
     return figure

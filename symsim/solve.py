@@ -31,7 +31,7 @@ from .compiler import CompiledModel, compile_model, kernels_cached, optimized_pl
 from .errors import OptionError, RunInterrupted, SolverError, SymsimWarning
 from .implicit import implicit_stepper
 from .integrators import AdaptiveStepper, CompiledStepper, FixedStepper, hermite
-from .lowering import lower_to_stencils
+from .lowering import check_time_dependent_on_grid, lower_to_stencils
 from .model import Model
 from .result import Result, SaveDiagnostics
 from .stability import SpectrumEstimate, spectrum_estimate, stable_step
@@ -67,6 +67,7 @@ EVALUATIONS_PER_STEP = {"euler": 1, "ssprk3": 3, "rk4": 4, "dopri5": 6}
 
 def run_options(model: Model, **given) -> dict:
     """Run options: explicit values (not None) over the script's defaults over symsim's."""
+    check_time_dependent_on_grid(model)     # a steady model or a geometry: say so before asking for t_end
     options = dict(BUILTIN_DEFAULTS)
     options.update(getattr(model, "run_defaults", {}) or {})
     options.update({k: v for k, v in given.items() if v is not None})

@@ -81,3 +81,4 @@ def interrupt_at_save(monkeypatch, count, signal_number=None):
             os.kill(os.getpid(), signal_number)
         original(self, t)
     monkeypatch.setattr(symsim.solve._Progress, "move_to", move_to)
+

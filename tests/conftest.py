@@ -42,3 +42,14 @@ def one_torch_thread():
         del os.environ["OMP_NUM_THREADS"]
     else:
         os.environ["OMP_NUM_THREADS"] = environment
+
+
+@pytest.fixture
+def float64_default_dtype():
+    """Round-off comparisons of PINN modules need float64 (``pytestmark = pytest.mark.usefixtures(...)``);
+    restored afterwards so other test modules keep float32."""
+    import torch
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)

@@ -20,7 +20,7 @@ import pytest
 LAYERS = [
     ("foundation", {"symsim", "symsim.errors", "symsim.grid", "symsim.io", "symsim.tableaus", "symsim.printing",
                     "symsim.expression_parser", "symsim.plotting", "symsim.animation", "symsim.collective"}),
-    ("model and IR", {"symsim.model", "symsim.loader", "symsim.ir", "symsim.op_count", "symsim.lowering",
+    ("model and IR", {"symsim.model", "symsim.geometry", "symsim.loader", "symsim.ir", "symsim.op_count", "symsim.lowering",
                       "symsim.vectorize", "symsim.jacobian", "symsim.decomposition"}),
     ("rewrite_rules", {"symsim.rewrite_rules"}),
     ("simplify", {"symsim.simplify", "symsim.continuous"}),

@@ -7,6 +7,7 @@ import math
 import pytest
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("float64_default_dtype")
 
 from checks import imported_modules  # noqa: E402
 
@@ -15,15 +16,6 @@ from symsim.cli import main  # noqa: E402
 from symsim.pinn import build_network, load_network, pinn_module, train_pinn  # noqa: E402
 
 ROUND_OFF = 1e-12
-
-
-@pytest.fixture(autouse=True)
-def float64_by_default():
-    """Round-off comparisons need float64; restored afterwards so other test modules keep float32."""
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
 
 
 def grad(y, x):

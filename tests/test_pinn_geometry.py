@@ -1,0 +1,249 @@
+"""Models on a geometry for physics-informed networks: steady equations and constraints, a rectangle minus
+discs and rectangles, conditions on named boundaries held exactly by u = g + phi * N, pins, and the
+training loop (float64, Adam then L-BFGS that restarts where it stalls)."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import sympy
+from sympy import Eq
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("float64_default_dtype")
+
+import symsim  # noqa: E402
+from symsim import Model, laplace  # noqa: E402
+from symsim.cli import main  # noqa: E402
+from symsim.errors import BoundaryConditionError, ModelDefinitionError  # noqa: E402
+from symsim.geometry import Disc, Rectangle, boundary_interpolation, joined_distance  # noqa: E402
+from symsim.pinn import build_network, load_network, pinn_module, train_pinn  # noqa: E402
+from symsim.vectorize import numpy_function  # noqa: E402
+
+ROUND_OFF = 1e-12
+
+
+def channel_with_holes():
+    outer = Rectangle(x=(0.0, 2.0), y=(0.0, 1.0), names={"left": "inlet", "right": "outlet",
+                                                          "bottom": "walls", "top": "walls"})
+    return outer - Disc((0.5, 0.5), 0.15, name="cylinder") - Rectangle(x=(1.2, 1.5), y=(0.3, 0.6), name="block")
+
+
+def column(array, k):
+    return torch.tensor(array[:, k:k + 1]).requires_grad_(True)
+
+
+def test_distances_vanish_on_their_piece_only_and_normals_point_out():
+    domain = channel_with_holes()
+    x, y = sympy.symbols("x y")
+    rng = np.random.default_rng(0)
+    inside = domain.sample_interior(500, rng)
+    assert domain.contains(inside).all() and len(inside) == 500
+    for piece in domain.pieces:
+        distance = numpy_function([x, y], piece.distance(x, y))
+        on, normals = piece.sample(50, rng)
+        assert np.abs(distance(on[:, 0], on[:, 1])).max() < 1e-12
+        assert (np.asarray(distance(inside[:, 0], inside[:, 1])) > 0).all()
+        np.testing.assert_allclose(np.linalg.norm(normals, axis=1), 1.0)
+        assert not domain.contains(on + 1e-6 * normals).any()          # outward: a step along n leaves
+        assert domain.contains(on - 1e-6 * normals).all()
+    joined = numpy_function([x, y], joined_distance([p.distance(x, y) for p in domain.pieces]))
+    for name in domain.boundary_names:
+        on, _ = domain.sample_boundary(name, 40, rng)
+        assert np.abs(joined(on[:, 0], on[:, 1])).max() < 1e-12
+    assert (np.asarray(joined(inside[:, 0], inside[:, 1])) > 0).all()
+
+
+def test_boundary_interpolation_takes_each_pieces_value_on_it():
+    domain = Rectangle(x=(0.0, 1.0), y=(0.0, 2.0)) - Disc((0.5, 1.0), 0.2, name="hole")
+    x, y = sympy.symbols("x y")
+    values = [sympy.sin(3 * x), 2 + y, x * y, sympy.cos(y), 5 + 0 * x]          # bottom right top left hole
+    pieces = domain.pieces
+    g = numpy_function([x, y], boundary_interpolation(values, [p.distance(x, y) for p in pieces]))
+    rng = np.random.default_rng(1)
+    for piece, value in zip(pieces, values):
+        on, _ = piece.sample(30, rng)
+        expected = np.broadcast_to(numpy_function([x, y], value)(on[:, 0], on[:, 1]), (30,))
+        np.testing.assert_allclose(g(on[:, 0], on[:, 1]), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["kovasznay", "cylinder", "cavity"])
+def test_hard_constraints_hold_to_round_off_on_every_sampled_boundary_point(name):
+    model = symsim.load_model(name)
+    module = pinn_module(model)
+    torch.manual_seed(0)
+    net = module.HardConstraints(build_network(module, 0.0, width=16, depth=2).double())
+    rng = np.random.default_rng(2)
+    x, y = sympy.symbols("x y")
+    parameters = {s: v for s, v in model.parameters.values()}
+    held = 0
+    for condition in model.boundary_conditions:
+        if condition.kind != "dirichlet":
+            continue
+        on, _ = model.geometry.sample_boundary(condition.boundary, 200, rng)
+        with torch.no_grad():
+            out = net(column(on, 0), column(on, 1)).numpy()
+        k = list(model.field_functions).index(condition.field)
+        expected = numpy_function([x, y], condition.value.xreplace(parameters))(on[:, 0], on[:, 1])
+        np.testing.assert_allclose(out[:, k], np.broadcast_to(expected, (200,)), rtol=0, atol=ROUND_OFF)
+        held += 1
+    assert held >= 4
+    for pin in model.pins:
+        k = list(model.field_functions).index(pin.field)
+        point = np.array([[pin.point["x"], pin.point["y"]]])
+        with torch.no_grad():
+            value = net(column(point, 0), column(point, 1))[0, k].item()
+        assert value == pytest.approx(float(pin.value.xreplace(parameters)), abs=ROUND_OFF)
+
+
+def test_the_generated_residuals_vanish_on_the_exact_kovasznay_flow():
+    model = symsim.load_model("kovasznay")
+    module = pinn_module(model)
+    nu = model.parameters["nu"][1]
+    lam = 1 / (2 * nu) - math.sqrt(1 / (4 * nu ** 2) + 4 * math.pi ** 2)
+
+    def exact(x, y):
+        u = 1 - torch.exp(lam * x) * torch.cos(2 * math.pi * y)
+        v = lam / (2 * math.pi) * torch.exp(lam * x) * torch.sin(2 * math.pi * y)
+        p = (1 - torch.exp(2 * lam * x)) / 2
+        return torch.cat([u, v, p], dim=1)
+
+    inside = model.geometry.sample_interior(300, np.random.default_rng(3))
+    residual = module.Residual()(exact, column(inside, 0), column(inside, 1))
+    assert residual.shape == (300, 3)
+    assert residual.abs().max().item() < 1e-11
+    net = build_network(module, 0.0, width=8, depth=1).double()       # and not on an arbitrary field
+    assert module.Residual()(net, column(inside, 0), column(inside, 1)).abs().max().item() > 1e-3
+
+
+def test_frozen_factors_give_the_same_loss_and_gradient():
+    model = symsim.load_model("cylinder")
+    module = pinn_module(model)
+    torch.manual_seed(1)
+    net = module.HardConstraints(build_network(module, 0.0, width=16, depth=2).double())
+    inside = model.geometry.sample_interior(200, np.random.default_rng(4))
+    x, y = column(inside, 0), column(inside, 1)
+    residual = module.Residual()
+
+    def loss_and_gradient():
+        net.zero_grad()
+        loss = residual(net, x, y).pow(2).mean(dim=0).sum()
+        loss.backward()
+        return loss.item(), torch.cat([p.grad.flatten() for p in net.parameters()])
+
+    plain = loss_and_gradient()
+    module.freeze_factors(net, x, y)
+    frozen = loss_and_gradient()
+    module.freeze_factors(net, None)
+    assert frozen[0] == pytest.approx(plain[0], rel=1e-13)
+    assert torch.allclose(frozen[1], plain[1], rtol=1e-11, atol=1e-13)
+
+
+def test_a_short_training_on_kovasznay_gets_within_a_few_percent(tmp_path):
+    """Reduced size (the full run is benchmarks/pinn_accuracy.py): small network, 300 Adam steps, 300 L-BFGS."""
+    model = symsim.load_model("kovasznay")
+    run = train_pinn(model, steps=200, lbfgs_steps=300, points=400, width=24, depth=3, seed=0)
+    errors = run.config["field_errors"]
+    assert set(errors) == {"u", "v", "p"}
+    assert errors["u"] < 0.05 and errors["v"] < 0.1, errors
+    assert run.history[-1][1] < run.history[0][1] / 100
+    written = run.save(tmp_path / "out")
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["config"]["field_errors"] == errors and metrics["config"]["dtype"] == "float64"
+    assert all((tmp_path / "out" / n).exists() for n in ("weights.pt", "pinn.png")) and len(written) == 3
+    reloaded = load_network(tmp_path / "out", model)
+    inside = model.geometry.sample_interior(20, np.random.default_rng(5))
+    with torch.no_grad():
+        assert torch.equal(reloaded(column(inside, 0), column(inside, 1)), run.net(column(inside, 0), column(inside, 1)))
+
+
+def test_pinn_cli_on_a_geometry_reports_errors_per_field(tmp_path, capsys):
+    assert main(["pinn", "kovasznay", "--steps", "20", "--lbfgs-steps", "10", "--points", "64",
+                 "--width", "8", "--depth", "1", "--quiet", "-o", str(tmp_path / "k")]) == 0
+    out = capsys.readouterr().out
+    assert "relative L2 errors against the exact solution: u " in out and "(up to a constant)" in out
+    assert (tmp_path / "k" / "pinn.png").exists()
+
+
+def steady_model(geometry=None):
+    model = Model("steady", geometry=geometry or Rectangle(x=(0.0, 1.0), y=(0.0, 1.0)))
+    u = model.fields("u")
+    x, y = model.coords
+    model.equations(Eq(laplace(u), -1))
+    return model, u
+
+
+def test_bad_input_on_a_geometry_is_one_clear_line(tmp_path, capsys):
+    model, u = steady_model()
+    with pytest.raises(BoundaryConditionError, match="no boundary 'inlet'.*bottom, right, top, left"):
+        model.dirichlet(u, 0, on="inlet")
+    with pytest.raises(BoundaryConditionError, match="names its boundaries: on="):
+        model.dirichlet(u, 0, x=0.0)
+    model.dirichlet(u, 0, on="left")
+    with pytest.raises(BoundaryConditionError, match="already has a condition on 'left'"):
+        model.neumann(u, 0, on="left")
+    with pytest.raises(BoundaryConditionError, match="outside the geometry"):
+        model.pin(u, 0, x=2.0, y=0.5)
+    with pytest.raises(ModelDefinitionError, match="not strictly inside"):
+        Rectangle(x=(0.0, 1.0), y=(0.0, 1.0)) - Disc((0.9, 0.5), 0.2)
+    with pytest.raises(ModelDefinitionError, match="overlaps"):
+        Rectangle(x=(0.0, 1.0), y=(0.0, 1.0)) - Disc((0.4, 0.5), 0.1) - Disc((0.5, 0.5), 0.1)
+    with pytest.raises(ModelDefinitionError, match="has no interior"):
+        Rectangle(x=(0.0, 1.0), y=(1.0, 1.0))
+    script = tmp_path / "steady.py"
+    script.write_text("from sympy import Eq\nfrom symsim import Model, laplace\nfrom symsim.geometry import Rectangle\n"
+                      "model = Model('steady', geometry=Rectangle(x=(0, 1), y=(0, 1)))\nu = model.fields('u')\n"
+                      "model.equations(Eq(laplace(u), -1))\nmodel.dirichlet(u, 0, on='left right top bottom')\n")
+    assert main(["run", str(script)]) != 0
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "symsim pinn" in err and "Traceback" not in err
+
+
+def test_pins_and_time_derivatives_are_checked():
+    model, u = steady_model()
+    model.dirichlet(u, 0, on="left")
+    model.pin(u, 1.0, x=0.5, y=0.5)
+    with pytest.raises(ModelDefinitionError, match="has Dirichlet conditions"):
+        pinn_module(model)
+    model, u = steady_model()
+    x, y = model.coords
+    with pytest.raises(ModelDefinitionError, match="belongs alone on the left"):
+        model.equations(Eq(laplace(u), symsim.Dt(u)))
+    with pytest.raises(ModelDefinitionError, match="geometry.*or a geometry|not both"):
+        Model("both", grid=symsim.Grid(x=(0.0, 1.0, 5)), geometry=Rectangle(x=(0, 1), y=(0, 1)))
+
+
+def test_lbfgs_restarts_where_it_stalls_and_rar_adds_points(monkeypatch):
+    """Chunks of L-BFGS: with resampling="rar" every chunk's draw grows by points where the residual is
+    large; a chunk that ends early without progress (a failed line search) restarts on a new draw."""
+    import symsim.pinn as pinn
+    from symsim.errors import OptionError
+
+    model = symsim.load_model("kovasznay")
+    module = pinn.pinn_module(model)
+    draws = []
+    freeze = module.freeze_factors
+
+    def recording_freeze(net, *inputs):            # called at the start of every chunk with its draw
+        if inputs != (None,):
+            draws.append(inputs[0])
+        return freeze(net, *inputs)
+
+    monkeypatch.setattr(module, "freeze_factors", recording_freeze)
+    monkeypatch.setattr(pinn, "pinn_module", lambda model, egraph=True: module)
+    monkeypatch.setattr(pinn, "LBFGS_CHUNK", 10)
+    run = pinn.train_geometry_pinn(model, steps=2, lbfgs_steps=30, points=50, width=8, depth=1, resampling="rar")
+    sizes = [len(x) for x in draws]
+    assert len(sizes) >= 3 and sizes == [50 + 5 * k for k in range(len(sizes))], sizes
+    assert math.isfinite(run.final_loss) and run.config["lbfgs_restarts"] == 0
+
+    draws.clear()
+    monkeypatch.setattr(torch.optim.LBFGS, "step", lambda self, closure: self.state[self._params[0]].update(
+        n_iter=0))                                   # a line search that fails at once, every time
+    stalled = pinn.train_geometry_pinn(model, steps=0, lbfgs_steps=1000, points=20, width=4, depth=1)
+    assert stalled.config["lbfgs_restarts"] == pinn.MAX_RESTARTS + 1
+    assert len(draws) == pinn.MAX_RESTARTS + 1 and len({id(x) for x in draws}) == len(draws)   # a new draw each
+    assert not any(torch.equal(draws[0], x) for x in draws[1:])
+    with pytest.raises(OptionError, match="resampling must be"):
+        pinn.train_geometry_pinn(model, steps=1, lbfgs_steps=0, resampling="everywhere")

@@ -4,7 +4,7 @@
     >>> from symsim.continuous import continuous_plan
     >>> source = render_torch_pinn_module(continuous_plan(load_model("burgers_1d"))[0])
     >>> from symsim.codegen import function_text
-    >>> print(function_text(source, "forward"))         # of Residual
+    >>> print(function_text(source[source.index("class Residual"):], "forward"))
     def forward(self, net, t, x):
             t, x = _inputs(t, x)
             out = net(t, x)

@@ -82,7 +82,7 @@ def continuous_plan(model: Model, egraph: bool = True) -> tuple[ContinuousPlan, 
     from .lowering import lower_to_stencils
     from .simplify import cse_kernel, egraph_kernel
 
-    if model.geometry is not None or model.steady_equations:
+    if model.geometry is not None:
         return _geometry_plan(model, egraph)
     lowered = lower_to_stencils(model, 2)   # validates the model and gives its wall conditions
     axes = [a.name for a in model.grid.axes] if model.grid is not None else []
@@ -160,10 +160,6 @@ def _geometry_plan(model: Model, egraph: bool) -> tuple[ContinuousPlan, dict | N
     the network's outputs are all the fields, conditions on named boundaries."""
     from .simplify import cse_kernel, egraph_kernel
 
-    if model.geometry is None:
-        first = model.steady_equations[0]
-        raise ModelDefinitionError(f"{first.origin}: model {model.name!r} has equations without a time "
-                                   "derivative; pose it on a geometry: Model(name, geometry=Rectangle(x=(..), y=(..)))")
     if model.equation_list:
         raise ModelDefinitionError(f"{model.equation_list[0].origin}: model {model.name!r}: time-dependent "
                                    "equations on a geometry are not supported yet (steady equations only)")

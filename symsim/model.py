@@ -262,9 +262,12 @@ class Model:
             lhs = eq.lhs
             if not (isinstance(lhs, sympy.Derivative) and is_field(lhs.expr)
                     and lhs.variables and set(lhs.variables) == {t}):
-                if isinstance(lhs, sympy.Derivative) and t in lhs.variables:
+                if isinstance(lhs, sympy.Derivative) and t in lhs.variables or self.geometry is None:
                     raise ModelDefinitionError(
-                        f"{origin}: the left side of {eq} must be Dt(field) or Dt(field, 2)")
+                        f"{origin}: the left side of {eq} must be Dt(field) or Dt(field, 2)"
+                        + ("" if self.geometry is not None else " (an equation without a time derivative, steady "
+                           "or a constraint, needs a model on a geometry for symsim pinn: "
+                           "Model(name, geometry=Rectangle(x=(..), y=(..))))"))
                 residual = sympy.sympify(lhs - eq.rhs)
                 if not any(is_field(f) for f in residual.atoms(AppliedUndef)):
                     raise ModelDefinitionError(f"{origin}: the equation {eq} involves no field of the model")

@@ -138,7 +138,7 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
     given = {name: value for name, value in (("steps", steps), ("lbfgs_steps", lbfgs_steps), ("points", points),
                                               ("width", width), ("depth", depth), ("learning_rate", learning_rate))
              if value is not None}
-    if model.geometry is not None or model.steady_equations:
+    if model.geometry is not None:
         return train_geometry_pinn(model, seed=seed, dtype=dtype or "float64", progress=progress,
                                    hard_bc=hard_bc is not False, **given)
     # the defaults of a time-dependent model on a box
@@ -276,7 +276,7 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
     """
     torch = _torch()
     if model.geometry is None:
-        raise OptionError(f"model {model.name!r} has steady equations but no geometry")
+        raise OptionError(f"model {model.name!r} has no geometry (Model(name, geometry=Rectangle(...)))")
     if resampling not in ("rar", "none"):
         raise OptionError(f"resampling must be 'rar' or 'none', got {resampling!r}")
     for name, value in (("steps", steps), ("points", points), ("boundary_points", boundary_points)):

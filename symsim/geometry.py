@@ -250,6 +250,25 @@ class Domain:
             found += len(points)
         return np.concatenate(chunks)[:count]
 
+    def sample_near_boundary(self, count: int, band: float, rng: np.random.Generator) -> np.ndarray:
+        """``count`` interior points within ``band`` of the boundary: a uniform boundary point (by arc length)
+        moved inwards along the normal by a uniform fraction of ``band`` (kept if still inside)."""
+        pieces = self.pieces
+        lengths = np.array([p.length for p in pieces])
+        chunks, found = [], 0
+        while found < count:
+            trial = 2 * (count - found) + 16
+            picks = rng.multinomial(trial, lengths / lengths.sum())
+            for piece, n in zip(pieces, picks):
+                if n:
+                    on, normals = piece.sample(int(n), rng)
+                    moved = on - normals * rng.uniform(0.0, band, (int(n), 1))
+                    moved = moved[self.contains(moved)]
+                    chunks.append(moved)
+                    found += len(moved)
+        points = np.concatenate(chunks)
+        return points[rng.permutation(len(points))[:count]]
+
     def sample_boundary(self, name: str, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``count`` points uniform by arc length on boundary ``name``, with the domain's outward unit normals."""
         pieces = [p for p in self.pieces if p.name == name]

@@ -55,6 +55,18 @@ def test_distances_vanish_on_their_piece_only_and_normals_point_out():
     assert (np.asarray(joined(inside[:, 0], inside[:, 1])) > 0).all()
 
 
+def test_points_near_the_boundary_are_inside_and_within_the_band():
+    domain = channel_with_holes()
+    x, y = sympy.symbols("x y")
+    near = domain.sample_near_boundary(400, 0.05, np.random.default_rng(6))
+    assert near.shape == (400, 2) and domain.contains(near).all()
+    # the distance to the nearest piece (each piece's distance is ~ the true one within the band)
+    distances = np.stack([np.abs(np.asarray(numpy_function([x, y], p.distance(x, y))(near[:, 0], near[:, 1]),
+                                            dtype=float)) for p in domain.pieces])
+    assert distances.min(axis=0).max() <= 0.05 * 1.2     # a disc's distance is d + d^2 / 2r
+    assert {p.name for p in domain.pieces} == set(domain.boundary_names)
+
+
 def test_boundary_interpolation_takes_each_pieces_value_on_it():
     domain = Rectangle(x=(0.0, 1.0), y=(0.0, 2.0)) - Disc((0.5, 1.0), 0.2, name="hole")
     x, y = sympy.symbols("x y")

@@ -70,7 +70,6 @@ class ContinuousPlan:
     geometry: object = None         # symsim.geometry.Domain of a model posed on one
     conditions: tuple = ()          # BoundaryCondition on the geometry's named boundaries
     pins: tuple = ()                # Pin: a field's value at one point
-    residual_descriptions: dict = None   # residual name -> the equation it comes from (text)
 
     @property
     def outputs_of_network(self) -> tuple:
@@ -168,7 +167,7 @@ def _geometry_plan(model: Model, egraph: bool) -> tuple[ContinuousPlan, dict | N
     axes = list(model.geometry.axis_names)
     atoms = _DerivativeAtoms(model, axes)
     names = {s.name for s, _ in model.parameters.values()} | set(axes)
-    residuals, descriptions = {}, {}
+    residuals, equations = {}, {}
     for equation in model.steady_equations:
         where = f"{equation.origin}: equation {equation.describe()}"
         residual = atoms.rewrite(equation.residual, where)
@@ -177,7 +176,7 @@ def _geometry_plan(model: Model, egraph: bool) -> tuple[ContinuousPlan, dict | N
             raise ModelDefinitionError(f"{where}: unknown symbol {sorted(unknown)[0]!r} (parameters: "
                                        f"{', '.join(model.parameters) or 'none'}; coordinates: {', '.join(axes)})")
         residuals[equation.label] = residual
-        descriptions[equation.label] = equation.describe()
+        equations[equation.label] = equation.describe()
     fields = tuple(model.field_functions)
     for condition in model.boundary_conditions:
         unknown = {s.name for s in condition.value.free_symbols} - names
@@ -189,7 +188,6 @@ def _geometry_plan(model: Model, egraph: bool) -> tuple[ContinuousPlan, dict | N
             raise ModelDefinitionError(f"{pin.origin}: field {pin.field!r} has Dirichlet conditions, which fix "
                                        "its value already: a pin is for a field known only up to a constant")
     parameters = {name: value for name, (_, value) in model.parameters.items()}
-    equations = dict(descriptions)
     residual_model = LoweredModel(
         name=model.name, axes=(), halo=(), space_order=0, parameters=parameters, fields=tuple(residuals),
         rhs=residuals, walls=(), initial={}, equations=equations, user_fields=tuple(residuals))
@@ -201,8 +199,7 @@ def _geometry_plan(model: Model, egraph: bool) -> tuple[ContinuousPlan, dict | N
     plan = ContinuousPlan(residual_model, tuple(axes), varying, _closed_under_parents(used), kernel.invariants,
                           kernel.temporaries, {r: kernel.outputs[r] for r in residuals}, (), {}, {},
                           {f: 0 for f in fields}, extents, parameters, fields=fields, geometry=model.geometry,
-                          conditions=tuple(model.boundary_conditions), pins=tuple(model.pins),
-                          residual_descriptions=descriptions)
+                          conditions=tuple(model.boundary_conditions), pins=tuple(model.pins))
     return plan, report
 
 

@@ -13,7 +13,7 @@ channel's two walls). From the pieces come
 
 - **approximate distance functions** (Sukumar & Srivastava 2022, "Exact imposition of boundary
   conditions with distance functions in physics-informed deep neural networks"), as SymPy
-  expressions of the coordinates: :func:`piece_distance` is zero on its piece and only there
+  expressions of the coordinates: each piece's ``distance`` is zero on it and only there
   (a segment's distance is trimmed to the segment, not its whole line) and positive inside the
   domain; :func:`joined_distance` joins several by the R-function conjunction
   ``a + b - sqrt(a**2 + b**2)``, zero exactly where one of them is;
@@ -292,10 +292,6 @@ class Domain:
         return x, y, self.contains(mesh).reshape(nx, ny)
 
 
-def piece_distance(piece, x, y) -> sympy.Expr:
-    return piece.distance(x, y)
-
-
 def joined_distance(distances) -> sympy.Expr:
     """R-function conjunction of distances, a + b - sqrt(a^2 + b^2): zero exactly where one of them is,
     positive elsewhere, and normalized to first order (a distance near each piece).
@@ -349,4 +345,4 @@ def _overlap(a, b) -> bool:
 
 
 __all__ = ["Rectangle", "Disc", "Domain", "Segment", "Circle", "joined_distance", "boundary_interpolation",
-           "boundary_trace", "piece_distance"]
+           "boundary_trace"]

@@ -34,15 +34,17 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy import integrate
+from scipy import integrate, sparse
 from scipy.sparse.linalg import splu
 from sympy import Eq, Piecewise
 
 from symsim import Dt, Grid, Model, laplace
 from symsim.compiler import compile_model
 from symsim.examples.brusselator_2d import brusselator
-from symsim.implicit import ImexArk, Rodas4, ScipyImplicit
+from symsim.examples.reaction_diffusion_3d import reaction_diffusion_3d
+from symsim.implicit import ImexArk, Rodas4, ScipyImplicit, implicit_stepper
 from symsim.integrators import CompiledStepper
+from symsim.linear_solve import ORDERING
 from symsim.stability import spectrum_estimate, stable_step
 from symsim.system import SemiDiscreteSystem
 
@@ -218,6 +220,8 @@ def run_problem(name: str, quick: bool) -> dict:
         dense = solver.endswith("dense FD Jacobian")
         if dense and system.size > DENSE_LIMIT:
             continue
+        if not dense and not big:
+            run(rtols[0], rtols[0] * atol_ratio)    # untimed: first-use imports and allocations, as for the kernels
         for rtol in (rtols[::2] if dense and system.size > 100 else rtols):
             system.rhs_evaluations = system.jacobian_evaluations = 0
             (y, stats), seconds = timed(lambda: run(rtol, rtol * atol_ratio))
@@ -292,6 +296,59 @@ def assembly_scaling(sizes=(32, 64, 128, 256, 512)) -> list:
     return rows
 
 
+#: the Krylov comparison: (name, model builder, t_end, the largest size whose LU runs are timed)
+KRYLOV_PROBLEMS = [("rd_3d_16", lambda: reaction_diffusion_3d(16), 0.05, True),
+                   ("rd_3d_24", lambda: reaction_diffusion_3d(24), 0.05, True),
+                   ("rd_3d_32", lambda: reaction_diffusion_3d(32), 0.05, False),
+                   ("brusselator_128", lambda: brusselator(128), 1.0, True)]
+
+
+def krylov_comparison(rtol: float = 1e-5) -> list:
+    """rodas, imex-ark and bdf with their linear systems solved by SuperLU or by GMRES + algebraic multigrid
+    (--linear-solver lu|krylov): wall time, and the two final states' difference."""
+    rows = []
+    for name, build, t_end, with_lu in KRYLOV_PROBLEMS:
+        compiled = compile_model(build(), target="numba", jacobian=True)
+        system = SemiDiscreteSystem(compiled, compiled.resolve_params())
+        y0 = system.initial_values()
+        system.f(0.0, y0), system.jacobian(0.0, y0)
+        print(f"\n{name}: {system.size} unknowns", flush=True)
+        if not with_lu:          # what one factorization of one step's matrix costs instead of a whole run
+            matrix = (sparse.identity(system.size) * (4.0 / 1e-3) - system.jacobian(0.0, y0)).tocsc()
+            lu, seconds = timed(lambda: splu(matrix, permc_spec=ORDERING))
+            rows.append({"problem": name, "unknowns": system.size, "one_rodas_lu_seconds": seconds,
+                         "one_rodas_lu_fill": int(lu.L.nnz + lu.U.nnz)})
+            print(f"  one LU of I/(h gamma) - J: {seconds:.1f} s, {lu.L.nnz + lu.U.nnz:,} nonzeros", flush=True)
+            del lu
+        for method in ("rodas", "imex-ark", "bdf"):
+            finals = {}
+            for solver in ("lu", "krylov") if with_lu else ("krylov",):
+                y = np.array(y0)
+                system.rhs_evaluations = system.jacobian_evaluations = 0
+                stepper, seconds = timed(lambda: _advanced(method, system, y, t_end, rtol, solver))
+                stats = stepper.stats()
+                finals[solver] = y
+                row = {"problem": name, "unknowns": system.size, "method": method, "linear_solver": solver,
+                       "seconds": seconds, "steps": stats["steps"], "factorizations": stats["factorizations"],
+                       "linear_iterations": stats.get("linear_iterations"),
+                       "preconditioner_setups": stats.get("preconditioner_setups")}
+                rows.append(row)
+                print(f"  {method:9s} {solver:7s} {seconds:8.2f} s  steps {stats['steps']:4d}  "
+                      f"factorizations {stats['factorizations']:4d}  GMRES iterations {row['linear_iterations']}",
+                      flush=True)
+            if len(finals) == 2:
+                difference = relative_error(finals["krylov"], finals["lu"])
+                rows[-1]["difference_from_lu"] = difference
+                print(f"  {method:9s} krylov vs lu: relative difference {difference:.1e}", flush=True)
+    return rows
+
+
+def _advanced(method, system, y, t_end, rtol, linear_solver):
+    stepper = implicit_stepper(method, system, 0.0, y, t_end, rtol, rtol * 1e-3, linear_solver)
+    stepper.advance(0.0, y, t_end, None)
+    return stepper
+
+
 def work_precision_plot(name: str, result: dict, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -319,17 +376,23 @@ def main() -> None:
     parser.add_argument("--json", default="benchmarks/stiff.json")
     parser.add_argument("--plots", default="benchmarks/stiff", help="folder of the work-precision diagrams")
     parser.add_argument("--problems", nargs="*", default=None, help=f"subset of {', '.join(PROBLEMS)}")
+    parser.add_argument("--krylov", action="store_true", help="the LU vs Krylov comparison (run in full runs)")
     args = parser.parse_args()
     names = args.problems or ([n for n in PROBLEMS if n != "brusselator_128"] if args.quick else list(PROBLEMS))
+    if args.krylov and args.problems is None:
+        names = []                   # the Krylov comparison alone
     results = {"machine": platform.processor() or platform.machine(), "problems": {}}
     plots = Path(args.plots)
     plots.mkdir(parents=True, exist_ok=True)
     for name in names:
         results["problems"][name] = run_problem(name, args.quick)
         work_precision_plot(name, results["problems"][name], plots / f"{name}.png")
-    if not args.quick:
+    if not args.quick and not args.problems:
         print("\nJacobian evaluation (kernel + assembly) per nonzero, Brusselator:")
         results["assembly_scaling"] = assembly_scaling()
+    if args.krylov or (not args.quick and not args.problems):
+        print("\nLinear systems by SuperLU or by GMRES + algebraic multigrid (--linear-solver lu|krylov), rtol 1e-5:")
+        results["krylov"] = krylov_comparison()
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.json} and the work-precision diagrams in {plots}/")
 

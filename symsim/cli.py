@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--saves", type=int, help="number of saved states after t=0 (default 20)")
     run.add_argument("--rtol", type=float, help="relative tolerance of adaptive methods (default 1e-6)")
     run.add_argument("--atol", type=float, help="absolute tolerance of adaptive methods (default 1e-9)")
+    run.add_argument("--linear-solver", choices=("auto", "lu", "krylov"),
+                     help="implicit methods' linear systems: sparse LU, or GMRES with an algebraic-multigrid "
+                          "preconditioner for grids too large to factor (default auto: krylov for large 3-D grids)")
     run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="override a parameter")
     run.add_argument("--target", choices=("auto", *SIMULATION_TARGETS), default="auto",
                      help="backend (default auto: numpy or numba, from the run's work; the choice is printed)")
@@ -374,7 +377,8 @@ def _run(args) -> int:
     try:
         result = simulate(model, t_end=args.t_end, dt=args.dt, method=args.method, saves=args.saves,
                           params=_parse_params(args.param), target=args.target, space_order=args.space_order,
-                          rtol=args.rtol, atol=args.atol, progress=not args.quiet, egraph=not args.no_egraph,
+                          rtol=args.rtol, atol=args.atol, linear_solver=args.linear_solver,
+                          progress=not args.quiet, egraph=not args.no_egraph,
                           preflight=check_outputs, restart_from=args.restart_from, decompose=args.decompose,
                           overlap=args.overlap_exchange, compress=args.compress,
                           store=store)
@@ -408,8 +412,16 @@ def _run(args) -> int:
     if args.verbose:
         print(_diagnostics_table(result))
     if "factorizations" in stats:     # an implicit method: what a user of CVODE reads
+        if "implicit_solve" in stats:
+            linear = (f"{stats['factorizations']} set-ups of I - h*gamma*L ({stats['lu_factorizations']} LU "
+                      f"factorizations; unknowns {stats['implicit_solve']})")
+        elif "linear_iterations" in stats:
+            linear = (f"{stats['linear_iterations']} GMRES iterations ({stats['preconditioner_setups']} multigrid "
+                      "set-ups)")
+        else:
+            linear = f"{stats['factorizations']} LU factorizations"
         steps = (f"{stats['steps']} steps ({stats.get('rejected', 0)} rejected), {stats['rhs_evaluations']} rhs and "
-                 f"{stats['jacobian_evaluations']} Jacobian evaluations, {stats['factorizations']} LU factorizations")
+                 f"{stats['jacobian_evaluations']} Jacobian evaluations, {linear}")
     elif "accepted" in stats:
         steps = f"{stats['accepted']} accepted / {stats['rejected']} rejected steps"
     else:

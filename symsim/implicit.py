@@ -18,10 +18,18 @@
   silently; it needs the exact Jacobian, which symsim generates.
 * ``imex-ark``: ARK4(3)6L[2]SA (Kennedy & Carpenter 2003), an additive Runge-Kutta pair: the
   model's linear, time-independent part (diffusion, linear decay) with the L-stable ESDIRK
-  tableau, the rest with the explicit one. One factorization per step size, reused.
+  tableau, the rest with the explicit one. The stages' systems (I - h gamma L) are solved field
+  group by field group (:mod:`symsim.linear_solve`): by FFT where a group is constant-coefficient on
+  a periodic grid, by a division where it has no spatial coupling, else by one factorization per
+  step size, reused.
 * ``bdf`` and ``radau``: SciPy's variable-order (1-5) BDF and 5th-order Radau IIA, given the
   generated sparse Jacobian (they reuse its LU while Newton converges). Well-kept reference
   implementations of the two other classical families, with a symsim front end.
+
+``linear_solver="krylov"`` (``--linear-solver krylov``; ``auto`` takes it on 3-D grids from
+KRYLOV_3D_UNKNOWNS unknowns) solves the linear systems of ``rodas``, ``bdf`` and ``imex-ark`` by GMRES
+preconditioned by algebraic multigrid instead of a sparse LU, whose fill grows too fast on 3-D grids
+(:class:`~symsim.linear_solve.KrylovSolver`).
 
 ``rodas``, ``bdf`` and ``radau`` land exactly on the save times (the controller keeps its own step
 across them); ``imex-ark`` interpolates saves inside its steps.
@@ -36,6 +44,7 @@ import numpy as np
 
 from .errors import SolverError
 from .integrators import hermite, initial_step_guess
+from .linear_solve import ORDERING, KrylovSolver, ShiftedSolver
 
 #: implicit methods: (description, order)
 IMPLICIT = {"rodas": ("Rodas4, L-stable Rosenbrock, order 4 (symsim)", 4),
@@ -62,11 +71,31 @@ _CC = ((),
        (7.496443313967647, -10.24680431464352, -33.99990352819905, 11.70890893206160),
        (8.083246795921522, -7.981132988064893, -31.52159432874371, 16.31930543123136, -6.058818238834054))
 
-#: SuperLU's column ordering: minimum degree on the structure of A^T + A. Stencil matrices are
-#: structurally symmetric; on the periodic 32^2 Brusselator it leaves half the fill of SuperLU's
-#: default COLAMD (143,784 vs 272,748 nonzeros in L+U), and factors 1.4x and solves 1.6x faster
-#: (benchmarks/stiff.py prints the comparison for every problem)
-ORDERING = "MMD_AT_PLUS_A"
+
+#: how the linear systems of a step are solved: "lu" (SuperLU), "krylov" (GMRES with an algebraic-multigrid
+#: preconditioner, :class:`~symsim.linear_solve.KrylovSolver`), "auto" (:func:`choose_linear_solver`)
+LINEAR_SOLVERS = ("auto", "lu", "krylov")
+#: ``auto`` takes the Krylov path on 3-D grids from this many unknowns, and on any grid from KRYLOV_UNKNOWNS:
+#: a sparse LU's fill grows like n^(4/3) in 3-D (nested dissection; minimum degree does worse) and like
+#: n log n in 2-D. Measured here (``python benchmarks/stiff.py --krylov``, rtol 1e-5): two species on a
+#: 3-D grid, rodas LU against GMRES + AMG 5.9 s / 0.78 s at 5,488 unknowns, 173 s / 4.2 s at 21,296 (one LU
+#: at 54,000: 44 s, 51 million nonzeros); on the 2-D 128^2 Brusselator (32,768) LU wins, 13.7 s / 17.8 s
+KRYLOV_3D_UNKNOWNS, KRYLOV_UNKNOWNS = 5_000, 1_000_000
+
+
+def choose_linear_solver(system, asked: str = "auto") -> str:
+    """"lu" or "krylov" for ``system`` (an ``asked`` other than "auto" is kept)."""
+    if asked != "auto":
+        return asked
+    ndim = len(getattr(getattr(system, "lowered", None), "axes", ()) or ())
+    big = system.size >= (KRYLOV_3D_UNKNOWNS if ndim == 3 else KRYLOV_UNKNOWNS)
+    return "krylov" if big else "lu"
+
+
+def krylov_tolerance(rtol: float) -> float:
+    """GMRES's relative residual for a run at ``rtol``: far below what the step control sees."""
+    return max(1e-12, min(1e-6, 1e-3 * rtol))
+
 
 #: step-size controller: h_new = h * clip(SAFETY * err**(-1/4), FAC_MIN, FAC_MAX)
 SAFETY, FAC_MIN, FAC_MAX = 0.9, 0.2, 6.0
@@ -94,25 +123,34 @@ class Rodas4:
     method = "rodas"
     order = 4
 
-    def __init__(self, system, rtol: float = 1e-6, atol: float = 1e-9, max_steps: int = 1_000_000):
+    def __init__(self, system, rtol: float = 1e-6, atol: float = 1e-9, max_steps: int = 1_000_000,
+                 linear_solver: str = "lu"):
         if not (rtol >= 0 and atol >= 0 and rtol + atol > 0):
             raise SolverError(f"tolerances must be >= 0 and not both zero, got rtol={rtol}, atol={atol}")
         self.system, self.rtol, self.atol, self.max_steps = system, float(rtol), float(atol), int(max_steps)
         self.accepted = self.rejected = self.factorizations = self.solves = 0
+        self.linear_solver = choose_linear_solver(system, linear_solver)
+        self._krylov = KrylovSolver(krylov_tolerance(self.rtol)) if self.linear_solver == "krylov" else None
         from scipy import sparse
         self._identity = sparse.identity(system.size, format="csc")
 
     def stats(self) -> dict:
-        return {"steps": self.accepted, "rejected": self.rejected, "rhs_evaluations": self.system.rhs_evaluations,
-                "jacobian_evaluations": self.system.jacobian_evaluations, "factorizations": self.factorizations,
-                "linear_solves": self.solves}
+        stats = {"steps": self.accepted, "rejected": self.rejected, "rhs_evaluations": self.system.rhs_evaluations,
+                 "jacobian_evaluations": self.system.jacobian_evaluations, "factorizations": self.factorizations,
+                 "linear_solves": self.solves, "linear_solver": self.linear_solver}
+        if self._krylov is not None:
+            stats.update(linear_iterations=self._krylov.iterations, preconditioner_setups=self._krylov.setups)
+        return stats
 
     def _factor(self, jacobian, h: float, t: float):
         from scipy.sparse.linalg import splu
-        matrix = (self._identity * (1.0 / (h * _GAMMA)) - jacobian).tocsc()
+        matrix = self._identity * (1.0 / (h * _GAMMA)) - jacobian
+        if self._krylov is not None:       # no factorization: GMRES on this step's matrix
+            self._krylov.set_matrix(matrix)
+            return self._krylov
         self.factorizations += 1
         try:
-            return splu(matrix, permc_spec=ORDERING)
+            return splu(matrix.tocsc(), permc_spec=ORDERING)
         except RuntimeError as error:     # SuperLU: "Factor is exactly singular"
             raise SolverError(f"the Rosenbrock matrix I/(h*gamma) - J is singular at t={t:.6g} (h={h:.3g}): {error}; "
                               "check the model's Jacobian (a field that nothing depends on?)") from None
@@ -220,72 +258,75 @@ class ImexArk:
     """ARK4(3)6L[2]SA with error control: the model's linear, time-independent part L (diffusion, linear
     decay; :meth:`~symsim.system.SemiDiscreteSystem.linear_part`) implicit, the rest f - L y explicit.
 
-    Each implicit stage solves (I - h gamma L) Y = ... with one factorization for every step of the
-    same size: L does not change, and the controller keeps a step that could grow by less than
-    KEEP_STEP_BELOW (recent factorizations are kept by step size). The explicit part must be
-    non-stiff: a stiff reaction makes the error control take small steps (use rodas there).
+    Each implicit stage solves (I - h gamma L) Y = ... (:class:`~symsim.linear_solve.ShiftedSolver`:
+    FFTs, divisions or factorizations, group of fields by group) with one set-up for every step of
+    the same size: L does not change, and the controller keeps a step that could grow by less than
+    KEEP_STEP_BELOW (recent set-ups are kept by step size). The explicit part must be non-stiff: a
+    stiff reaction makes the error control take small steps (use rodas there).
     """
 
     method = "imex-ark"
     order = 4
 
     def __init__(self, system, rtol: float = 1e-6, atol: float = 1e-9, t_stop: float = math.inf,
-                 max_steps: int = 1_000_000):
+                 max_steps: int = 1_000_000, linear_solver: str = "lu"):
         if not (rtol >= 0 and atol >= 0 and rtol + atol > 0):
             raise SolverError(f"tolerances must be >= 0 and not both zero, got rtol={rtol}, atol={atol}")
-        from scipy import sparse
         self.t_stop = float(t_stop)
         self._t = self._y = self._f = self._previous = None
         self.system, self.rtol, self.atol, self.max_steps = system, float(rtol), float(atol), int(max_steps)
         self.linear = system.linear_part().tocsr()
-        self._identity = sparse.identity(system.size, format="csc")
+        self.linear_solver = choose_linear_solver(system, linear_solver)
+        self._shifted = ShiftedSolver(self.linear, system.field_layout(),
+                                      krylov_tolerance(self.rtol) if self.linear_solver == "krylov" else None)
         self._factors: dict = {}
-        self.accepted = self.rejected = self.factorizations = self.solves = 0
+        self.accepted = self.rejected = self.factorizations = self.lu_factorizations = self.solves = 0
         self._c = tuple(float(c) for c in _ARK_C)
-        self._explicit = tuple(tuple(float(a) for a in row) for row in _ARK_EXPLICIT)
-        self._implicit = tuple(tuple(float(a) for a in row) for row in _ARK_IMPLICIT)
-        self._b = tuple(float(b) for b in _ARK_B)
-        self._error = tuple(float(b - d) for b, d in zip(_ARK_B, _ARK_B_HAT))
+        self._explicit, self._implicit = _lower_triangle(_ARK_EXPLICIT), _lower_triangle(_ARK_IMPLICIT)
+        self._b = np.array([float(b) for b in _ARK_B])
+        self._error = np.array([float(b - d) for b, d in zip(_ARK_B, _ARK_B_HAT)])
 
     def stats(self) -> dict:
         return {"steps": self.accepted, "rejected": self.rejected, "rhs_evaluations": self.system.rhs_evaluations,
                 "jacobian_evaluations": 0, "factorizations": self.factorizations, "linear_solves": self.solves,
-                "implicit_nonzeros": int(self.linear.nnz)}
+                "lu_factorizations": self.lu_factorizations, "implicit_nonzeros": int(self.linear.nnz),
+                "implicit_solve": self._shifted.describe(), "linear_solver": self.linear_solver}
 
     def _solver(self, h: float, t: float):
         if h not in self._factors:
-            from scipy.sparse.linalg import splu
             if len(self._factors) >= 8:
                 self._factors.pop(next(iter(self._factors)))
             try:
-                self._factors[h] = splu((self._identity - (h * float(_ARK_GAMMA)) * self.linear).tocsc(),
-                                        permc_spec=ORDERING)
-            except RuntimeError as error:
-                raise SolverError(f"the IMEX matrix I - h*gamma*L is singular at t={t:.6g} (h={h:.3g}): {error}") \
-                    from None
+                self._factors[h] = self._shifted.factor(h * float(_ARK_GAMMA))
+            except SolverError as error:
+                raise SolverError(f"the IMEX matrix is singular at t={t:.6g} (h={h:.3g}): {error}") from None
             self.factorizations += 1
+            self.lu_factorizations += self._factors[h].factorizations
         return self._factors[h]
 
     def _step(self, t: float, y: np.ndarray, h: float, first_rate=None):
         """(new y, error estimate) of one step; ``first_rate``: f(t, y) when known."""
-        lu = self._solver(h, t)
-        explicit, implicit = [], []          # per stage: f - L Y and L Y
+        solver = self._solver(h, t)
+        # per stage, f - L Y (explicit) and L Y (implicit), as rows: the combinations below are one
+        # matrix-vector product each instead of a Python sum of scaled arrays
+        explicit, implicit = np.empty((6, y.size)), np.empty((6, y.size))
+        h_gamma = h * float(_ARK_GAMMA)
         for i in range(6):
             if i == 0:
                 stage = y
+                implicit[0] = self.linear @ y
             else:
-                right = y + h * (sum(a * n for a, n in zip(self._explicit[i], explicit)) +
-                                 sum(a * m for a, m in zip(self._implicit[i], implicit) if a))
-                stage = lu.solve(right)
+                right = y + h * (self._explicit[i, :i] @ explicit[:i] + self._implicit[i, :i] @ implicit[:i])
+                stage = solver.solve(right)
                 self.solves += 1
+                # the stage solved Y - h gamma L Y = right, so L Y needs no product with L (as ARKODE does;
+                # the round-off it adds is eps |Y| / (h gamma), multiplied by h again in every use)
+                np.subtract(stage, right, out=implicit[i])
+                implicit[i] /= h_gamma
             rate = first_rate if i == 0 and first_rate is not None else self.system.f(t + self._c[i] * h, stage)
-            linear = self.linear @ stage
-            explicit.append(rate - linear)
-            implicit.append(linear)
-        slopes = [n + m for n, m in zip(explicit, implicit)]
-        y_new = y + h * sum(b * k for b, k in zip(self._b, slopes) if b)
-        error = h * sum(e * k for e, k in zip(self._error, slopes) if e)
-        return y_new, error
+            np.subtract(rate, implicit[i], out=explicit[i])
+        slopes = explicit + implicit
+        return y + h * (self._b @ slopes), h * (self._error @ slopes)
 
     def advance(self, t: float, y: np.ndarray, t_target: float, dt: float | None) -> float:
         """The solution at ``t_target`` into ``y``; returns the next trial step.
@@ -352,6 +393,14 @@ class ImexArk:
         return dt
 
 
+def _lower_triangle(rows: tuple) -> np.ndarray:
+    """A tableau's coefficients a[i][j], j < i, as a 6x6 array (the diagonal and above zero)."""
+    array = np.zeros((6, 6))
+    for i, row in enumerate(rows):
+        array[i, :i] = [float(a) for a in row[:i]]
+    return array
+
+
 def _quantized(h: float) -> float:
     """The largest power of 2**(1/STEP_LEVELS) not above h."""
     return 2.0 ** (math.floor(STEP_LEVELS * math.log2(h)) / STEP_LEVELS)
@@ -360,7 +409,8 @@ def _quantized(h: float) -> float:
 class ScipyImplicit:
     """SciPy's BDF or Radau on a system, with its generated sparse Jacobian, behind ``advance``."""
 
-    def __init__(self, method: str, system, t0: float, y0: np.ndarray, t_end: float, rtol: float, atol: float):
+    def __init__(self, method: str, system, t0: float, y0: np.ndarray, t_end: float, rtol: float, atol: float,
+                 linear_solver: str = "lu"):
         from scipy import integrate
         solver_class = {"bdf": integrate.BDF, "radau": integrate.Radau}[method]
         self.method, self.system = method, system
@@ -368,13 +418,21 @@ class ScipyImplicit:
         solver = solver_class(system.f, t0, np.array(y0, dtype=float), t_end, rtol=rtol, atol=atol,
                               jac=lambda t, y: system.jacobian(t, y, copy=True))
 
+        self.linear_solver = "lu" if method == "radau" else choose_linear_solver(system, linear_solver)
+        self._krylov = KrylovSolver(krylov_tolerance(rtol)) if self.linear_solver == "krylov" else None
+
         def lu(matrix):
-            # SciPy's own (an attribute its steps call) with symsim's ordering, see ORDERING
+            # SciPy's own (an attribute its steps call) with symsim's ordering (see ORDERING), or BDF's
+            # Newton iteration on GMRES instead of a factorization
             from scipy.sparse.linalg import splu
             solver.nlu += 1
+            if self._krylov is not None:
+                self._krylov.set_matrix(matrix)
+                return self._krylov
             return splu(matrix.tocsc(), permc_spec=ORDERING)
 
         solver.lu = lu
+        solver.solve_lu = lambda factors, right: factors.solve(right)
         self._solver = solver
         self.accepted = 0
 
@@ -394,14 +452,19 @@ class ScipyImplicit:
 
     def stats(self) -> dict:
         solver = self._solver
-        return {"steps": self.accepted, "rhs_evaluations": self.system.rhs_evaluations,
-                "jacobian_evaluations": solver.njev, "factorizations": solver.nlu}
+        stats = {"steps": self.accepted, "rhs_evaluations": self.system.rhs_evaluations,
+                 "jacobian_evaluations": solver.njev, "factorizations": solver.nlu, "linear_solver": self.linear_solver}
+        if self._krylov is not None:
+            stats.update(linear_iterations=self._krylov.iterations, preconditioner_setups=self._krylov.setups)
+        return stats
 
 
-def implicit_stepper(method: str, system, t0: float, y0, t_end: float, rtol: float, atol: float):
-    """The stepper of an implicit ``method`` (see :data:`IMPLICIT`)."""
+def implicit_stepper(method: str, system, t0: float, y0, t_end: float, rtol: float, atol: float,
+                     linear_solver: str = "auto"):
+    """The stepper of an implicit ``method`` (see :data:`IMPLICIT`); ``linear_solver`` see
+    :data:`LINEAR_SOLVERS`."""
     if method == "rodas":
-        return Rodas4(system, rtol, atol)
+        return Rodas4(system, rtol, atol, linear_solver=linear_solver)
     if method == "imex-ark":
-        return ImexArk(system, rtol, atol, t_stop=t_end)
-    return ScipyImplicit(method, system, t0, y0, t_end, rtol, atol)
+        return ImexArk(system, rtol, atol, t_stop=t_end, linear_solver=linear_solver)
+    return ScipyImplicit(method, system, t0, y0, t_end, rtol, atol, linear_solver)

@@ -116,6 +116,9 @@ class LoweredModel:
     initial: dict                  # field -> SymPy expression (in coordinates, parameters) or ndarray
     equations: dict                # field -> the user's equation as text (for reports)
     user_fields: tuple[str, ...]   # the fields the user declared
+    #: field -> the lowered implicit side of its right-hand side for imex-ark (model.imex_split), or None:
+    #: the whole linear, time-independent part
+    imex: dict | None = None
     #: axes whose halo layers come from neighbouring blocks of a decomposed grid (symsim.decomposition)
     exchanged: tuple[int, ...] = ()
     #: a block whose stage passes compute their deep points while the halo exchange is under way

@@ -66,6 +66,22 @@ def lower_to_stencils(model: Model, space_order: int = 2) -> LoweredModel:
         else:
             rhs[eq.field] = expr
 
+    imex = None
+    if model.imex_parts:
+        imex = {}
+        for part in model.imex_parts.values():
+            expr = _substitute_velocities(part.rhs, velocity_of, part)
+            _check_symbols(expr, fields, known, f"{part.origin}: {part.describe()}")
+            expr, orders = _discretize(expr, model, axes, space_order, part)
+            expr = expr.replace(sympy.Heaviside, lambda *args: sympy.Heaviside(*args).rewrite(sympy.Piecewise))
+            beyond = [key for key, m in orders.items() if m > derivative_orders.get(key, 0)]
+            if beyond:
+                name, axis = beyond[0]
+                raise ModelDefinitionError(
+                    f"{part.origin}: {part.describe()}: it takes a derivative of {name!r} along {axes[axis].name} of "
+                    "higher order than the equations do; the implicit part must be terms of the equations")
+            imex[part.field] = expr
+
     halo = tuple(max([centered_half_width(m, space_order)
                       for (f, a), m in derivative_orders.items() if a == k] or [0])
                  for k in range(len(axes)))
@@ -84,6 +100,7 @@ def lower_to_stencils(model: Model, space_order: int = 2) -> LoweredModel:
         initial=_initial_values(model, velocity_of, known),
         equations={eq.field: eq.describe() for eq in model.equation_list},
         user_fields=tuple(model.field_functions),
+        imex=imex,
     )
 
 

@@ -36,7 +36,7 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 # shipped example scripts live inside the installed package but are user code
 _EXAMPLES_DIR = os.path.join(_PACKAGE_DIR, "examples")
 
-RUN_DEFAULT_KEYS = ("t_end", "dt", "method", "saves", "space_order", "rtol", "atol")
+RUN_DEFAULT_KEYS = ("t_end", "dt", "method", "saves", "space_order", "rtol", "atol", "linear_solver")
 
 
 def caller_location() -> str:
@@ -108,6 +108,18 @@ class Equation:
     def describe(self) -> str:
         lhs = f"Dt({self.field})" if self.order == 1 else f"Dt({self.field}, 2)"
         return f"{lhs} = {self.rhs}"
+
+
+@dataclass
+class ImexPart:
+    """The implicit side of ``field``'s right-hand side under ``--method imex-ark`` (``model.imex_split``)."""
+
+    field: str
+    rhs: sympy.Expr
+    origin: str
+
+    def describe(self) -> str:
+        return f"implicit part of Dt({self.field}): {self.rhs}"
 
 
 @dataclass
@@ -184,6 +196,8 @@ class Model:
     boundary_conditions: list = dataclass_field(default_factory=list)   # on named boundaries of the geometry
     pins: list = dataclass_field(default_factory=list)
     exact_solution: dict = dataclass_field(default_factory=dict)        # field -> expression of t and coordinates
+    #: field -> ImexPart: the terms --method imex-ark treats implicitly (model.imex_split); empty: automatic
+    imex_parts: dict = dataclass_field(default_factory=dict)
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name.replace("-", "_").isidentifier():
@@ -360,6 +374,22 @@ class Model:
                                            f"(fields: {list(self.field_functions)})")
             self.exact_solution[name] = sympy.sympify(value)
 
+    def imex_split(self, **implicit):
+        """The terms ``--method imex-ark`` treats implicitly, per field: ``model.imex_split(u=D * laplace(u))``
+        (a field not named is wholly explicit). They must be linear in the fields with coefficients that do
+        not change in time (the implicit stages are linear solves); the rest of each right-hand side is
+        explicit. Without this, the implicit side is the whole linear, time-independent part (diffusion,
+        linear decay and coupling). Other methods ignore the split."""
+        origin = caller_location()
+        for name, value in implicit.items():
+            if name not in self.field_functions:
+                raise ModelDefinitionError(f"{origin}: imex_split for unknown field {name!r} "
+                                           f"(fields: {list(self.field_functions)})")
+            if not any(eq.field == name and eq.order == 1 for eq in self.equation_list):
+                raise ModelDefinitionError(f"{origin}: imex_split({name}=...): give {name!r} its first-order "
+                                           "equation Eq(Dt(field), ...) first")
+            self.imex_parts[name] = ImexPart(name, sympy.sympify(value), origin)
+
     def defaults(self, **run_defaults):
         """Run defaults of this script, e.g. ``model.defaults(t_end=2000.0, saves=20)``."""
         unknown = set(run_defaults) - set(RUN_DEFAULT_KEYS)
@@ -391,7 +421,7 @@ class Model:
         return dataclasses.replace(self, grid=grid, field_functions=dict(self.field_functions),
                                    parameters=dict(self.parameters), equation_list=list(self.equation_list),
                                    initial_values=initial, walls=list(self.walls),
-                                   run_defaults=dict(self.run_defaults))
+                                   run_defaults=dict(self.run_defaults), imex_parts=dict(self.imex_parts))
 
     # -- helpers ------------------------------------------------------------
     def _check_new_name(self, name: str, what: str) -> None:

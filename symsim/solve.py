@@ -29,7 +29,7 @@ import numpy as np
 from .collective import ONE_PROCESS, Collective, launched_processes
 from .compiler import CompiledModel, compile_model, kernels_cached, optimized_plan
 from .errors import OptionError, RunInterrupted, SolverError, SymsimWarning
-from .implicit import implicit_stepper
+from .implicit import LINEAR_SOLVERS, implicit_stepper
 from .integrators import AdaptiveStepper, CompiledStepper, FixedStepper, hermite
 from .lowering import check_time_dependent_on_grid, lower_to_stencils
 from .model import Model
@@ -39,7 +39,7 @@ from .system import SemiDiscreteSystem
 from .tableaus import IMPLICIT_METHODS, RUN_METHODS, TABLEAUS
 
 BUILTIN_DEFAULTS = {"t_end": None, "dt": None, "method": "rk4", "saves": 20,
-                    "space_order": 2, "rtol": 1e-6, "atol": 1e-9}
+                    "space_order": 2, "rtol": 1e-6, "atol": 1e-9, "linear_solver": "auto"}
 
 #: steps between checks for NaN/Inf (each check reads the state once)
 FINITE_CHECK_INTERVAL = 50
@@ -89,6 +89,12 @@ def run_options(model: Model, **given) -> dict:
         raise OptionError(f"dt must be a positive number, got {options['dt']}")
     if options["method"] not in RUN_METHODS:
         raise OptionError(f"unknown method {options['method']!r}; choose one of {', '.join(RUN_METHODS)}")
+    if options["linear_solver"] not in LINEAR_SOLVERS:
+        raise OptionError(f"unknown linear solver {options['linear_solver']!r}; choose one of "
+                          f"{', '.join(LINEAR_SOLVERS)}")
+    if options["linear_solver"] == "krylov" and options["method"] == "radau":
+        raise OptionError("--linear-solver krylov is for rodas, imex-ark and bdf; radau solves complex systems "
+                          "and keeps its LU")
     if options["method"] in IMPLICIT_METHODS and importlib.util.find_spec("scipy") is None:
         raise OptionError(f"method {options['method']} needs SciPy's sparse LU: pip install 'symsim[stiff]'")
     return options
@@ -97,7 +103,8 @@ def run_options(model: Model, **given) -> dict:
 def simulate(model: Model, t_end: float | None = None, dt: float | None = None, method: str | None = None,
              saves: int | None = None, params: dict | None = None, target: str = "numpy",
              space_order: int | None = None, rtol: float | None = None, atol: float | None = None,
-             progress: bool = False, egraph: bool = True, preflight=None, restart_from=None,
+             linear_solver: str | None = None, progress: bool = False, egraph: bool = True, preflight=None,
+             restart_from=None,
              decompose: str | tuple | None = None, store=None, overlap: bool = False, compress: bool = False) -> Result:
     """Integrate ``model`` from t=0 to ``t_end`` and return ``saves + 1`` evenly spaced states.
 
@@ -121,6 +128,9 @@ def simulate(model: Model, t_end: float | None = None, dt: float | None = None, 
     from there as they are indexed. On a decomposed grid each rank writes its block of every save
     into a ``.zarr`` store (a ``.nc`` file is written by rank 0 from the gathered saves).
     ``compress``: zlib for a NetCDF store.
+    ``linear_solver``: how implicit methods solve their linear systems: "lu" (sparse LU), "krylov" (GMRES
+    with an algebraic-multigrid preconditioner, no factorization: for grids too large to factor) or
+    "auto" (:func:`symsim.implicit.choose_linear_solver`).
     ``overlap``: on a decomposed grid with the Numba target, each stage pass computes the points whose
     stencil reads no exchanged halo while the exchange is under way (where no stencil reads a halo
     corner; :func:`symsim.codegen.loops.exchange_overlap`).
@@ -135,7 +145,7 @@ def simulate(model: Model, t_end: float | None = None, dt: float | None = None, 
         if dt is None and "steps" in earlier.stats and not earlier.stats.get("interpolated_saves"):
             dt = earlier.stats.get("dt")     # a fixed-step run: the step it took
     options = run_options(model, t_end=t_end, dt=dt, method=method, saves=saves,
-                          space_order=space_order, rtol=rtol, atol=atol)
+                          space_order=space_order, rtol=rtol, atol=atol, linear_solver=linear_solver)
     lowered = lower_to_stencils(model, options["space_order"])
     initial, t_start = None, 0.0
     if earlier is not None:
@@ -540,7 +550,8 @@ def _integrate_implicit(compiled: CompiledModel, options: dict, values: dict, st
     lowered, method = compiled.lowered, options["method"]
     system = SemiDiscreteSystem(compiled, values)
     y = system.values_of(state)
-    stepper = implicit_stepper(method, system, save_times[0], y, save_times[-1], options["rtol"], options["atol"])
+    stepper = implicit_stepper(method, system, save_times[0], y, save_times[-1], options["rtol"], options["atol"],
+                               options.get("linear_solver", "auto"))
     saved = (saves_into or _Saves.in_memory(lowered))(save_times)
     saved[0] = compiled.interior(state)
     dt, t = options["dt"], save_times[0]
@@ -630,7 +641,8 @@ def _announce(spectrum: SpectrumEstimate, options: dict, dt: float, used: float,
     if method in IMPLICIT_METHODS:
         return bool(spectrum.anti_diffusive)
     interval = t_end / saves
-    if limit is not None and limit < interval / STIFF_STEPS_PER_SAVE:
+    # an ill-posed model's short "stable step" is not stiffness: no implicit method makes it well-posed
+    if limit is not None and not spectrum.anti_diffusive and limit < interval / STIFF_STEPS_PER_SAVE:
         warnings.warn(f"the model is stiff for {method}: its stable step ({limit:.3g}) is {interval / limit:.3g} "
                       f"times shorter than the save interval ({interval:.3g}); an implicit method takes steps set by "
                       "accuracy, not stability: try --method imex-ark (stiff diffusion, mild reactions) or rodas",

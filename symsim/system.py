@@ -26,6 +26,7 @@ one kernel call and one sparse matrix-vector product, linear in the number of no
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -106,6 +107,14 @@ class SemiDiscreteSystem:
         delta = math.sqrt(np.finfo(float).eps) * max(1.0, abs(t))
         return (self.f(t + delta, y) - fy) / delta
 
+    def field_layout(self) -> list[tuple]:
+        """Per field, (first index in y, end index, grid shape or None): the shape when the field's values in
+        y are every point of the grid in C order (no wall node taken out), as a Fourier solve needs."""
+        shape = self.lowered.shape
+        return [(int(self._field_start[k]), int(self._field_start[k + 1]),
+                 shape if shape and len(points) == math.prod(shape) else None)
+                for k, points in enumerate(self._field_points)]
+
     # -- the Jacobian ------------------------------------------------------------------------
 
     @property
@@ -157,7 +166,9 @@ class SemiDiscreteSystem:
     def linear_part(self):
         """The part of the Jacobian that depends neither on the state nor on t (diffusion, linear decay,
         advection with constant speed), as a constant CSR matrix L with J's pattern: what an IMEX method
-        treats implicitly, f(t, y) - L y explicitly. Evaluated once, with NumPy, from the symbolic entries."""
+        treats implicitly, f(t, y) - L y explicitly. Evaluated once, with NumPy, from the symbolic entries.
+        A model with a split of its own (``model.imex_split``) gives the Jacobian of its implicit terms instead,
+        checked to be linear and constant in time."""
         from .vectorize import evaluate_on_grid, grid_axes_coordinates
         lowered = self.lowered
         entries = jacobian_entries(lowered)
@@ -169,14 +180,40 @@ class SemiDiscreteSystem:
         coordinates = grid_axes_coordinates(lowered.axes)
         interior = tuple(slice(h, h + a.points) for a, h in zip(lowered.axes, lowered.halo))
         coefficients = np.zeros_like(self._coefficients)
+        if lowered.imex is not None:       # the user's split (model.imex_split): its terms alone, all of them
+            entries = self._imex_entries(entries)
         for k, entry in enumerate(entries):
-            constant = _constant_part(entry.derivative, lowered.time).subs(values)
+            if entry is None:
+                continue
+            constant = (entry.derivative if lowered.imex is not None
+                        else _constant_part(entry.derivative, lowered.time)).subs(values)
             if constant != 0:
                 coefficients[(k, *interior)] = evaluate_on_grid(constant, lowered.coordinate_symbols, coordinates)
         linear = self._pattern.copy()
         linear.data[:] = self._assembly @ coefficients.reshape(-1)
         linear.eliminate_zeros()
         return linear
+
+    def _imex_entries(self, entries) -> list:
+        """Per entry of J, the Jacobian entry of the user's implicit terms (None where they have none),
+        each checked to be linear in the state and independent of t."""
+        lowered = self.lowered
+        split = dataclasses.replace(lowered, rhs={f: lowered.imex.get(f, sympy.S.Zero) for f in lowered.fields})
+        position = {(e.row, e.access.field, e.access.offsets): k for k, e in enumerate(entries)}
+        chosen = [None] * len(entries)
+        for entry in jacobian_entries(split):
+            where = f"model {lowered.name!r}: the implicit part of Dt({entry.row}) (model.imex_split)"
+            changing = [a for a in entry.derivative.free_symbols if isinstance(a, StencilAccess)]
+            if changing or lowered.time in entry.derivative.free_symbols:
+                raise SolverError(f"{where} is not linear with coefficients constant in time: its derivative by "
+                                  f"{entry.access} is {entry.derivative}; imex-ark solves linear systems only: keep "
+                                  "such terms explicit, or use --method rodas")
+            key = (entry.row, entry.access.field, entry.access.offsets)
+            if key not in position:
+                raise SolverError(f"{where} reads {entry.access}, which the equation itself does not: the implicit "
+                                  "part must be terms of the equation")
+            chosen[position[key]] = entry
+        return chosen
 
     def _build_assembly(self):
         """(J with zero values and its final pattern, the matrix from coefficient values to J's CSR values)."""

@@ -26,7 +26,7 @@ LAYERS = [
     ("simplify", {"symsim.simplify", "symsim.continuous"}),
     ("codegen", {"symsim.codegen"}),
     ("compiler", {"symsim.compiler", "symsim.kernel_cache", "symsim.losses", "symsim.report", "symsim.stability"}),
-    ("solve", {"symsim.solve", "symsim.integrators", "symsim.system", "symsim.implicit", "symsim.result",
+    ("solve", {"symsim.solve", "symsim.integrators", "symsim.system", "symsim.linear_solve", "symsim.implicit", "symsim.result",
                "symsim.ensemble", "symsim.pinn", "symsim.distributed", "symsim.sweeps", "symsim.store",
                "symsim.fno", "symsim.operator_training", "symsim.prose"}),
     ("discovery", {"symsim.discovery"}),

@@ -75,6 +75,17 @@ def test_an_ill_posed_run_warns_first_and_fails_naming_the_cause():
         symsim.simulate(model, t_end=0.01, params={"D": -1.0}, saves=2)
 
 
+def test_an_ill_posed_model_is_not_called_stiff():
+    """D=-1 on heat_1d gives a stable-step estimate far below the save interval, as stiffness does; the run
+    must name the sign, not advise an implicit method (which cannot make the model well-posed)."""
+    import warnings
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(symsim.SolverError, match="ill-posed"):
+        warnings.simplefilter("always")
+        symsim.simulate(load_model("heat_1d"), t_end=1.0, params={"D": -1.0}, saves=20)
+    said = " ".join(str(w.message) for w in caught)
+    assert "ill-posed" in said and "stiff" not in said
+
+
 def test_growth_that_is_physics_is_not_stopped():
     """u' = 20 u grows 5e8-fold on [0, 1]: at a step inside the stable estimate the run completes."""
     model = Model("growth")

@@ -129,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     pinn.add_argument("--float64", action="store_true", help="train in float64 (default float32, about 2x faster; "
                       "float64 for a model on a geometry)")
     pinn.add_argument("--float32", action="store_true", help="train in float32 (a model on a geometry)")
+    pinn.add_argument("--data", metavar="OBS", help="observations (.npz/.nc as symsim run writes, noisy or not): "
+                                                    "their misfit joins the loss (an inverse problem)")
+    pinn.add_argument("--learn", metavar="P[=START],...", help="parameters trained with the network from --data, "
+                                                               "starting from the script's values or START")
+    pinn.add_argument("--data-points", type=int, metavar="N",
+                      help="use N of the observations' (time, grid) points, drawn at random (default all)")
     pinn.add_argument("-o", "--output", metavar="DIR", help="write weights.pt, metrics.json and pinn.png here")
     pinn.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -534,14 +540,25 @@ def _pinn(args) -> int:
         raise OptionError(f"-o {args.output}: exists and is not a directory")
     if args.hard_bc and args.soft_bc or args.float64 and args.float32:
         raise OptionError("--hard-bc and --soft-bc (or --float64 and --float32) exclude each other")
+    if args.learn and not args.data:
+        raise OptionError("--learn needs --data: parameters are learned from observations")
+    if args.data and not Path(args.data).is_file():
+        raise OptionError(f"--data {args.data}: no such file")
     model = load_model(args.model)
+    learn = [item.strip() for item in (args.learn or "").split(",") if item.strip()]
     run = train_pinn(model, t_end=args.t_end, steps=args.steps, lbfgs_steps=args.lbfgs_steps, points=args.points,
                      hard_bc=True if args.hard_bc else False if args.soft_bc else None, seed=args.seed,
                      width=args.width, depth=args.depth,
-                     dtype="float64" if args.float64 else "float32" if args.float32 else None, progress=not args.quiet)
+                     dtype="float64" if args.float64 else "float32" if args.float32 else None, progress=not args.quiet,
+                     data=args.data, learn=learn, data_points=args.data_points)
     written = f"; wrote {', '.join(run.save(args.output))}" if args.output else ""
     how = f"({run.steps} steps, {run.seconds:.1f} s, final loss {run.final_loss:.3e}){written}"
-    if not run.config.get("geometry"):
+    if run.learned:
+        values = ", ".join(f"{name} = {value:.6g}" for name, value in run.learned.items())
+        print(f"{model.name}: learned {values} from {run.config['data_points']} observations (rms misfit "
+              f"{run.config['data_rms_misfit']:.3e}); PINN relative L2 error {run.rel_l2:.3e} against symsim's "
+              f"solution with them {how}")
+    elif not run.config.get("geometry"):
         print(f"{model.name}: PINN relative L2 error {run.rel_l2:.3e} against symsim's solution {how}")
     elif run.config["field_errors"]:
         pinned = {p.field for p in model.pins}

@@ -91,10 +91,11 @@ class PinnRun:
     reference: dict = field(repr=False, default=None)     # field -> (saves, *grid) numerical solution
     prediction: dict = field(repr=False, default=None)    # field -> (saves, *grid) network
     coords: dict = field(repr=False, default=None)        # axis name -> grid coordinates of the comparison
+    learned: dict = field(default_factory=dict)           # parameter -> value learned from the data
 
     def metrics(self) -> dict:
         return {"model": self.model_name, "rel_l2": self.rel_l2, "steps": self.steps, "seconds": self.seconds,
-                "final_loss": self.final_loss, "config": self.config,
+                "final_loss": self.final_loss, "config": self.config, "learned": self.learned,
                 "loss_history": [[s, v] for s, v in self.history]}
 
     def save(self, directory) -> list[str]:
@@ -131,14 +132,27 @@ def pinn_module(model: Model, egraph: bool = True):
 def train_pinn(model: Model, t_end: float | None = None, steps: int | None = None, lbfgs_steps: int | None = None,
                points: int | None = None, hard_bc: bool | None = None, seed: int = 0, width: int | None = None,
                depth: int | None = None, learning_rate: float | None = None, dtype: str | None = None,
-               progress: bool = False, reference_saves: int = 20) -> PinnRun:
+               progress: bool = False, reference_saves: int = 20, data=None, learn=(),
+               data_points: int | None = None) -> PinnRun:
     """Train an MLP on ``model``'s residual loss; report its error against the numerical solution (or, for a
-    model on a geometry, :func:`train_geometry_pinn`, against its exact solution where it has one)."""
+    model on a geometry, :func:`train_geometry_pinn`, against its exact solution where it has one).
+
+    An inverse problem: ``data`` (a :class:`~symsim.result.Result` or its file, e.g. what ``symsim run`` wrote,
+    noisy or not) adds the misfit to the observations at ``data_points`` of its (time, grid) points drawn at
+    random (all of them by default), and the parameters named in ``learn`` are trained with the network,
+    starting from the script's values (positive ones through their logarithm, so they stay positive and
+    move by factors). The learned values are in ``run.learned``; ``rel_l2`` is then against symsim's solution
+    of the model with the learned values, and ``config["data_rms_misfit"]`` the network's misfit to the data.
+    """
     torch = _torch()
     given = {name: value for name, value in (("steps", steps), ("lbfgs_steps", lbfgs_steps), ("points", points),
                                               ("width", width), ("depth", depth), ("learning_rate", learning_rate))
              if value is not None}
+    if learn and data is None:
+        raise OptionError("--learn needs --data: parameters are learned from observations")
     if model.geometry is not None:
+        if data is not None or learn:
+            raise OptionError("--data/--learn: inverse problems run on time-dependent models on a grid for now")
         return train_geometry_pinn(model, seed=seed, dtype=dtype or "float64", progress=progress,
                                    hard_bc=hard_bc is not False, **given)
     # the defaults of a time-dependent model on a box
@@ -161,7 +175,12 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
     if hard_bc:
         net = module.HardConstraints(net)
     net = net.to(real)
-    residual, initial, boundary = module.Residual(), module.InitialResidual(), module.BoundaryResidual()
+    unknowns = _learnable(model, learn, real)
+    values = {name: unknown.value() for name, unknown in unknowns.items()}
+    residual, initial, boundary = (module.Residual(values), module.InitialResidual(values),
+                                   module.BoundaryResidual(values))
+    terms = [residual, initial, boundary] + ([net] if hasattr(net, "params") else [])
+    observed = _observations(model, data, data_points, t_end, seed, real) if data is not None else None
     lows = [0.0] + [module.DOMAIN[n][0] for n in module.INPUTS[1:]]
     highs = [t_end] + [module.DOMAIN[n][1] for n in module.INPUTS[1:]]
 
@@ -176,7 +195,13 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
     velocity_columns = [i for i, name in enumerate(module.InitialResidual.COLUMNS) if name.endswith("_t")]
 
     def loss_at(interior, edge, start):
+        if unknowns:                    # this evaluation's values of the learned parameters, in every term
+            current = {name: unknown.value() for name, unknown in unknowns.items()}
+            for term in terms:
+                term.params.update(current)
         total = residual(net, *interior).pow(2).mean()
+        if observed is not None:
+            total = total + (net(*observed.inputs)[:, observed.columns] - observed.values).pow(2).mean()
         if soft_initial or velocity_terms:
             values = initial(net, *start[1:])
             if not soft_initial:
@@ -191,11 +216,12 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
     history = []
     bar = _progress(progress, steps + lbfgs_steps, model.name)
     edge_points = max(points // 4, 64)
+    trained = list(net.parameters()) + [unknown.raw for unknown in unknowns.values()]
     loss = _adam(net, steps, learning_rate, lambda: loss_at(sample(points), sample(edge_points), sample(edge_points)),
-                 history, bar)
+                 history, bar, parameters=trained)
     if lbfgs_steps > 0:
         interior, edge, start = sample(points), sample(max(points // 4, 64)), sample(max(points // 4, 64))
-        lbfgs = torch.optim.LBFGS(net.parameters(), lr=1.0, max_iter=lbfgs_steps, history_size=50,
+        lbfgs = torch.optim.LBFGS(trained, lr=1.0, max_iter=lbfgs_steps, history_size=50,
                                   line_search_fn="strong_wolfe", tolerance_grad=1e-12, tolerance_change=1e-15)
         evaluations = [0]
 
@@ -215,17 +241,99 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
     seconds = time.perf_counter() - started
     if bar is not None:
         bar.close()
-    times, coords, reference, prediction, rel_l2 = _compare(model, net, t_end, reference_saves, real)
+    learned = {name: float(unknown.value().detach()) for name, unknown in unknowns.items()}
+    # against symsim's solution of the model with the learned values: how well the network solves the model it found
+    times, coords, reference, prediction, rel_l2 = _compare(model, net, t_end, reference_saves, real, learned)
     config = {"t_end": t_end, "steps": steps, "lbfgs_steps": lbfgs_steps, "points": points, "hard_bc": hard_bc,
               "seed": seed, "width": width, "depth": depth, "learning_rate": learning_rate, "dtype": dtype}
+    if observed is not None:
+        with torch.no_grad():
+            misfit = net(*observed.inputs)[:, observed.columns] - observed.values
+        config.update(data=str(observed.source), data_points=int(observed.values.shape[0]),
+                      data_rms_misfit=float(misfit.pow(2).mean().sqrt()),
+                      learn=list(unknowns), started_from={n: u.start for n, u in unknowns.items()})
     return PinnRun(model.name, net, rel_l2, steps + lbfgs_steps, seconds, float(loss.detach()), history, config,
-                   times, reference, prediction, coords)
+                   times, reference, prediction, coords, learned)
 
 
-def _adam(net, steps: int, learning_rate: float, loss_of_a_new_draw, history: list, bar):
-    """``steps`` Adam steps, each on a new draw of points, the rate decaying tenfold over them; the last loss."""
+class _Learned:
+    """A parameter trained with the network: a positive start through its logarithm, others as they are."""
+
+    def __init__(self, torch, start: float, real):
+        self.start = float(start)
+        self.positive = self.start > 0
+        initial = math.log(self.start) if self.positive else self.start
+        self.raw = torch.nn.Parameter(torch.tensor(initial, dtype=real))
+        self._torch = torch
+
+    def value(self):
+        return self._torch.exp(self.raw) if self.positive else self.raw
+
+
+def _learnable(model: Model, learn, real) -> dict:
+    """{name: _Learned} of the parameters named in ``learn`` (names or "name=start" overriding the script's)."""
     torch = _torch()
-    optimizer = torch.optim.Adam(net.parameters(), lr=learning_rate)
+    unknowns = {}
+    for item in learn or ():
+        name, _, start = str(item).partition("=")
+        name = name.strip()
+        if name not in model.parameters:
+            raise OptionError(f"--learn {name}: model {model.name!r} has no parameter {name!r} "
+                              f"(parameters: {', '.join(model.parameters) or 'none'})")
+        try:
+            value = float(start) if start else float(model.parameters[name][1])
+        except (TypeError, ValueError):
+            raise OptionError(f"--learn {item}: the start value must be a number") from None
+        if not math.isfinite(value):
+            raise OptionError(f"--learn {item}: the start value must be finite")
+        unknowns[name] = _Learned(torch, value, real)
+    return unknowns
+
+
+@dataclass
+class _Observations:
+    source: object
+    inputs: list          # (t, x, ...) columns of the drawn points
+    columns: list         # the network's output column of each observed field
+    values: object        # (points, observed fields)
+
+
+def _observations(model: Model, data, count: int | None, t_end: float, seed: int, real) -> _Observations:
+    """The observed values of ``data`` at ``count`` of its (time, grid) points, drawn without replacement."""
+    torch = _torch()
+    from .result import Result
+    result = data if isinstance(data, Result) else Result.load(data)
+    axes = [a.name for a in model.grid.axes]
+    missing = [a for a in axes if a not in result.coords]
+    fields = [f for f in model.field_functions if f in result.fields]
+    if missing or not fields:
+        raise OptionError(f"--data {data}: it has axes {list(result.coords)} and fields {list(result.fields)}; "
+                          f"model {model.name!r} needs axes {axes} and at least one of the fields "
+                          f"{list(model.field_functions)}")
+    times = np.asarray(result.t, dtype=float)
+    if times.min() < 0 or times.max() > t_end * (1 + 1e-9):
+        raise OptionError(f"--data {data}: its times {times.min():g}..{times.max():g} leave the training interval "
+                          f"[0, {t_end:g}] (--t-end)")
+    mesh = np.meshgrid(times, *[np.asarray(result.coords[a], dtype=float) for a in axes], indexing="ij")
+    values = np.stack([np.asarray(result[f], dtype=float).reshape(-1) for f in fields], axis=1)
+    total = values.shape[0]
+    if not np.isfinite(values).all():
+        raise OptionError(f"--data {data}: the observations hold NaN or infinite values")
+    count = total if count is None else int(count)
+    if not 1 <= count <= total:
+        raise OptionError(f"--data-points {count}: the data has {total} (time, grid) points")
+    chosen = np.random.default_rng(seed).choice(total, size=count, replace=False)
+    inputs = [torch.tensor(m.reshape(-1)[chosen, None], dtype=real) for m in mesh]
+    columns = [list(model.field_functions).index(f) for f in fields]
+    return _Observations(data if not isinstance(data, Result) else "a Result", inputs, columns,
+                         torch.tensor(values[chosen], dtype=real))
+
+
+def _adam(net, steps: int, learning_rate: float, loss_of_a_new_draw, history: list, bar, parameters=None):
+    """``steps`` Adam steps, each on a new draw of points, the rate decaying tenfold over them; the last loss.
+    ``parameters``: what is trained (default the network's)."""
+    torch = _torch()
+    optimizer = torch.optim.Adam(parameters if parameters is not None else net.parameters(), lr=learning_rate)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.1 ** (s / max(steps, 1)))
     loss = torch.tensor(float("nan"))
     for step in range(steps):
@@ -440,11 +548,12 @@ def _on_grid(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return grid
 
 
-def _compare(model: Model, net, t_end: float, saves: int, real):
-    """symsim's numerical solution on the model's grid vs the network at the same points."""
+def _compare(model: Model, net, t_end: float, saves: int, real, params: dict | None = None):
+    """symsim's numerical solution on the model's grid (with ``params`` over the script's values) vs the network
+    at the same points."""
     torch = _torch()
     from .solve import simulate
-    result = simulate(model, t_end=t_end, saves=saves, method="rk4", space_order=4)
+    result = simulate(model, t_end=t_end, saves=saves, method="rk4", space_order=4, params=params or None)
     mesh = np.meshgrid(result.t, *[result[a.name] for a in model.grid.axes], indexing="ij")
     inputs = [torch.tensor(m.reshape(-1, 1), dtype=real) for m in mesh]
     with torch.no_grad():

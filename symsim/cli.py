@@ -152,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="share of each series held back to score forecasts (default 0.25)")
     discover.add_argument("--periodic", default="", metavar="AXES",
                           help="comma-separated axes whose ends wrap (PDE data; default: walls, values from the data)")
+    discover.add_argument("--axes", default="", metavar="AXES",
+                          help="PDE snapshots in a CSV file: its coordinate columns, e.g. x,y (one row per time and "
+                               "grid point; periodic axes count as named)")
     discover.add_argument("--degree", type=int, default=2, help="degree of the polynomial library (default 2)")
     discover.add_argument("--derivative-order", type=int, default=4,
                           help="highest spatial derivative in a PDE library (default 4)")
@@ -346,7 +349,9 @@ def _discover(args) -> int:
     # before the work: the folder that will hold the output exists and takes new entries
     check_output_file(output.parent / f".{output.name}.discover", "-o")
     periodic = [axis.strip() for axis in args.periodic.split(",") if axis.strip()]
+    axes = [axis.strip() for axis in args.axes.split(",") if axis.strip()]
     found = discover(args.data, method=args.method, holdout=args.holdout, periodic=periodic, degree=args.degree,
+                     axes=axes,
                      derivative_order=args.derivative_order, progress=not args.quiet, checkpoint=args.checkpoint,
                      functions=args.functions)
     found.write(output)

@@ -112,6 +112,48 @@ def test_plain_npz_snapshots_take_their_coordinates_by_length(tmp_path):
     assert data.grid().axis("y").periodic and data.grid().axis("y").stop == pytest.approx(2.5)
 
 
+def _long_csv(path, t, coords: dict, fields: dict, order=None):
+    """Snapshots written one row per time and grid point (long format), rows in ``order``."""
+    mesh = np.meshgrid(t, *coords.values(), indexing="ij")
+    columns = [m.reshape(-1) for m in mesh] + [f.reshape(-1) for f in fields.values()]
+    rows = np.stack(columns, axis=1)
+    rows = rows[order] if order is not None else rows
+    header = ",".join(["t", *coords, *fields])
+    path.write_text(header + "\n" + "".join(",".join(repr(float(v)) for v in row) + "\n" for row in rows))
+    return path
+
+
+def test_pde_snapshots_in_a_long_csv_read_as_the_npz_does(tmp_path):
+    t, x, y = np.linspace(0, 1, 9), np.linspace(0, 1, 6), np.linspace(0, 2, 5)
+    rng = np.random.default_rng(0)
+    u, v = rng.standard_normal((9, 6, 5)), rng.standard_normal((9, 6, 5))
+    np.savez(tmp_path / "d.npz", t=t, x=x, y=y, u=u, v=v)
+    shuffled = rng.permutation(9 * 6 * 5)                  # rows in any order
+    csv = _long_csv(tmp_path / "d.csv", t, {"x": x, "y": y}, {"u": u, "v": v}, shuffled)
+    from_csv = read_observations(csv, axes=["x"], periodic=["y"])          # a periodic axis is an axis
+    from_npz = read_observations(tmp_path / "d.npz", periodic=["y"])
+    assert from_csv.kind == "pde" and from_csv.names == ("u", "v") and list(from_csv.coords) == ["x", "y"]
+    assert np.array_equal(from_csv.times[0], t) and np.array_equal(from_csv.values[0], from_npz.values[0])
+    assert from_csv.grid().axis("y").periodic
+
+
+def test_long_csv_mistakes_name_the_line_or_the_point(tmp_path):
+    t, x = np.linspace(0, 1, 9), np.linspace(0, 1, 8)
+    u = np.zeros((9, 8))
+    csv = _long_csv(tmp_path / "d.csv", t, {"x": x}, {"u": u})
+    lines = csv.read_text().splitlines()
+    (tmp_path / "twice.csv").write_text("\n".join(lines + [lines[5]]) + "\n")
+    with pytest.raises(DataError, match=r"twice.csv: line 74: the point \(t=0, x=0.571429\) appears twice"):
+        read_observations(tmp_path / "twice.csv", axes=["x"])
+    (tmp_path / "gap.csv").write_text("\n".join(lines[:5] + lines[6:]) + "\n")
+    with pytest.raises(DataError, match=r"gap.csv: no row for \(t=0, x=0.571429\).*one row per time and grid point"):
+        read_observations(tmp_path / "gap.csv", axes=["x"])
+    with pytest.raises(DataError, match=r"no column for the axes \['z'\]"):
+        read_observations(csv, axes=["z"])
+    with pytest.raises(DataError, match="no field columns"):
+        read_observations(_long_csv(tmp_path / "bare.csv", t, {"x": x}, {}), axes=["x"])
+
+
 def test_a_symsim_result_reads_back_as_it_was_run(tmp_path):
     result = run_script(tmp_path, BURGERS, "burgers")
     data = read_observations(result.save(tmp_path / "run.npz"), periodic=["x"])

@@ -156,7 +156,7 @@ class Discovery:
 
 
 def discover(data, method: str = "all", holdout: float = 0.25, periodic=None, degree: int = 2,
-             derivative_order: int = 4, progress: bool = False, checkpoint=None, functions=()) -> Discovery:
+             derivative_order: int = 4, progress: bool = False, checkpoint=None, functions=(), axes=None) -> Discovery:
     """Candidate equations for ``data`` (a path to an npz/CSV file, or :class:`Observations`), fitted and ranked.
 
     ``method``: ``sindy`` (strong form), ``weak-sindy``, ``prose`` (the pretrained network; ODE
@@ -166,7 +166,8 @@ def discover(data, method: str = "all", holdout: float = 0.25, periodic=None, de
     of each series kept back to score forecasts (0 < holdout < 1). ``periodic``: axis
     names of PDE snapshots whose ends wrap (default: none; walls then take the data's
     fixed wall values). ``degree``: of the polynomial library; ``derivative_order``: the
-    highest spatial derivative of a PDE library.
+    highest spatial derivative of a PDE library. ``axes``: the grid axes of PDE snapshots in a CSV
+    file (its coordinate columns, one row per time and point; periodic axes count as named).
     """
     started = time.perf_counter()
     if method not in DISCOVERY_METHODS:
@@ -180,7 +181,7 @@ def discover(data, method: str = "all", holdout: float = 0.25, periodic=None, de
     if isinstance(data, Observations):
         observations = data
     else:
-        observations = read_observations(data, periodic=periodic, holdout=holdout)
+        observations = read_observations(data, periodic=periodic, holdout=holdout, axes=axes)
     training, held_back = observations.split(holdout)
     extra = user_functions(tuple(functions or ()), observations)
     methods = REGRESSION_METHODS if method == "all" else (method,)

@@ -14,6 +14,9 @@ Formats (anything else is refused with one line naming the file and what is wron
 - **CSV**, ODE series: a header row with a ``t`` column and one column per state, one row
   per sample; an optional ``trajectory`` column labels several trajectories of the same
   system (rows of one label in time order).
+- **CSV**, PDE snapshots (``axes=["x", ...]``, ``--axes x,y``; periodic axes count as named): a
+  ``t`` column, one column per grid axis and one per field, one row per time and grid point in
+  any order (long format, as data frames write it); every (time, point) once.
 - **npz**, ODE series: ``t`` of shape (samples,) and one array per state of the same shape;
   several trajectories: ``t`` and every state of shape (trajectories, samples).
 - **npz**, PDE snapshots: ``t`` (samples,), one 1-D coordinate array per grid axis and one
@@ -117,18 +120,20 @@ def training_samples(samples: int, holdout: float) -> int:
     return max(MIN_SAMPLES, int(round(samples * (1.0 - holdout))))
 
 
-def read_observations(path, periodic=None, holdout: float = 0.0) -> Observations:
+def read_observations(path, periodic=None, holdout: float = 0.0, axes=None) -> Observations:
     """Read and check an npz or CSV file (see the module notes); ``periodic``: axis names whose ends wrap.
 
     ``holdout``: the share of each trajectory that will be held back, so that a series too
-    short to fit after the split is refused here, before any work.
+    short to fit after the split is refused here, before any work. ``axes``: the grid axes of
+    PDE snapshots in a CSV file (its columns of coordinates; the periodic axes are axes too).
     """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such data file" if not path.exists() else f"{path}: is not a file")
     suffix = path.suffix.lower()
+    axes = tuple(dict.fromkeys([*(axes or ()), *(periodic or ())]))    # an npz names its own coordinates
     if suffix == ".csv":
-        observations = _read_csv(path)
+        observations = _read_csv(path, axes)
     elif suffix == ".npz":
         observations = _read_npz(path)
     else:
@@ -147,7 +152,7 @@ def read_observations(path, periodic=None, holdout: float = 0.0) -> Observations
     return observations
 
 
-def _read_csv(path: Path) -> Observations:
+def _read_csv(path: Path, axes: tuple = ()) -> Observations:
     try:
         with open(path, newline="", encoding="utf-8") as handle:
             rows = list(csv.reader(handle))
@@ -173,6 +178,8 @@ def _read_csv(path: Path) -> Observations:
                                 "is not a number") from None
             if not np.isfinite(numbers[line - 2, column]):
                 raise DataError(f"{path}: line {line}, column {header[column]!r}: {cell.strip()} is not finite")
+    if axes:
+        return _pde_from_rows(path, header, numbers, axes)
     names = [h for h in header if h not in ("t", "trajectory")]
     if not names:
         raise DataError(f"{path}: line 1: no state columns besides 't' (found {header})")
@@ -185,6 +192,41 @@ def _read_csv(path: Path) -> Observations:
     else:
         groups = [np.arange(len(t))]
     return Observations(str(path), tuple(names), tuple(t[g] for g in groups), tuple(states[g] for g in groups))
+
+
+def _pde_from_rows(path: Path, header: list, numbers: np.ndarray, axes: tuple) -> Observations:
+    """PDE snapshots from long-format rows: (t, coordinates..., fields...) per row, each (time, point) once."""
+    missing = [a for a in axes if a not in header]
+    if missing:
+        raise DataError(f"{path}: line 1: no column for the axes {missing} (columns: {header})")
+    if "trajectory" in header:
+        raise DataError(f"{path}: line 1: PDE snapshots take no 'trajectory' column (one run per file)")
+    names = [h for h in header if h != "t" and h not in axes]
+    if not names:
+        raise DataError(f"{path}: line 1: no field columns besides 't' and the axes {list(axes)}")
+    keys = ["t", *axes]
+    levels = [np.unique(numbers[:, header.index(k)]) for k in keys]
+    shape = tuple(len(level) for level in levels)
+    index = np.ravel_multi_index(tuple(np.searchsorted(level, numbers[:, header.index(k)])
+                                       for level, k in zip(levels, keys)), shape)
+    counts = np.bincount(index, minlength=int(np.prod(shape)))
+    if counts.max() > 1:
+        line = 2 + int(np.flatnonzero(index == np.flatnonzero(counts > 1)[0])[1])
+        raise DataError(f"{path}: line {line}: the point ({_point(keys, numbers[line - 2], header)}) appears twice")
+    if counts.min() == 0:
+        where = np.unravel_index(int(np.flatnonzero(counts == 0)[0]), shape)
+        point = ", ".join(f"{k}={level[i]:g}" for k, level, i in zip(keys, levels, where))
+        raise DataError(f"{path}: no row for ({point}): PDE snapshots in a CSV file need one row per time and grid "
+                        f"point ({shape[0]} times x {' x '.join(str(n) for n in shape[1:])} points from the "
+                        f"values seen, {len(index)} rows)")
+    values = np.empty((int(np.prod(shape)), len(names)))
+    values[index] = numbers[:, [header.index(n) for n in names]]
+    coords = {a: level for a, level in zip(axes, levels[1:])}
+    return Observations(str(path), tuple(names), (levels[0],), (values.reshape(*shape, len(names)),), coords)
+
+
+def _point(keys: list, row: np.ndarray, header: list) -> str:
+    return ", ".join(f"{k}={row[header.index(k)]:g}" for k in keys)
 
 
 def _read_npz(path: Path) -> Observations:

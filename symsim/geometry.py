@@ -181,8 +181,11 @@ class Rectangle:
             return tuple(Segment(end, start, self.name) for start, end in sides.values())
         return tuple(Segment(start, end, self.names.get(side, side)) for side, (start, end) in sides.items())
 
-    def contains(self, points: np.ndarray) -> np.ndarray:
+    def contains(self, points: np.ndarray, closed: bool = False) -> np.ndarray:
+        """Whether each point is inside (``closed``: or on a side)."""
         (x0, x1), (y0, y1) = self.bounds()
+        if closed:
+            return (points[:, 0] >= x0) & (points[:, 0] <= x1) & (points[:, 1] >= y0) & (points[:, 1] <= y1)
         return (points[:, 0] > x0) & (points[:, 0] < x1) & (points[:, 1] > y0) & (points[:, 1] < y1)
 
     def area(self) -> float:
@@ -231,8 +234,9 @@ class Domain:
     def area(self) -> float:
         return self.outer.area() - sum(h.area() for h in self.holes)
 
-    def contains(self, points: np.ndarray) -> np.ndarray:
-        inside = self.outer.contains(points)
+    def contains(self, points: np.ndarray, closed: bool = False) -> np.ndarray:
+        """Whether each point is inside the domain (``closed``: or on its boundary, a hole's included)."""
+        inside = self.outer.contains(points, closed)
         for hole in self.holes:
             inside &= ~hole.contains(points)
         return inside

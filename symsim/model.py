@@ -355,10 +355,7 @@ class Model:
         if set(point) != set(axes):
             raise BoundaryConditionError(f"{origin}: pin({name}, ...) needs the point as {', '.join(f'{a}=...' for a in axes)}")
         location = np.array([[float(point[a]) for a in axes]])
-        (x0, x1), (y0, y1) = self.geometry.bounds()
-        inside_box = x0 <= location[0, 0] <= x1 and y0 <= location[0, 1] <= y1
-        in_hole = any(h.contains(location)[0] for h in self.geometry.holes)
-        if not inside_box or in_hole:
+        if not self.geometry.contains(location, closed=True)[0]:       # a pin may sit on the boundary
             raise BoundaryConditionError(f"{origin}: pin({name}) at {point}: the point is outside the geometry")
         if any(p.field == name for p in self.pins):
             raise BoundaryConditionError(f"{origin}: field {name!r} is already pinned")

@@ -186,6 +186,16 @@ def steady_model(geometry=None):
     return model, u
 
 
+def test_a_pin_may_sit_on_the_boundary_but_not_in_a_hole():
+    model = Model("pins", geometry=channel_with_holes())
+    u, v, w = model.fields("u v w")
+    model.pin(u, 0.0, x=0.0, y=0.0)              # a corner of the outer rectangle
+    model.pin(v, 0.0, x=0.65, y=0.5)             # on the disc's circle (centre 0.5, 0.5, radius 0.15)
+    with pytest.raises(BoundaryConditionError, match="outside the geometry"):
+        model.pin(w, 0.0, x=0.5, y=0.5)          # the disc's centre: in the hole
+    assert [p.field for p in model.pins] == ["u", "v"]
+
+
 def test_bad_input_on_a_geometry_is_one_clear_line(tmp_path, capsys):
     model, u = steady_model()
     with pytest.raises(BoundaryConditionError, match="no boundary 'inlet'.*bottom, right, top, left"):

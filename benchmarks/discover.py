@@ -70,7 +70,7 @@ def burgers_data(n=256, nu=0.1, t_end=4.0, snapshots=101):
             u = u + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
             now += h
         out.append(u.copy())
-    return t, x, np.array(out), {"u*u_x": -1.0, "u_xx": nu}
+    return t, {"x": x}, np.array(out)[..., None], [{"u*u_x": -1.0, "u_xx": nu}]
 
 
 def kuramoto_sivashinsky_data(n=256, t_end=50.0, interval=0.25, spinup=50.0):
@@ -104,7 +104,47 @@ def kuramoto_sivashinsky_data(n=256, t_end=50.0, interval=0.25, spinup=50.0):
         nb = nonlinear(b)
         c = e2 * a + q * (2 * nb - nv)
         v = e * v + nv * f1 + 2 * (na + nb) * f2 + nonlinear(c) * f3
-    return interval * np.arange(len(out)), x, np.array(out), {"u*u_x": -1.0, "u_xx": -1.0, "u_xxxx": -1.0}
+    return (interval * np.arange(len(out)), {"x": x}, np.array(out)[..., None],
+            [{"u*u_x": -1.0, "u_xx": -1.0, "u_xxxx": -1.0}])
+
+
+def gray_scott_data(n=128, length=1.25, du=2e-5, dv=1e-5, feed=0.04, kill=0.06, t_end=1000.0, interval=10.0,
+                    seed=0, seeds=12, radii=(0.03, 0.08)):
+    """u_t = du lap u - u v^2 + F (1 - u), v_t = dv lap v + u v^2 - (F + k) v on the periodic square, RK4 with a
+    spectral Laplacian (step 0.5, a fifth of its stability limit); ``seeds`` Gaussian seeds of random depth
+    and radius (``radii``: its range, as shares of the side) grow into rings that split and fill the square.
+    (``tests/test_weak_form.py`` runs it small.)"""
+    rng = np.random.default_rng(seed)
+    x = length * np.arange(n) / n
+    xx, yy = np.meshgrid(x, x, indexing="ij")
+    k = 2 * np.pi * np.fft.fftfreq(n, length / n)
+    k2 = k[:, None] ** 2 + k[None, :] ** 2
+    u, v = np.ones((n, n)), np.zeros((n, n))
+    for _ in range(seeds):
+        cx, cy = rng.uniform(0, length, 2)
+        radius = rng.uniform(*radii) * length
+        dx, dy = np.abs(xx - cx), np.abs(yy - cy)
+        bump = np.exp(-(np.minimum(dx, length - dx) ** 2 + np.minimum(dy, length - dy) ** 2) / radius ** 2)
+        u -= 0.5 * bump * rng.uniform(0.5, 1.0)
+        v += 0.25 * bump * rng.uniform(0.5, 1.0)
+
+    def rate(u, v):
+        lap_u, lap_v = (np.real(np.fft.ifft2(-k2 * np.fft.fft2(f))) for f in (u, v))
+        uvv = u * v * v
+        return np.stack([du * lap_u - uvv + feed * (1 - u), dv * lap_v + uvv - (feed + kill) * v])
+
+    h, state = 0.5, np.stack([u, v])
+    every = int(round(interval / h))
+    out = []
+    for step in range(int(round(t_end / h)) + 1):
+        if step % every == 0:
+            out.append(np.moveaxis(state, 0, -1).copy())
+        k1 = rate(*state); k2_ = rate(*(state + h / 2 * k1)); k3 = rate(*(state + h / 2 * k2_))
+        k4 = rate(*(state + h * k3))
+        state = state + h / 6 * (k1 + 2 * k2_ + 2 * k3 + k4)
+    truths = [{"u_xx": du, "u_yy": du, "u*v**2": -1.0, "1": feed, "u": -feed},
+              {"v_xx": dv, "v_yy": dv, "u*v**2": 1.0, "v": -(feed + kill)}]
+    return interval * np.arange(len(out)), {"x": x, "y": x}, np.array(out), truths
 
 
 # -- PDE runs -------------------------------------------------------------------------------------
@@ -119,42 +159,76 @@ def readable_terms(rate) -> dict:
     return terms
 
 
-def score(found_terms: dict, truth: dict) -> dict:
-    exact = set(found_terms) == set(truth)
-    errors = {name: abs(found_terms.get(name, 0.0) - value) / abs(value) for name, value in truth.items()}
-    return {"terms": found_terms, "exact_terms": exact, "max_coefficient_error": max(errors.values()),
-            "coefficient_errors": errors}
+def score(found: list[dict], truths: list[dict]) -> dict:
+    """Per equation: exact term set?, every true coefficient's relative error (a missing term: 1)."""
+    errors = {}
+    for field, (terms, truth) in enumerate(zip(found, truths)):
+        for name, value in truth.items():
+            errors[f"{field}:{name}" if len(truths) > 1 else name] = abs(terms.get(name, 0.0) - value) / abs(value)
+    merged = found[0] if len(found) == 1 else {f"{k}:{name}": c for k, terms in enumerate(found)
+                                                for name, c in terms.items()}
+    return {"terms": merged, "exact_terms": all(set(f) == set(t) for f, t in zip(found, truths)),
+            "max_coefficient_error": max(errors.values()), "coefficient_errors": errors}
 
 
-def pysindy_alone(data: Observations, method: str, threshold: float) -> dict:
+def pysindy_alone(data: Observations, method: str, thresholds, degree: int, order: int) -> dict:
+    """PySINDy on its own (its PDE-FIND strong form with smoothed derivatives, or its ``WeakPDELibrary``
+    with its default subdomains), STLSQ at each threshold on the one library it builds: threshold ->
+    rates, one per field."""
     import pysindy as ps
-    from symsim.discovery.proposals import _problem, feature_expression
+    from symsim.discovery.proposals import _problem, _recording_optimizer, feature_expression
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         np.random.seed(0)
-        library, differentiation, x, t = _problem(ps, data, method, 2, 4)
-        model = ps.SINDy(optimizer=ps.STLSQ(threshold=threshold), feature_library=library,
-                         differentiation_method=differentiation)
-        model.fit(x, t=t, feature_names=["f0"])
-    fields = tuple(template_model(data).field_functions.values())
-    terms = [feature_expression(name, fields, data) for name in model.get_feature_names()]
-    return sympy.Add(*[sympy.Float(c) * term for c, term in zip(model.coefficients()[0], terms) if c != 0])
+        if method == "sindy":
+            library, differentiation, x, t = _problem(ps, data, method, degree, order)
+        else:
+            coords = list(data.coords.values())
+            x, t = np.moveaxis(data.values[0], 0, -2), data.times[0]
+            grid = np.stack(np.meshgrid(*coords, t, indexing="ij"), axis=-1)
+            library = ps.WeakPDELibrary(function_library=ps.PolynomialLibrary(degree=degree, include_bias=False),
+                                        derivative_order=order, spatiotemporal_grid=grid, include_bias=True,
+                                        K=200, diff_kwargs={"is_uniform": True, "periodic": True})
+            differentiation = None
+        recorder = _recording_optimizer(ps)
+        model = ps.SINDy(optimizer=recorder, feature_library=library, differentiation_method=differentiation)
+        model.fit(x, t=t, feature_names=[f"f{k}" for k in range(len(data.names))])
+        theta = np.asarray(recorder.Theta_)
+        target = np.asarray(recorder.target_).reshape(len(theta), -1)
+        fields = tuple(template_model(data).field_functions.values())
+        terms = [feature_expression(name, fields, data) for name in model.get_feature_names()]
+        rates = {}
+        for threshold in thresholds:
+            columns = []
+            for k in range(target.shape[1]):
+                optimizer = ps.STLSQ(threshold=threshold)
+                optimizer.fit(theta, target[:, k])
+                columns.append(np.asarray(optimizer.coef_).ravel())
+            rates[threshold] = [sympy.Add(*[sympy.Float(c) * term for c, term in zip(column, terms) if c != 0])
+                                for column in columns]
+    return rates
 
 
-def pde_case(name, make):
-    t, x, clean, truth = make()
+def pde_case(name, make, degree=2, order=4):
+    t, coords, clean, truths = make()
     rng = np.random.default_rng(0)
-    noisy = clean + NOISE_PDE * clean.std() * rng.standard_normal(clean.shape)
-    data = Observations(name, ("u",), (t,), (noisy[..., None],), {"x": x}, ("x",))
+    spread = clean.std(axis=tuple(range(clean.ndim - 1)))          # per field
+    noisy = clean + NOISE_PDE * spread * rng.standard_normal(clean.shape)
+    names = ("u", "v", "w")[:clean.shape[-1]]
+    data = Observations(name, names, (t,), (noisy,), coords, tuple(coords))
     started = time.perf_counter()
-    found = discover(data, holdout=0.25)
+    found = discover(data, holdout=0.25, degree=degree, derivative_order=order)
     seconds = time.perf_counter() - started
-    row = {"symsim": {**score(readable_terms(found.best.rates[0]), truth), "seconds": seconds,
+    row = {"symsim": {**score([readable_terms(r) for r in found.best.rates], truths), "seconds": seconds,
                       "forecast_error": found.best.forecast_error, "method": found.best.proposal.method}}
     for method in ("sindy", "weak-sindy"):
-        for threshold in PYSINDY_THRESHOLDS:
-            row[f"pysindy_{method}_{threshold:g}"] = score(readable_terms(pysindy_alone(data, method, threshold)), truth)
+        started = time.perf_counter()
+        fits = pysindy_alone(data, method, PYSINDY_THRESHOLDS, degree, order)
+        seconds = time.perf_counter() - started
+        for threshold, rates in fits.items():
+            row[f"pysindy_{method}_{threshold:g}"] = {**score([readable_terms(r) for r in rates], truths),
+                                                      "seconds": seconds}
     return row
 
 
@@ -293,16 +367,23 @@ def main() -> None:
     parser.add_argument("--per-family", type=int, default=8, help="ODE trajectories per family (default 8)")
     parser.add_argument("--skip-ode", action="store_true", help="PDE cases only")
     parser.add_argument("--skip-pde", action="store_true", help="the ODE protocol only")
+    parser.add_argument("--only", help="PDE cases to run, comma-separated (default: every one)")
     parser.add_argument("--json", default="benchmarks/discover.json")
     args = parser.parse_args()
-    report = {"machine": platform.processor() or platform.machine(), "pde": {}}
-    cases = () if args.skip_pde else (("burgers", burgers_data), ("kuramoto_sivashinsky", kuramoto_sivashinsky_data))
-    for name, make in cases:
+    # a partial run (--skip-ode / --skip-pde) updates its part of an existing report
+    path = Path(args.json)
+    report = json.loads(path.read_text()) if path.is_file() else {}
+    report.update({"machine": platform.processor() or platform.machine(), "pde": report.get("pde", {})})
+    cases = () if args.skip_pde else (("burgers", burgers_data, 2, 4), ("kuramoto_sivashinsky", kuramoto_sivashinsky_data, 2, 4),
+                                      ("gray_scott", gray_scott_data, 3, 2))
+    for name, make, degree, order in cases:
+        if args.only and name not in args.only.split(","):
+            continue
         print(f"{name} ...", flush=True)
-        report["pde"][name] = row = pde_case(name, make)
+        report["pde"][name] = row = pde_case(name, make, degree, order)
         for solver, result in row.items():
-            print(f"  {solver:20s} exact terms {result['exact_terms']!s:5s} max coefficient error "
-                  f"{result['max_coefficient_error']:.2%}  {result['terms']}")
+            print(f"  {solver:24s} exact terms {result['exact_terms']!s:5s} max coefficient error "
+                  f"{result['max_coefficient_error']:.2%}  {len(result['terms'])} terms  {result['terms']}", flush=True)
     if not args.skip_ode:
         print(f"ODE protocol, {args.per_family} per family ...", flush=True)
         report["ode"] = ode = ode_protocol(args.per_family)
@@ -311,7 +392,7 @@ def main() -> None:
               f"{ode['pysindy_strong_median_forecast']:.3g}, weak {ode['pysindy_weak_median_forecast']:.3g}; "
               f"exact term sets {ode['exact_term_share_polynomial']:.0%} of polynomial-family trajectories; "
               f"median {ode['median_seconds']:.1f} s per trajectory")
-    Path(args.json).write_text(json.dumps(report, indent=1, default=float) + "\n")
+    path.write_text(json.dumps(report, indent=1, default=float) + "\n")
     print(f"wrote {args.json}")
 
 

@@ -8,9 +8,10 @@
 The loop, one module per step:
 
 1. :mod:`.observations` reads and checks the file (npz or CSV; ODE series or PDE snapshots);
-2. :mod:`.proposals`: PySINDy's sparse regression -- strong form (smoothed derivatives) and
-   weak form (test-function integrals) -- proposes term sets, one per threshold that
-   changes the support; for ODE series the pretrained PROSE network decodes more;
+2. :mod:`.proposals`: sparse regression -- strong form (smoothed derivatives) and weak form
+   (test-function integrals; for PDE snapshots :mod:`.weak_form`) -- proposes term sets; for
+   ODE series the pretrained PROSE network decodes more. PDE snapshots try the weak form
+   first and the strong form only if no weak candidate fits the data to the noise;
 3. :mod:`.refinement`: each proposal simplified by the e-graph pass, compiled, its constants
    (and an ODE's starting states) fitted to the training part by simulating it, then run on
    over the held-back part; the best ODE candidates are then pruned term by term while the
@@ -188,8 +189,8 @@ def discover(data, method: str = "all", holdout: float = 0.25, periodic=None, de
     proposals, skipped, notes = [], {}, []
     if observations.kind == "pde":
         inferred_walls(observations)     # a wall symsim cannot model is refused before any fitting
-    # a PDE library up to second derivatives besides the full one: on coarse grids the weak form's
-    # high-order test-function integrals blur u_xx with u_xxxx, and the small library keeps them apart
+    # a PDE library up to second derivatives besides the full one for the strong form: on coarse grids
+    # its smoothed fourth derivatives blur u_xx with u_xxxx, and the small library keeps them apart
     orders = sorted({min(2, derivative_order), derivative_order}) if observations.kind == "pde" else [1]
     seen = set()
     if method == "prose" or (method == "all" and observations.kind == "ode"):
@@ -207,41 +208,55 @@ def discover(data, method: str = "all", holdout: float = 0.25, periodic=None, de
                 seen.add(proposal.support())
                 proposals.append(proposal)
         methods = () if method == "prose" else methods
-    for name in methods:
-        for order in orders:
-            try:
-                found = sindy_proposals(training, name, degree, order, functions=extra)
-            except DataError as error:
-                if len(methods) == 1 and order == orders[-1] and not proposals:
-                    raise
-                skipped[f"{name} (order {order})" if len(orders) > 1 else name] = \
-                    str(error).removeprefix(f"{observations.source}: ")
+    if observations.kind == "pde" and method == "all":
+        # the weak form first: when one of its candidates fits to the noise, the strong form's derivative
+        # estimates (the slow part on 2-D grids) are not needed
+        methods = ("weak-sindy", "sindy")
+    bar = _progress(len(proposals), progress)
+    candidates, enough = [], None
+    floor = max(NOISE_MARGIN * noise_floor(training), INDISTINGUISHABLE)
+    for round_ in range(len(methods) + 1):
+        if round_:
+            name = methods[round_ - 1]
+            if enough is not None:
+                skipped[name] = (f"not needed: the {enough.terms}-term {enough.proposal.method} candidate fits the "
+                                 f"training data to the noise")
                 continue
-            for proposal in found:
-                if proposal.support() not in seen:      # one support is one candidate, whichever method found it
-                    seen.add(proposal.support())
-                    proposals.append(proposal)
-    if not proposals:
+            proposals = []
+            # the weak PDE form compares whole term sets by their residual, a smaller library adds nothing
+            libraries = orders[-1:] if name == "weak-sindy" else orders
+            for order in libraries:
+                try:
+                    found = sindy_proposals(training, name, degree, order, functions=extra)
+                except DataError as error:
+                    if len(methods) == 1 and order == orders[-1] and not candidates and not proposals:
+                        raise
+                    skipped[f"{name} (order {order})" if len(libraries) > 1 else name] = \
+                        str(error).removeprefix(f"{observations.source}: ")
+                    continue
+                for proposal in found:
+                    if proposal.support() not in seen:      # one support is one candidate, whichever method found it
+                        seen.add(proposal.support())
+                        proposals.append(proposal)
+            bar.total += len(proposals)
+            bar.refresh()
+        # sparsest first: once a PDE candidate fits to the noise, denser ones (each fit is a few hundred
+        # simulations) could only tie it, and the tie goes to the sparser one
+        proposals.sort(key=lambda p: p.terms)
+        for proposal in proposals:
+            if enough is not None and proposal.terms > enough.terms:
+                candidates.append(Candidate(proposal, proposal.rates, {}, (), failure=(
+                    f"not fitted: the {enough.terms}-term candidate already fits the training data to the noise "
+                    f"({enough.training_misfit:.2g})")))
+            else:
+                candidate = refine(proposal, training, held_back)
+                candidates.append(candidate)
+                if observations.kind == "pde" and candidate.failure is None and candidate.training_misfit <= floor:
+                    enough = candidate
+            bar.update(1)
+    if not candidates:
         raise DataError(f"{observations.source}: no method proposed equations "
                         f"({'; '.join(skipped.values()) or 'every threshold left an equation empty'})")
-    bar = _progress(len(proposals), progress)
-    candidates = []
-    # sparsest first: once a PDE candidate fits to the noise, denser ones (each fit is a few hundred
-    # simulations) could only tie it, and the tie goes to the sparser one
-    proposals.sort(key=lambda p: p.terms)
-    floor = max(NOISE_MARGIN * noise_floor(training), INDISTINGUISHABLE)
-    enough = None
-    for proposal in proposals:
-        if enough is not None and proposal.terms > enough.terms:
-            candidates.append(Candidate(proposal, proposal.rates, {}, (), failure=(
-                f"not fitted: the {enough.terms}-term candidate already fits the training data to the noise "
-                f"({enough.training_misfit:.2g})")))
-        else:
-            candidate = refine(proposal, training, held_back)
-            candidates.append(candidate)
-            if observations.kind == "pde" and candidate.failure is None and candidate.training_misfit <= floor:
-                enough = candidate
-        bar.update(1)
     if observations.kind == "ode":
         ranked = sorted(candidates, key=_rank)
         bar.total += PRUNED_CANDIDATES

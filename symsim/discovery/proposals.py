@@ -10,12 +10,16 @@ set of terms is one proposal.
 PySINDy (the field's standard library) builds the regression problem: the term library
 (polynomials of the states; for PDE snapshots, polynomials times spatial derivatives) and
 the left side -- a smoothed time derivative in the strong form (Savitzky-Golay smoothing,
-finite differences), or integrals against compactly supported test functions in the weak
-form, which never differentiates noisy data (Messenger & Bortz 2021). PySINDy's STLSQ then
-solves it sparsely, each equation on its own, for a ladder of thresholds *relative to that
-equation's left side* (columns normalized, so a threshold of 0.01 drops terms that explain
-about 1 % of the rate, whatever the units). Every distinct term set becomes a proposal; which
-one is right is decided later, by simulating each one (:mod:`.refinement`), not here.
+finite differences), or, for ODE series, integrals against compactly supported test functions
+in the weak form, which never differentiates noisy data (Messenger & Bortz 2021). PySINDy's
+STLSQ then solves it sparsely, each equation on its own, for a ladder of thresholds *relative
+to that equation's left side* (columns normalized, so a threshold of 0.01 drops terms that
+explain about 1 % of the rate, whatever the units). Every distinct term set becomes a proposal;
+which one is right is decided later, by simulating each one (:mod:`.refinement`), not here.
+
+The weak form of PDE snapshots is symsim's own (:mod:`.weak_form`: every term integrated against
+bumps on a lattice of the grid, in conservation form), and its term sets come from backward
+elimination rather than the STLSQ ladder (:func:`weak_pde_proposals` says why).
 
 The PROSE network (:mod:`symsim.prose`, the checkpoint shipped with the package) reads an ODE
 series the way it was trained to: 64 evenly spaced samples of at most five states on its window
@@ -30,6 +34,7 @@ the smoothed time derivative (``prose-lsq``).
 from __future__ import annotations
 
 import functools
+import math
 import re
 import warnings
 from contextlib import contextmanager
@@ -50,6 +55,16 @@ REGRESSION_METHODS = ("sindy", "weak-sindy")
 WEAK_SUBDOMAINS = 200
 #: ridge weight of STLSQ on unit-norm library columns (dimensionless)
 RIDGE = 1e-3
+#: weak PDE form: term sets proposed per equation from the elimination path, and the least residual jump
+#: (residual with one term fewer over the residual) that makes an elbow
+ELBOW_PICKS = 3
+ELBOW_JUMP = 1.25
+#: ... and the weak residual (relative to the rate's) a proposed term set may leave: this share, or this
+#: factor times the least one of its equation where that is larger
+UNEXPLAINED = 0.1
+RESIDUAL_SPREAD = 3.0
+#: term sets up to this size are improved by exchanges after the greedy removal
+EXCHANGE_LIMIT = 12
 #: trajectories of a series the network reads (the first ones), and its beam width
 PROSE_TRAJECTORIES = 4
 PROSE_BEAM = 4
@@ -84,8 +99,10 @@ def sindy_proposals(data: Observations, method: str, degree: int = 2, derivative
     """
     if method not in REGRESSION_METHODS:
         raise OptionError(f"unknown regression method {method!r}; choose one of {', '.join(REGRESSION_METHODS)}")
-    ps = _pysindy()
     fields = fields or tuple(template_model(data).field_functions.values())
+    if method == "weak-sindy" and data.kind == "pde":
+        return weak_pde_proposals(data, fields, degree, derivative_order)
+    ps = _pysindy()
     labels = [f"f{k}" for k in range(len(data.names))]
     recorder = _recording_optimizer(ps)
     with warnings.catch_warnings(), _seeded_global_random_state():
@@ -121,6 +138,118 @@ def sindy_proposals(data: Observations, method: str, degree: int = 2, derivative
             seen.add(proposal.support())
             proposals.append(proposal)
     return proposals
+
+
+def weak_pde_proposals(data: Observations, fields: tuple, degree: int, derivative_order: int) -> list[Proposal]:
+    """Proposals of the weak form on gridded snapshots (:mod:`.weak_form`): for two libraries -- spatial
+    derivatives of the fields alone, and of every monomial up to ``degree`` -- each equation's terms
+    are removed one at a time, always the one whose removal raises the weak residual least, and the
+    term sets where the residual jumps (an elbow: the next removal loses real dynamics) are proposed.
+
+    Why not the STLSQ ladder here: a reaction-diffusion right side is a near balance of terms each
+    far larger than the rate itself (Gray-Scott: ``F*(1 - u)`` and ``u*v**2`` against ``u_t``), and
+    monomials of a field that lives near a few values (``u``, ``u**2``, ``u**3`` where u ~ 1) are
+    nearly collinear, so thresholds relative to the rate keep dozens of cancelling terms; the
+    elimination path compares whole term sets by what they leave unexplained."""
+    from .weak_form import weak_problem
+
+    picks = [[] for _ in fields]       # per equation: (weak residual, rate) from every library
+    for derivative_degree in sorted({min(1, degree), degree}):
+        theta, target, terms = weak_problem(data, fields, degree, derivative_order, derivative_degree)
+        if theta.shape[0] < 2 * theta.shape[1]:
+            raise DataError(f"{data.source}: the weak form has {theta.shape[0]} test functions for "
+                            f"{theta.shape[1]} library terms; give more snapshots or grid points, or a smaller "
+                            f"library (degree, derivative order)")
+        for k in range(target.shape[1]):
+            scale = float(np.linalg.norm(target[:, k])) or 1.0
+            for residual, support in elbow_supports(theta, target[:, k]):
+                picks[k].append((residual / scale, sympy.Add(*[sympy.Float(c, 6) * terms[j] for j, c in support])))
+    # a term set that leaves much of the rate unexplained, where another one does not, is not a candidate
+    # (the library of linear derivatives cannot write u*u_x, and its best elbow there is noise)
+    for k, found in enumerate(picks):
+        bound = max(RESIDUAL_SPREAD * min(residual for residual, _ in found), UNEXPLAINED)
+        picks[k] = [rate for residual, rate in sorted(found, key=lambda pick: pick[0]) if residual <= bound]
+    proposals, seen = [], set()
+    for rank in range(max(len(p) for p in picks)):
+        proposal = Proposal("weak-sindy", tuple(p[min(rank, len(p) - 1)] for p in picks))
+        if any(r == 0 for r in proposal.rates) or proposal.support() in seen:
+            continue
+        seen.add(proposal.support())
+        proposals.append(proposal)
+    return proposals
+
+
+def elbow_supports(theta: np.ndarray, target: np.ndarray, picks: int = ELBOW_PICKS) -> list[list[tuple]]:
+    """Term sets of ``target ~ theta @ w`` at the elbows of backward elimination, most pronounced first:
+    each ``(residual, [(column, coefficient), ...])``.
+
+        >>> rng = np.random.default_rng(0)
+        >>> theta = rng.standard_normal((200, 6))
+        >>> residual, best = elbow_supports(theta, theta[:, [1, 4]] @ [2.0, -0.5] + 1e-3 * rng.standard_normal(200))[0]
+        >>> [(j, round(c, 3)) for j, c in best]
+        [(1, 2.0), (4, -0.5)]
+
+    Greedy removal can go wrong where columns are nearly collinear (it may drop a true term that three
+    others imitate for a while), so the sets of at most EXCHANGE_LIMIT terms are then revised from the
+    largest down: each is the better of the greedy set and the best removal from the revised set one
+    term larger, improved by exchanges -- one term out, one in -- while an exchange lowers the residual.
+
+    The columns are scaled to unit norm and reduced once by QR (``theta = Q R``), so a term set's
+    residual is ``||R_S w - Q^T b||`` plus the fixed part of ``b`` outside the columns' span -- every
+    trial removal is a least-squares problem of the library's size, not the data's. An elbow at k
+    terms: the residual with k - 1 is at least ELBOW_JUMP times the residual with k.
+    """
+    norms = np.linalg.norm(theta, axis=0)
+    norms[norms == 0] = 1.0
+    q, r = np.linalg.qr(theta / norms)
+    projected = q.T @ target
+    outside = max(float(target @ target - projected @ projected), 0.0)
+
+    def fit(active):
+        w = np.linalg.lstsq(r[:, active], projected, rcond=None)[0]
+        return math.sqrt(float(np.sum((r[:, active] @ w - projected) ** 2)) + outside), w
+
+    active = list(range(theta.shape[1]))
+    sets = []
+    while active:
+        sets.append(list(active))
+        if len(active) == 1:
+            break
+        trials = [fit(active[:k] + active[k + 1:])[0] for k in range(len(active))]
+        active.pop(int(np.argmin(trials)))
+    # from the largest exchanged size down: each set is the better of the greedy one and the best removal
+    # from the (improved) set one larger, then exchanged
+    larger = None
+    for k, chosen in enumerate(sets):
+        if len(chosen) > EXCHANGE_LIMIT:
+            continue
+        if larger is not None:
+            removal = min((larger[:i] + larger[i + 1:] for i in range(len(larger))), key=lambda c: fit(c)[0])
+            chosen = min(chosen, removal, key=lambda c: fit(c)[0])
+        sets[k] = larger = _exchanged(sorted(chosen), theta.shape[1], lambda c: fit(c)[0])
+    path = [(float(np.linalg.norm(target)), [])]          # path[k]: k terms
+    for chosen in reversed(sets):
+        residual, w = fit(chosen)
+        path.append((residual, [(j, float(c / norms[j])) for j, c in zip(chosen, w)]))
+    floor = 1e-300 + 1e-14 * float(np.linalg.norm(target))
+    jumps = [(path[k - 1][0] / max(path[k][0], floor), k) for k in range(1, len(path))]
+    elbows = [k for jump, k in sorted(jumps, reverse=True) if jump >= ELBOW_JUMP][:picks] or [len(path) - 1]
+    return [path[k] for k in elbows]
+
+
+def _exchanged(chosen: list, columns: int, residual) -> list:
+    """``chosen`` after the best single exchanges (one term out, one in) while they lower ``residual``."""
+    best = residual(chosen)
+    for _ in range(4 * len(chosen)):
+        outside = [j for j in range(columns) if j not in chosen]
+        trials = [(residual(chosen[:i] + [j] + chosen[i + 1:]), i, j) for i in range(len(chosen)) for j in outside]
+        if not trials:
+            break
+        value, i, j = min(trials)
+        if not value < best * (1 - 1e-9):
+            break
+        best, chosen = value, sorted(chosen[:i] + [j] + chosen[i + 1:])
+    return chosen
 
 
 def prose_proposals(data: Observations, checkpoint=None, fields: tuple | None = None) -> tuple[list[Proposal], str]:
@@ -292,7 +421,8 @@ def _custom_library(ps, functions: tuple, names: tuple):
 
 
 def _problem(ps, data: Observations, method: str, degree: int, derivative_order: int, extra: tuple = ()):
-    """PySINDy's library, time differentiation, data and times for ``data`` (``extra``: user functions)."""
+    """PySINDy's library, time differentiation, data and times for ``data`` (``extra``: user functions): ODE
+    series in either form, PDE snapshots in the strong form (their weak form is :mod:`.weak_form`)."""
     # the constant term: in the library itself for the ODE strong form, else added by the (weak) PDE library
     functions = ps.PolynomialLibrary(degree=degree, include_bias=method == "sindy" and data.kind == "ode")
     if data.kind == "ode":
@@ -311,17 +441,11 @@ def _problem(ps, data: Observations, method: str, degree: int, derivative_order:
     # PySINDy's layout: (*grid, time, fields)
     x = np.moveaxis(data.values[0], 0, -2)
     periodic = bool(data.periodic) and len(data.periodic) == len(coords)
-    if method == "sindy":
-        spatial = coords[0] if len(coords) == 1 else np.stack(np.meshgrid(*coords, indexing="ij"), axis=-1)
-        library = ps.PDELibrary(function_library=functions, derivative_order=derivative_order, spatial_grid=spatial,
-                                include_bias=True, differentiation_method=ps.SmoothedFiniteDifference,
-                                diff_kwargs={"is_uniform": True, "periodic": periodic})
-        return library, ps.SmoothedFiniteDifference(axis=-2), x, times
-    grid = np.stack(np.meshgrid(*coords, times, indexing="ij"), axis=-1)
-    library = ps.WeakPDELibrary(function_library=functions, derivative_order=derivative_order,
-                                spatiotemporal_grid=grid, include_bias=True, K=WEAK_SUBDOMAINS,
-                                diff_kwargs={"is_uniform": True, "periodic": periodic})
-    return library, None, x, times
+    spatial = coords[0] if len(coords) == 1 else np.stack(np.meshgrid(*coords, indexing="ij"), axis=-1)
+    library = ps.PDELibrary(function_library=functions, derivative_order=derivative_order, spatial_grid=spatial,
+                            include_bias=True, differentiation_method=ps.SmoothedFiniteDifference,
+                            diff_kwargs={"is_uniform": True, "periodic": periodic})
+    return library, ps.SmoothedFiniteDifference(axis=-2), x, times
 
 
 _FACTOR = re.compile(r"f(\d+)(?:_(\d+))?(?:\^(\d+))?")

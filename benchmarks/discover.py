@@ -1,18 +1,25 @@
 """Equation discovery: symsim's closed loop against PySINDy alone, on data symsim did not make.
 
-    python benchmarks/discover.py [--per-family 8] [--json benchmarks/discover.json]
+    python benchmarks/discover.py [--per-family 8] [--skip-ode | --skip-pde] [--only gray_scott]
+                                  [--json benchmarks/discover.json]
+
+A partial run updates its part of an existing JSON report.
 
 PDE (1 % noise, relative to the field's standard deviation; data from NumPy pseudo-spectral
 solvers written here, not from symsim):
 
 * ``burgers``: u_t = -u u_x + 0.1 u_xx on [0, 2 pi), 256 points, t in [0, 4] at 101 snapshots;
 * ``kuramoto_sivashinsky``: u_t = -u u_x - u_xx - u_xxxx on [0, 32 pi), 256 points, t in [0, 50]
-  at 201 snapshots (after a spin-up of 50), ETDRK4 (Kassam & Trefethen 2005).
+  at 201 snapshots (after a spin-up of 50), ETDRK4 (Kassam & Trefethen 2005);
+* ``gray_scott``: u_t = 2e-5 lap u - u v^2 + 0.04 (1 - u), v_t = 1e-5 lap v + u v^2 - 0.1 v on the
+  periodic square [0, 1.25)^2, 128^2 points, t in [0, 1000] at 101 snapshots, RK4 with a spectral
+  Laplacian, twelve random seeds growing into rings.
 
-For each: ``symsim discover`` (both forms, periodic x) -- its best term set and the relative
-error of every coefficient -- beside PySINDy alone (STLSQ at its default threshold 0.1 and at
-0.01, on the strong form with smoothed derivatives and on the weak form), same library (degree 2,
-derivatives to 4th order).
+For each: ``symsim discover`` (default method: the weak form, then the strong form if needed;
+periodic axes) -- its best term set and the relative error of every coefficient -- beside PySINDy
+alone (STLSQ at its default threshold 0.1 and at 0.01, on its strong form with smoothed
+derivatives and on its ``WeakPDELibrary``), same library (degree 2 and derivatives to 4th order;
+Gray-Scott degree 3, 2nd order).
 
 ODE, the PROSE protocol: ``--per-family`` trajectories of each of the 15 families (symsim's
 PROSE generator, seed 2026, a seed no training run uses), 64 points on t in [0, 2) at 2 %

@@ -152,7 +152,7 @@ def _initial_class(plan: ContinuousPlan, printer) -> list[str]:
               f"    def forward(self, net{', ' + args if args else ''}):"]
     reference = space[0] if space else None
     lines += [f"        t = torch.zeros_like({reference})" if reference else
-              "        t = torch.zeros((1, 1), dtype=torch.get_default_dtype())",
+              "        t = torch.zeros((1, 1), dtype=next(net.parameters()).dtype)",     # an ODE: the net's dtype
               "        t, = _inputs(t)",
               f"        out = net(t{', ' + args if args else ''})"]
     lines += _field_lines(plan.lowered.fields, {f for f, _, _ in terms}, "        ")

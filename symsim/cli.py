@@ -120,14 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
                       "0: none)")
     pinn.add_argument("--points", type=int, help="collocation points (default 4096, 2000 on a geometry)")
     pinn.add_argument("--hard-bc", action="store_true", help="enforce Dirichlet walls and initial values exactly "
-                      "(always on for a model on a geometry, unless --soft-bc)")
-    pinn.add_argument("--soft-bc", action="store_true", help="a model on a geometry: Dirichlet conditions as loss "
-                      "terms instead of held exactly")
+                      "(always on for a model on a geometry or an ODE model, unless --soft-bc)")
+    pinn.add_argument("--soft-bc", action="store_true", help="a model on a geometry or an ODE model: Dirichlet "
+                      "conditions and initial values as loss terms instead of held exactly")
     pinn.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     pinn.add_argument("--width", type=int, help="hidden layer width (default 64, 50 on a geometry)")
     pinn.add_argument("--depth", type=int, help="hidden layers (default 4)")
     pinn.add_argument("--float64", action="store_true", help="train in float64 (default float32, about 2x faster; "
-                      "float64 for a model on a geometry)")
+                      "float64 for a model on a geometry or an ODE model)")
     pinn.add_argument("--float32", action="store_true", help="train in float32 (a model on a geometry)")
     pinn.add_argument("--data", metavar="OBS", help="observations (.npz/.nc as symsim run writes, noisy or not): "
                                                     "their misfit joins the loss (an inverse problem)")

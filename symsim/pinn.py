@@ -135,7 +135,9 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
                progress: bool = False, reference_saves: int = 20, data=None, learn=(),
                data_points: int | None = None) -> PinnRun:
     """Train an MLP on ``model``'s residual loss; report its error against the numerical solution (or, for a
-    model on a geometry, :func:`train_geometry_pinn`, against its exact solution where it has one).
+    model on a geometry, :func:`train_geometry_pinn`, against its exact solution where it has one). An ODE
+    model (no grid) trains a network of t alone, its initial values held exactly unless ``hard_bc=False``,
+    in float64 unless told otherwise; its reference is dopri5 at rtol 1e-10.
 
     An inverse problem: ``data`` (a :class:`~symsim.result.Result` or its file, e.g. what ``symsim run`` wrote,
     noisy or not) adds the misfit to the observations at ``data_points`` of its (time, grid) points drawn at
@@ -155,12 +157,13 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
             raise OptionError("--data/--learn: inverse problems run on time-dependent models on a grid for now")
         return train_geometry_pinn(model, seed=seed, dtype=dtype or "float64", progress=progress,
                                    hard_bc=hard_bc is not False, **given)
-    # the defaults of a time-dependent model on a box
+    # the defaults of a time-dependent model on a box; an ODE model (no grid: a network of t alone) holds its
+    # initial values exactly unless told otherwise, in float64 (a long horizon is a hard fit for float32)
     steps, lbfgs_steps, points = given.get("steps", 2000), given.get("lbfgs_steps", 1000), given.get("points", 4096)
     width, depth, learning_rate = given.get("width", 64), given.get("depth", 4), given.get("learning_rate", 2e-3)
-    hard_bc, dtype = bool(hard_bc), dtype or "float32"
-    if model.grid is None:
-        raise OptionError(f"model {model.name!r} has no grid: symsim pinn trains networks of space and time")
+    ode = model.grid is None
+    hard_bc = bool(hard_bc) if hard_bc is not None or not ode else True
+    dtype = dtype or ("float64" if ode else "float32")
     t_end = float(t_end if t_end is not None else model.run_defaults.get("t_end", 0) or 0)
     if not t_end > 0:
         raise OptionError(f"model {model.name!r} has no t_end: pass --t-end")
@@ -303,7 +306,7 @@ def _observations(model: Model, data, count: int | None, t_end: float, seed: int
     torch = _torch()
     from .result import Result
     result = data if isinstance(data, Result) else Result.load(data)
-    axes = [a.name for a in model.grid.axes]
+    axes = [a.name for a in model.grid.axes] if model.grid is not None else []
     missing = [a for a in axes if a not in result.coords]
     fields = [f for f in model.field_functions if f in result.fields]
     if missing or not fields:
@@ -347,6 +350,9 @@ def _adam(net, steps: int, learning_rate: float, loss_of_a_new_draw, history: li
             _advance(bar, step + 1, float(loss.detach()))
     return loss
 
+
+#: saves of an ODE model's reference solution (and of its picture's curves)
+ODE_REFERENCE_SAVES = 400
 
 #: the band along the boundary (a fraction of the domain's smaller side) where ``near_boundary`` x points of
 #: every draw are placed
@@ -553,8 +559,13 @@ def _compare(model: Model, net, t_end: float, saves: int, real, params: dict | N
     at the same points."""
     torch = _torch()
     from .solve import simulate
-    result = simulate(model, t_end=t_end, saves=saves, method="rk4", space_order=4, params=params or None)
-    mesh = np.meshgrid(result.t, *[result[a.name] for a in model.grid.axes], indexing="ij")
+    axes = model.grid.axes if model.grid is not None else ()
+    if axes:
+        result = simulate(model, t_end=t_end, saves=saves, method="rk4", space_order=4, params=params or None)
+    else:       # an ODE: its reference to the integrator's tolerance, at every save the picture draws
+        result = simulate(model, t_end=t_end, saves=max(saves, ODE_REFERENCE_SAVES), method="dopri5", rtol=1e-10,
+                          atol=1e-12, params=params or None)
+    mesh = np.meshgrid(result.t, *[result[a.name] for a in axes], indexing="ij")
     inputs = [torch.tensor(m.reshape(-1, 1), dtype=real) for m in mesh]
     with torch.no_grad():
         values = net(*inputs).numpy()
@@ -565,7 +576,7 @@ def _compare(model: Model, net, t_end: float, saves: int, real, params: dict | N
         prediction[name] = values[:, k].reshape(shape)
     numerator = sum(np.sum((prediction[f] - reference[f]) ** 2) for f in reference)
     denominator = sum(np.sum(reference[f] ** 2) for f in reference)
-    coords = {a.name: np.asarray(result[a.name]) for a in model.grid.axes}
+    coords = {a.name: np.asarray(result[a.name]) for a in axes}
     return result.t, coords, reference, prediction, float(math.sqrt(numerator / max(denominator, 1e-300)))
 
 
@@ -586,6 +597,26 @@ def _advance(bar, step: int, loss: float) -> None:
         bar.set_postfix_str(f"loss {loss:.3e}")
 
 
+def _ode_figure(run: PinnRun):
+    """An ODE model's run: per field the reference and the network against t, and their difference."""
+    from .plotting import new_figure
+
+    figure = new_figure(11, 2.8 * len(run.reference) + 0.4)
+    panels = figure.subplots(len(run.reference), 2, squeeze=False)
+    for (left, right), name in zip(panels, run.reference):
+        left.plot(run.times, run.reference[name], color="black", label="symsim (dopri5, rtol 1e-10)")
+        left.plot(run.times, run.prediction[name], color="tab:orange", linestyle="--", label="PINN")
+        left.set_xlabel("t")
+        left.set_ylabel(name)
+        left.legend(loc="best")
+        right.plot(run.times, run.prediction[name] - run.reference[name], color="tab:red")
+        right.axhline(0.0, color="grey", linewidth=0.5)
+        right.set_xlabel("t")
+        right.set_ylabel(f"error in {name}")
+    figure.suptitle(f"{run.model_name}: PINN of t, relative L2 {run.rel_l2:.2e}")
+    return figure
+
+
 def _plot(run: PinnRun, path: Path) -> None:
     from .plotting import save_figure
     save_figure(pinn_figure(run), path)
@@ -601,6 +632,8 @@ def pinn_figure(run: PinnRun):
 
     if run.config.get("geometry"):
         return _geometry_figure(run)
+    if not run.coords:
+        return _ode_figure(run)
     axes_names = list(run.coords)
     one_d = len(axes_names) == 1
     figure = new_figure(13, 3.6 * len(run.reference) + 0.4)

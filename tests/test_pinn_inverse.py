@@ -73,3 +73,49 @@ def test_api_mistakes_name_the_parameter_or_the_data(heat_observations):
     wrong_axis = Result("other", heat_observations.t, {"y": heat_observations["x"]}, {"u": heat_observations["u"]})
     with pytest.raises(OptionError, match="needs axes"):
         train_pinn(burgers, data=wrong_axis, learn=["nu"], steps=1, lbfgs_steps=0)
+
+
+# -- ODE models: a network of t alone ----------------------------------------------------------------
+
+OSCILLATOR = """
+from sympy import Eq
+from symsim import Model, Dt
+
+model = Model("oscillator")
+x, v = model.fields("x v")
+c, w = model.params(c=0.2, w=2.0)
+model.equations(Eq(Dt(x), v), Eq(Dt(v), -w**2 * x - c * v))
+model.initial(x=1.0, v=0.0)
+model.defaults(t_end=4.0, saves=40)
+"""
+
+
+@pytest.fixture(scope="module")
+def oscillator(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ode") / "oscillator.py"
+    path.write_text(OSCILLATOR)
+    return path
+
+
+def test_an_ode_model_trains_a_network_of_time_alone(oscillator):
+    run = train_pinn(load_model(str(oscillator)), points=256, steps=300, lbfgs_steps=1000, width=32, depth=3)
+    assert run.coords == {} and run.config["hard_bc"] and run.config["dtype"] == "float64"
+    assert run.rel_l2 < 1e-3                       # against dopri5 at rtol 1e-10
+    with torch.no_grad():                          # the initial values hold exactly
+        start = run.net(torch.zeros((1, 1), dtype=torch.float64)).numpy()[0]
+    assert np.allclose(start, [1.0, 0.0], atol=1e-14)
+
+
+def test_an_ode_parameter_is_learned_from_noisy_samples(oscillator, tmp_path):
+    model = load_model(str(oscillator))
+    clean = symsim.simulate(model, method="dopri5", rtol=1e-10, atol=1e-12)
+    rng = np.random.default_rng(3)
+    noisy = {f: clean[f] + NOISE * rng.standard_normal(clean[f].shape) for f in ("x", "v")}
+    observations = Result(clean.model_name, clean.t, {}, noisy, clean.params).save(tmp_path / "obs.npz")
+    code = main(["pinn", str(oscillator), "--data", str(observations), "--learn", "c=0.1", "--points", "256",
+                 "--steps", "300", "--lbfgs-steps", "1000", "--width", "32", "--depth", "3", "--quiet",
+                 "-o", str(tmp_path / "out")])
+    assert code == 0
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["learned"]["c"] == pytest.approx(0.2, rel=0.05)          # from a start at half, 41 samples
+    assert (tmp_path / "out" / "pinn.png").is_file()

@@ -171,10 +171,13 @@ def test_pinn_cli_prints_the_error_and_writes_metrics(tmp_path, capsys):
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["steps"] == 20
 
 
-def test_pinn_of_an_ode_model_is_a_clear_error(capsys):
-    assert main(["pinn", "lorenz", "--steps", "1", "--quiet"]) != 0
-    err = capsys.readouterr().err
-    assert "no grid" in err and err.count("\n") == 1
+def test_pinn_of_an_ode_model_is_a_network_of_time(tmp_path, capsys):
+    assert main(["pinn", "lorenz", "--t-end", "1", "--steps", "5", "--lbfgs-steps", "0", "--points", "32",
+                 "--width", "8", "--depth", "1", "--quiet", "-o", str(tmp_path / "out")]) == 0
+    assert "relative L2 error" in capsys.readouterr().out
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["config"]["hard_bc"] and metrics["config"]["dtype"] == "float64"
+    assert (tmp_path / "out" / "pinn.png").is_file()
 
 
 @pytest.mark.parametrize("name, labels", [("heat_1d", ("x", "t")), ("gray_scott", ("x", "y"))])

@@ -378,6 +378,21 @@ def test_burgers_matches_cole_hopf_and_the_error_shrinks_with_refinement(space_o
     assert np.abs(result["u"][-1] - result["u"][0]).max() > 0.3
 
 
+def test_the_burgers_example_converges_to_the_quadrature_cole_hopf_solution():
+    """burgers_1d (-sin(pi x), nu = 0.01/pi: Raissi's PINN problem) against Cole-Hopf by Gauss-Hermite
+    quadrature, the reference the PINN benchmark measures against: 4th-order convergence to it."""
+    pytest.importorskip("torch")
+    import runpy
+    cole_hopf = runpy.run_path(str(EXAMPLES.parent / "benchmarks" / "pinn_accuracy.py"))["cole_hopf"]
+    model = symsim.load_model(EXAMPLES / "burgers_1d.py")
+    errors = []
+    for points in (513, 1025):
+        result = symsim.simulate(model.with_points(x=points), saves=4, method="rk4", space_order=4)
+        exact = cole_hopf(np.asarray(result["x"]), np.asarray(result.t), model.parameters["nu"][1])
+        errors.append(np.linalg.norm(result["u"] - exact) / np.linalg.norm(exact))
+    assert errors[1] < 1e-4 and errors[0] / errors[1] > 10, errors
+
+
 # -- sine-Gordon breather -------------------------------------------------------------
 
 

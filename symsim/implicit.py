@@ -44,7 +44,7 @@ import numpy as np
 
 from .errors import SolverError
 from .integrators import hermite, initial_step_guess
-from .linear_solve import ORDERING, KrylovSolver, ShiftedSolver
+from .linear_solve import KrylovSolver, ShiftedSolver, sparse_lu
 
 #: implicit methods: (description, order)
 IMPLICIT = {"rodas": ("Rodas4, L-stable Rosenbrock, order 4 (symsim)", 4),
@@ -143,17 +143,13 @@ class Rodas4:
         return stats
 
     def _factor(self, jacobian, h: float, t: float):
-        from scipy.sparse.linalg import splu
         matrix = self._identity * (1.0 / (h * _GAMMA)) - jacobian
         if self._krylov is not None:       # no factorization: GMRES on this step's matrix
             self._krylov.set_matrix(matrix)
             return self._krylov
         self.factorizations += 1
-        try:
-            return splu(matrix.tocsc(), permc_spec=ORDERING)
-        except RuntimeError as error:     # SuperLU: "Factor is exactly singular"
-            raise SolverError(f"the Rosenbrock matrix I/(h*gamma) - J is singular at t={t:.6g} (h={h:.3g}): {error}; "
-                              "check the model's Jacobian (a field that nothing depends on?)") from None
+        return sparse_lu(matrix, f"the Rosenbrock matrix I/(h*gamma) - J is singular at t={t:.6g} (h={h:.3g})",
+                         "; check the model's Jacobian (a field that nothing depends on?)")
 
     def _step(self, t: float, y: np.ndarray, h: float, fy, jacobian, ft):
         """(new y, error estimate) of one Rodas4 step of size h."""
@@ -422,14 +418,14 @@ class ScipyImplicit:
         self._krylov = KrylovSolver(krylov_tolerance(rtol)) if self.linear_solver == "krylov" else None
 
         def lu(matrix):
-            # SciPy's own (an attribute its steps call) with symsim's ordering (see ORDERING), or BDF's
+            # SciPy's own (an attribute its steps call) with symsim's ordering (linear_solve.ORDERING), or BDF's
             # Newton iteration on GMRES instead of a factorization
-            from scipy.sparse.linalg import splu
             solver.nlu += 1
             if self._krylov is not None:
                 self._krylov.set_matrix(matrix)
                 return self._krylov
-            return splu(matrix.tocsc(), permc_spec=ORDERING)
+            return sparse_lu(matrix, f"the {method.upper()} Newton matrix is singular at t={solver.t:.6g}",
+                             "; check the model's Jacobian (a field that nothing depends on?)")
 
         solver.lu = lu
         solver.solve_lu = lambda factors, right: factors.solve(right)

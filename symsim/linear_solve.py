@@ -46,6 +46,19 @@ from .errors import SolverError
 #: (benchmarks/stiff.py prints the comparison for every problem)
 ORDERING = "MMD_AT_PLUS_A"
 
+
+
+def sparse_lu(matrix, singular: str, hint: str = ""):
+    """SuperLU's factors of the sparse ``matrix`` in symsim's ordering (ORDERING); a matrix SuperLU finds
+    singular is a SolverError: ``singular``, SuperLU's words, then ``hint``."""
+    from scipy.sparse.linalg import splu
+
+    try:
+        return splu(matrix.tocsc(), permc_spec=ORDERING)
+    except RuntimeError as error:     # SuperLU: "Factor is exactly singular"
+        raise SolverError(f"{singular}: {error}{hint}") from None
+
+
 #: how each kind of group is solved, in words
 KIND_WORDS = {"diagonal": "division", "circulant": "FFT", "lu": "LU", "krylov": "GMRES"}
 #: a block is the same stencil at every point when its coefficients agree to this relative tolerance
@@ -129,7 +142,6 @@ class ShiftedFactors:
 
     def __init__(self, solver: ShiftedSolver, c: float):
         from scipy import sparse
-        from scipy.sparse.linalg import splu
 
         self.solver, self.c = solver, c
         self.factorizations = 0
@@ -158,11 +170,8 @@ class ShiftedFactors:
                 krylov.set_matrix(sparse.identity(data.shape[0], format="csr") - c * data)
                 action = ("lu", krylov)             # solved like a factorization: .solve(right)
             else:
-                matrix = (sparse.identity(data.shape[0], format="csc") - c * data).tocsc()
-                try:
-                    action = ("lu", splu(matrix, permc_spec=ORDERING))
-                except RuntimeError as error:
-                    raise SolverError(f"I - {c:.3g}*L is singular: {error}") from None
+                matrix = sparse.identity(data.shape[0], format="csc") - c * data
+                action = ("lu", sparse_lu(matrix, f"I - {c:.3g}*L is singular"))
                 self.factorizations += 1
             self._steps.append((rows, outside, action))
 

@@ -183,7 +183,7 @@ def pysindy_alone(data: Observations, method: str, thresholds, degree: int, orde
     with its default subdomains), STLSQ at each threshold on the one library it builds: threshold ->
     rates, one per field."""
     import pysindy as ps
-    from symsim.discovery.proposals import _problem, _recording_optimizer, feature_expression
+    from symsim.discovery.proposals import WEAK_SUBDOMAINS, _problem, _recording_optimizer, feature_expression
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -194,9 +194,10 @@ def pysindy_alone(data: Observations, method: str, thresholds, degree: int, orde
             coords = list(data.coords.values())
             x, t = np.moveaxis(data.values[0], 0, -2), data.times[0]
             grid = np.stack(np.meshgrid(*coords, t, indexing="ij"), axis=-1)
+            periodic = len(data.periodic) == len(coords)
             library = ps.WeakPDELibrary(function_library=ps.PolynomialLibrary(degree=degree, include_bias=False),
                                         derivative_order=order, spatiotemporal_grid=grid, include_bias=True,
-                                        K=200, diff_kwargs={"is_uniform": True, "periodic": True})
+                                        K=WEAK_SUBDOMAINS, diff_kwargs={"is_uniform": True, "periodic": periodic})
             differentiation = None
         recorder = _recording_optimizer(ps)
         model = ps.SINDy(optimizer=recorder, feature_library=library, differentiation_method=differentiation)

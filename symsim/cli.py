@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     pinn.add_argument("--depth", type=int, help="hidden layers (default 4)")
     pinn.add_argument("--float64", action="store_true", help="train in float64 (default float32, about 2x faster; "
                       "float64 for a model on a geometry or an ODE model)")
-    pinn.add_argument("--float32", action="store_true", help="train in float32 (a model on a geometry)")
+    pinn.add_argument("--float32", action="store_true", help="train in float32 (a model on a geometry or an ODE model)")
     pinn.add_argument("--data", metavar="OBS", help="observations (.npz/.nc as symsim run writes, noisy or not): "
                                                     "their misfit joins the loss (an inverse problem)")
     pinn.add_argument("--learn", metavar="P[=START],...", help="parameters trained with the network from --data, "

@@ -154,7 +154,8 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
         raise OptionError("--learn needs --data: parameters are learned from observations")
     if model.geometry is not None:
         if data is not None or learn:
-            raise OptionError("--data/--learn: inverse problems run on time-dependent models on a grid for now")
+            raise OptionError("--data/--learn: inverse problems run on time-dependent models (on a grid, or ODEs) "
+                              "for now")
         return train_geometry_pinn(model, seed=seed, dtype=dtype or "float64", progress=progress,
                                    hard_bc=hard_bc is not False, **given)
     # the defaults of a time-dependent model on a box; an ODE model (no grid: a network of t alone) holds its
@@ -162,7 +163,7 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
     steps, lbfgs_steps, points = given.get("steps", 2000), given.get("lbfgs_steps", 1000), given.get("points", 4096)
     width, depth, learning_rate = given.get("width", 64), given.get("depth", 4), given.get("learning_rate", 2e-3)
     ode = model.grid is None
-    hard_bc = bool(hard_bc) if hard_bc is not None or not ode else True
+    hard_bc = ode if hard_bc is None else bool(hard_bc)
     dtype = dtype or ("float64" if ode else "float32")
     t_end = float(t_end if t_end is not None else model.run_defaults.get("t_end", 0) or 0)
     if not t_end > 0:

@@ -213,47 +213,54 @@ def discover(data, method: str = "all", holdout: float = 0.25, periodic=None, de
         # estimates (the slow part on 2-D grids) are not needed
         methods = ("weak-sindy", "sindy")
     bar = _progress(len(proposals), progress)
-    candidates, enough = [], None
+    candidates = []
     floor = max(NOISE_MARGIN * noise_floor(training), INDISTINGUISHABLE)
-    for round_ in range(len(methods) + 1):
-        if round_:
-            name = methods[round_ - 1]
-            if enough is not None:
-                skipped[name] = (f"not needed: the {enough.terms}-term {enough.proposal.method} candidate fits the "
-                                 f"training data to the noise")
-                continue
-            proposals = []
-            # the weak PDE form compares whole term sets by their residual, a smaller library adds nothing
-            libraries = orders[-1:] if name == "weak-sindy" else orders
-            for order in libraries:
-                try:
-                    found = sindy_proposals(training, name, degree, order, functions=extra)
-                except DataError as error:
-                    if len(methods) == 1 and order == orders[-1] and not candidates and not proposals:
-                        raise
-                    skipped[f"{name} (order {order})" if len(libraries) > 1 else name] = \
-                        str(error).removeprefix(f"{observations.source}: ")
-                    continue
-                for proposal in found:
-                    if proposal.support() not in seen:      # one support is one candidate, whichever method found it
-                        seen.add(proposal.support())
-                        proposals.append(proposal)
-            bar.total += len(proposals)
-            bar.refresh()
+
+    def fitted_to_the_noise():
+        """The latest PDE candidate whose training misfit is at the noise floor (each one fitted after such a
+        candidate is no denser than it), or None."""
+        return next((c for c in reversed(candidates) if observations.kind == "pde" and c.failure is None
+                     and c.training_misfit <= floor), None)
+
+    def fit(batch):
         # sparsest first: once a PDE candidate fits to the noise, denser ones (each fit is a few hundred
         # simulations) could only tie it, and the tie goes to the sparser one
-        proposals.sort(key=lambda p: p.terms)
-        for proposal in proposals:
+        for proposal in sorted(batch, key=lambda p: p.terms):
+            enough = fitted_to_the_noise()
             if enough is not None and proposal.terms > enough.terms:
                 candidates.append(Candidate(proposal, proposal.rates, {}, (), failure=(
                     f"not fitted: the {enough.terms}-term candidate already fits the training data to the noise "
                     f"({enough.training_misfit:.2g})")))
             else:
-                candidate = refine(proposal, training, held_back)
-                candidates.append(candidate)
-                if observations.kind == "pde" and candidate.failure is None and candidate.training_misfit <= floor:
-                    enough = candidate
+                candidates.append(refine(proposal, training, held_back))
             bar.update(1)
+
+    fit(proposals)                   # the PROSE network's
+    for name in methods:
+        enough = fitted_to_the_noise()
+        if enough is not None:
+            skipped[name] = (f"not needed: the {enough.terms}-term {enough.proposal.method} candidate fits the "
+                             f"training data to the noise")
+            continue
+        found_here = []
+        # the weak PDE form compares whole term sets by their residual, a smaller library adds nothing
+        libraries = orders[-1:] if name == "weak-sindy" else orders
+        for order in libraries:
+            try:
+                found = sindy_proposals(training, name, degree, order, functions=extra)
+            except DataError as error:
+                if len(methods) == 1 and order == orders[-1] and not candidates and not found_here:
+                    raise
+                skipped[f"{name} (order {order})" if len(libraries) > 1 else name] = \
+                    str(error).removeprefix(f"{observations.source}: ")
+                continue
+            for proposal in found:
+                if proposal.support() not in seen:      # one support is one candidate, whichever method found it
+                    seen.add(proposal.support())
+                    found_here.append(proposal)
+        bar.total += len(found_here)
+        bar.refresh()
+        fit(found_here)
     if not candidates:
         raise DataError(f"{observations.source}: no method proposed equations "
                         f"({'; '.join(skipped.values()) or 'every threshold left an equation empty'})")

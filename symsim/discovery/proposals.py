@@ -179,7 +179,7 @@ def weak_pde_proposals(data: Observations, fields: tuple, degree: int, derivativ
     return proposals
 
 
-def elbow_supports(theta: np.ndarray, target: np.ndarray, picks: int = ELBOW_PICKS) -> list[list[tuple]]:
+def elbow_supports(theta: np.ndarray, target: np.ndarray, picks: int = ELBOW_PICKS) -> list[tuple[float, list]]:
     """Term sets of ``target ~ theta @ w`` at the elbows of backward elimination, most pronounced first:
     each ``(residual, [(column, coefficient), ...])``.
 

@@ -129,6 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
     pinn.add_argument("--float64", action="store_true", help="train in float64 (default float32, about 2x faster; "
                       "float64 for a model on a geometry or an ODE model)")
     pinn.add_argument("--float32", action="store_true", help="train in float32 (a model on a geometry or an ODE model)")
+    pinn.add_argument("--resampling", choices=("rar", "none"),
+                      help="rar: L-BFGS in phases, points added where the residual is large between them (default "
+                           "on a box without --data); none: one draw (default with --data and on a geometry)")
+    pinn.add_argument("--time-limit", type=float, metavar="SECONDS",
+                      help="stop L-BFGS at the end of the phase that passes this many seconds of training")
     pinn.add_argument("--data", metavar="OBS", help="observations (.npz/.nc as symsim run writes, noisy or not): "
                                                     "their misfit joins the loss (an inverse problem)")
     pinn.add_argument("--learn", metavar="P[=START],...", help="parameters trained with the network from --data, "
@@ -555,7 +560,8 @@ def _pinn(args) -> int:
                      hard_bc=True if args.hard_bc else False if args.soft_bc else None, seed=args.seed,
                      width=args.width, depth=args.depth,
                      dtype="float64" if args.float64 else "float32" if args.float32 else None, progress=not args.quiet,
-                     data=args.data, learn=learn, data_points=args.data_points)
+                     data=args.data, learn=learn, data_points=args.data_points, resampling=args.resampling,
+                     time_limit=args.time_limit)
     written = f"; wrote {', '.join(run.save(args.output))}" if args.output else ""
     how = f"({run.steps} steps, {run.seconds:.1f} s, final loss {run.final_loss:.3e}){written}"
     if run.learned:

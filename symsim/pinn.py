@@ -92,6 +92,7 @@ class PinnRun:
     prediction: dict = field(repr=False, default=None)    # field -> (saves, *grid) network
     coords: dict = field(repr=False, default=None)        # axis name -> grid coordinates of the comparison
     learned: dict = field(default_factory=dict)           # parameter -> value learned from the data
+    reference_label: str = "symsim"                       # what the reference is, in the picture's titles
 
     def metrics(self) -> dict:
         return {"model": self.model_name, "rel_l2": self.rel_l2, "steps": self.steps, "seconds": self.seconds,
@@ -133,7 +134,8 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
                points: int | None = None, hard_bc: bool | None = None, seed: int = 0, width: int | None = None,
                depth: int | None = None, learning_rate: float | None = None, dtype: str | None = None,
                progress: bool = False, reference_saves: int = 20, data=None, learn=(),
-               data_points: int | None = None) -> PinnRun:
+               data_points: int | None = None, resampling: str | None = None,
+               time_limit: float | None = None) -> PinnRun:
     """Train an MLP on ``model``'s residual loss; report its error against the numerical solution (or, for a
     model on a geometry, :func:`train_geometry_pinn`, against its exact solution where it has one). An ODE
     model (no grid) trains a network of t alone, its initial values held exactly unless ``hard_bc=False``,
@@ -145,6 +147,14 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
     starting from the script's values (positive ones through their logarithm, so they stay positive and
     move by factors). The learned values are in ``run.learned``; ``rel_l2`` is then against symsim's solution
     of the model with the learned values, and ``config["data_rms_misfit"]`` the network's misfit to the data.
+
+    L-BFGS follows Adam. With ``resampling="rar"`` (the default of a forward problem on a box) it runs in
+    phases of RAR_PHASE iterations, each phase after the first on the points so far plus RAR_BOX_ADDED x
+    ``points`` points where the residual is large (RAR-D's density): a shock or layer gets the points a uniform
+    draw gives it too few of. With ``"none"`` (the default of an inverse problem and of a model on a geometry)
+    it is one run on one draw. Either way a run that ends early without lowering the loss (a failed line
+    search returns quietly) restarts on a new draw. ``time_limit`` (seconds of training): L-BFGS stops at the
+    end of the phase that passes it, the last one sized to the time left.
     """
     torch = _torch()
     given = {name: value for name, value in (("steps", steps), ("lbfgs_steps", lbfgs_steps), ("points", points),
@@ -152,12 +162,20 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
              if value is not None}
     if learn and data is None:
         raise OptionError("--learn needs --data: parameters are learned from observations")
+    if time_limit is not None and not time_limit > 0:
+        raise OptionError(f"--time-limit must be a positive number of seconds, got {time_limit}")
     if model.geometry is not None:
         if data is not None or learn:
             raise OptionError("--data/--learn: inverse problems run on time-dependent models (on a grid, or ODEs) "
                               "for now")
         return train_geometry_pinn(model, seed=seed, dtype=dtype or "float64", progress=progress,
-                                   hard_bc=hard_bc is not False, **given)
+                                   hard_bc=hard_bc is not False, resampling=resampling or "none",
+                                   time_limit=time_limit, **given)
+    # forward problems resample by default; an inverse problem keeps one draw, as measured: Burgers' nu from data,
+    # seed 2, was 20.5 % off with L-BFGS in chunks against 9.1 % with one run (each chunk forgets the curvature)
+    resampling = resampling or ("none" if data is not None else "rar")
+    if resampling not in ("rar", "none"):
+        raise OptionError(f"resampling must be 'rar' or 'none', got {resampling!r}")
     # the defaults of a time-dependent model on a box; an ODE model (no grid: a network of t alone) holds its
     # initial values exactly unless told otherwise, in float64 (a long horizon is a hard fit for float32)
     steps, lbfgs_steps, points = given.get("steps", 2000), given.get("lbfgs_steps", 1000), given.get("points", 4096)
@@ -223,28 +241,27 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
     trained = list(net.parameters()) + [unknown.raw for unknown in unknowns.values()]
     loss = _adam(net, steps, learning_rate, lambda: loss_at(sample(points), sample(edge_points), sample(edge_points)),
                  history, bar, parameters=trained)
+    done, restarts, final_points = 0, 0, points
     if lbfgs_steps > 0:
-        # one L-BFGS run on one draw, its curvature history kept throughout. Chunks with stall restarts (the
-        # geometry path's) measured worse here: Burgers' nu from data, seed 2, 20.5 % off instead of 9.1 %,
-        # with no stall detected -- the slow convergence is not a stall, and each chunk forgets the curvature
-        interior, edge, start = sample(points), sample(edge_points), sample(edge_points)
-        lbfgs = torch.optim.LBFGS(trained, lr=1.0, max_iter=lbfgs_steps, history_size=50,
-                                  line_search_fn="strong_wolfe", tolerance_grad=1e-12, tolerance_change=1e-15)
-        evaluations = [0]
+        def draw():
+            return sample(points), sample(edge_points), sample(edge_points)
 
-        def closure():
-            lbfgs.zero_grad()
-            value = loss_at(interior, edge, start)
-            value.backward()
-            evaluations[0] += 1
-            if evaluations[0] % 25 == 0:
-                history.append((steps + evaluations[0], float(value.detach())))
-                _advance(bar, steps + min(evaluations[0], lbfgs_steps), float(value.detach()))
-            return value
+        def with_points_added(batch):
+            interior, edge, start = batch
+            count = max(1, int(points * RAR_BOX_ADDED))
+            candidates = sample(count * RAR_BOX_CANDIDATES)
+            chosen = _rar_d_choice(residual, net, candidates, count, rng)
+            return [torch.cat([old, new[chosen]]) for old, new in zip(interior, candidates)], edge, start
 
-        lbfgs.step(closure)
-        loss = loss_at(interior, edge, start)
-        history.append((steps + lbfgs_steps, float(loss.detach())))
+        rng = np.random.default_rng(seed)
+        # phases of RAR_PHASE iterations with points added between them; without resampling one run (chunks of
+        # LBFGS_CHUNK only where a time limit must be kept)
+        chunk = RAR_PHASE if resampling == "rar" else LBFGS_CHUNK if time_limit is not None else lbfgs_steps
+        done, restarts, batch = _lbfgs_in_chunks(
+            trained, lambda batch: loss_at(*batch), draw, lbfgs_steps, history, bar, steps, started, time_limit,
+            refine=with_points_added if resampling == "rar" else None, chunk=chunk)
+        loss = loss_at(*batch)
+        final_points = len(batch[0][0])
     seconds = time.perf_counter() - started
     if bar is not None:
         bar.close()
@@ -252,14 +269,16 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
     # against symsim's solution of the model with the learned values: how well the network solves the model it found
     times, coords, reference, prediction, rel_l2 = _compare(model, net, t_end, reference_saves, real, learned)
     config = {"t_end": t_end, "steps": steps, "lbfgs_steps": lbfgs_steps, "points": points, "hard_bc": hard_bc,
-              "seed": seed, "width": width, "depth": depth, "learning_rate": learning_rate, "dtype": dtype}
+              "seed": seed, "width": width, "depth": depth, "learning_rate": learning_rate, "dtype": dtype,
+              "resampling": resampling, "time_limit": time_limit, "lbfgs_iterations": done, "lbfgs_restarts": restarts,
+              "final_points": final_points}
     if observed is not None:
         with torch.no_grad():
             misfit = net(*observed.inputs)[:, observed.columns] - observed.values
         config.update(data=str(observed.source), data_points=int(observed.values.shape[0]),
                       data_rms_misfit=float(misfit.pow(2).mean().sqrt()),
                       learn=list(unknowns), started_from={n: u.start for n, u in unknowns.items()})
-    return PinnRun(model.name, net, rel_l2, steps + lbfgs_steps, seconds, float(loss.detach()), history, config,
+    return PinnRun(model.name, net, rel_l2, steps + done, seconds, float(loss.detach()), history, config,
                    times, reference, prediction, coords, learned)
 
 
@@ -355,41 +374,64 @@ def _adam(net, steps: int, learning_rate: float, loss_of_a_new_draw, history: li
     return loss
 
 
+def _rar_d_choice(residual, net, candidates: list, count: int, rng) -> np.ndarray:
+    """Indices of ``count`` of the ``candidates`` (a list of input columns), drawn without replacement with
+    probability proportional to 1 + |r| / mean |r|, |r| the norm of the residuals at the point: RAR-D's density
+    with k = 1, c = 1, the choice Wu et al. (2023) found best across their problems -- the points follow the
+    residual, and every region keeps some."""
+    norms = []
+    for start in range(0, len(candidates[0]), 8192):
+        block = [c[start:start + 8192].detach().requires_grad_(True) for c in candidates]
+        norms.append(residual(net, *block).detach().norm(dim=1).numpy())
+    norms = np.concatenate(norms)
+    density = 1.0 + norms / max(float(norms.mean()), 1e-300)
+    return rng.choice(len(norms), size=count, replace=False, p=density / density.sum())
+
+
 def _lbfgs_in_chunks(trained: list, loss_of, draw, lbfgs_steps: int, history: list, bar, offset: int,
-                     started: float, time_limit: float | None = None, before_chunk=None, refine=None):
-    """L-BFGS (strong Wolfe) on ``loss_of(batch)`` in chunks of LBFGS_CHUNK iterations, each with a fresh
-    optimizer, so that a stall cannot pass silently: a chunk that ends early without lowering the loss by
+                     started: float, time_limit: float | None = None, before_chunk=None, refine=None,
+                     chunk: int | None = None):
+    """L-BFGS (strong Wolfe) on ``loss_of(batch)`` in chunks of ``chunk`` (LBFGS_CHUNK) iterations, each with
+    a fresh optimizer, so that a stall cannot pass silently: a chunk that ends early without lowering the loss by
     STALL_RATIO (a failed line search returns quietly) restarts on a new ``draw()``; one that ends in NaN
     goes back to the weights after the last good chunk; after MAX_RESTARTS stalls training stops.
     ``refine(batch)``: the next chunk's batch when no stall (default: the same); ``before_chunk(batch)``: run
     before each chunk. ``time_limit`` (seconds since ``started``): the chunk that passes it is the last, the
-    last one sized to the time left. Returns (iterations, restarts, the last batch)."""
+    last one sized to the time left at the last chunk's pace. The loss goes into ``history`` every
+    HISTORY_EVALUATIONS evaluations. Returns (iterations, restarts, the last batch)."""
     torch = _torch()
-    done, restarts = 0, 0
-    lbfgs_started = time.perf_counter()
+    done, restarts, pace = 0, 0, None
+    size = chunk or LBFGS_CHUNK
     good = [p.detach().clone() for p in trained]
     batch = draw()
     while done < lbfgs_steps and (time_limit is None or time.perf_counter() - started < time_limit):
         if before_chunk is not None:
             before_chunk(batch)
-        chunk = min(LBFGS_CHUNK, lbfgs_steps - done)
-        if time_limit is not None and done:      # the last chunk sized to the time left, at the pace so far
-            pace = (time.perf_counter() - lbfgs_started) / done
+        chunk = min(size, lbfgs_steps - done)
+        if time_limit is not None and pace is not None:     # the last chunk sized to the time left
             chunk = max(1, min(chunk, int((time_limit - (time.perf_counter() - started)) / pace)))
         lbfgs = torch.optim.LBFGS(trained, lr=1.0, max_iter=chunk, max_eval=int(chunk * 1.25),
                                   history_size=50, line_search_fn="strong_wolfe", tolerance_grad=1e-12,
                                   tolerance_change=1e-15)
+        evaluations = [0]
 
         def closure():
             lbfgs.zero_grad()
             value = loss_of(batch)
             value.backward()
+            evaluations[0] += 1
+            if evaluations[0] % HISTORY_EVALUATIONS == 0:
+                history.append((offset + done + evaluations[0], float(value.detach())))
+                _advance(bar, offset + min(done + evaluations[0], lbfgs_steps), float(value.detach()))
             return value
 
+        chunk_started = time.perf_counter()
         before = float(loss_of(batch).detach())
         lbfgs.step(closure)
         iterations = lbfgs.state[lbfgs._params[0]].get("n_iter", chunk)
         after = float(loss_of(batch).detach())
+        # the next chunk sized by this one's pace: the batch may have grown
+        pace = (time.perf_counter() - chunk_started) / max(iterations, 1)
         done += max(iterations, 1)
         history.append((offset + done, after))
         _advance(bar, offset + min(done, lbfgs_steps), after)
@@ -402,8 +444,9 @@ def _lbfgs_in_chunks(trained: list, loss_of, draw, lbfgs_steps: int, history: li
                 good = [p.detach().clone() for p in trained]
         stalled = failed or (iterations < chunk and not after < before * (1 - STALL_RATIO))
         restarts += stalled
-        if restarts > MAX_RESTARTS:
-            break
+        if restarts > MAX_RESTARTS or done >= lbfgs_steps or (
+                time_limit is not None and time.perf_counter() - started >= time_limit):
+            break        # the batch stays the one trained on (the final loss is measured on it)
         batch = draw() if stalled else refine(batch) if refine is not None else batch
     return done, restarts, batch
 
@@ -415,12 +458,22 @@ ODE_REFERENCE_SAVES = 400
 #: every draw are placed
 NEAR_BOUNDARY_BAND = 0.05
 
-#: after each L-BFGS chunk, resampling="rar" adds this fraction of the interior points, drawn (as RAR-D
-#: draws) from RAR_CANDIDATES times as many uniform candidates. Measured on Kovasznay (10 minutes): replacing
-#: the whole draw by a RAR-D draw at every chunk was 8x worse than keeping one uniform draw (5.2e-3 vs
-#: 6.2e-4 in u): the bulk loses its points and each chunk starts over on a new loss
+#: on a geometry, after each L-BFGS chunk, resampling="rar" adds this fraction of the interior points, drawn
+#: (as RAR-D draws) from RAR_CANDIDATES times as many uniform candidates. Measured on Kovasznay (10 minutes):
+#: replacing the whole draw by a RAR-D draw at every chunk was 8x worse than keeping one uniform draw (5.2e-3
+#: vs 6.2e-4 in u): the bulk loses its points and each chunk starts over on a new loss
 RAR_ADDED = 0.1
 RAR_CANDIDATES = 10
+#: on a box (time-dependent), resampling="rar" runs L-BFGS in phases of RAR_PHASE iterations and adds
+#: RAR_BOX_ADDED x the points after each, drawn from RAR_BOX_CANDIDATES times as many uniform candidates.
+#: Measured on Burgers (nu = 0.01/pi, 2048 points, 4x50, float64, 2000 Adam steps first; one run per seed):
+#: 6.1e-4, 6.5e-4, 6.9e-4 on seeds 0-2 after 4 phases (about 240 s), against 5.1e-3, 4.0e-3, 6.7e-2 from one
+#: 12000-iteration L-BFGS run on the first draw (about 270 s): the shock, ~nu wide, gets the points it needs
+RAR_PHASE = 1500
+RAR_BOX_ADDED = 0.25
+RAR_BOX_CANDIDATES = 200
+#: the loss is written into the history every this many L-BFGS evaluations
+HISTORY_EVALUATIONS = 25
 #: a training that has stalled this often stops
 MAX_RESTARTS = 20
 
@@ -444,8 +497,8 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
     with ``resampling="none"`` (the default) the draw is kept; with ``"rar"`` each chunk's draw is the last one
     plus RAR_ADDED x ``points`` points where the residual is large (residual-based adaptive refinement with
     RAR-D's density). A chunk that stalls (ends early without lowering the loss by STALL_RATIO: a
-    failed line search returns quietly) restarts on a new uniform draw.
-    A chunk that ends in NaN goes back to the weights before it. The error is measured against the model's exact solution (``model.exact``) on a
+    failed line search returns quietly) restarts on a new uniform draw. A chunk that ends in NaN goes back
+    to the weights before it. The error is measured against the model's exact solution (``model.exact``) on a
     ``grid_points``-wide grid of the domain; a pinned field (known up to a constant) up to its mean.
     ``time_limit`` (seconds of training): L-BFGS stops at the end of the chunk that passes it.
     """
@@ -494,19 +547,13 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
         return interior, edges
 
     def with_points_added(batch):
-        """The batch with RAR_ADDED x points more interior points, drawn as RAR-D draws (Wu et al. 2023):
-        from RAR_CANDIDATES x as many uniform candidates with probability proportional to
-        1 + (squared residual / its mean)."""
+        """The batch with RAR_ADDED x points more interior points, chosen from RAR_CANDIDATES x as many
+        uniform candidates by :func:`_rar_d_choice`."""
         count = max(1, int(points * RAR_ADDED))
-        candidates = domain.sample_interior(count * RAR_CANDIDATES, rng)
-        squared = []
-        for start in range(0, len(candidates), 8192):
-            block = tensors(candidates[start:start + 8192])
-            squared.append(residual(net, *block).detach().pow(2).sum(dim=1).numpy())
-        squared = np.concatenate(squared)
-        density = 1.0 + squared / max(float(squared.mean()), 1e-300)
-        chosen = tensors(candidates[rng.choice(len(candidates), size=count, replace=False, p=density / density.sum())])
-        interior = [torch.cat([old.detach(), new.detach()]).requires_grad_(True) for old, new in zip(batch[0], chosen)]
+        candidates = tensors(domain.sample_interior(count * RAR_CANDIDATES, rng))
+        chosen = _rar_d_choice(residual, net, candidates, count, rng)
+        interior = [torch.cat([old.detach(), new[chosen].detach()]).requires_grad_(True)
+                    for old, new in zip(batch[0], candidates)]
         return interior, batch[1]
 
     def loss_at(interior, edges):
@@ -557,7 +604,8 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
               "boundary_points": boundary_points, "hard_bc": hard_bc, "seed": seed, "width": width, "depth": depth,
               "learning_rate": learning_rate, "dtype": dtype, "t_end": 0.0, "lbfgs_restarts": restarts,
               "lbfgs_iterations": done, "time_limit": time_limit, "resampling": resampling,
-              "near_boundary": near_boundary, "pinned": sorted(pinned), "field_errors": errors}
+              "near_boundary": near_boundary, "final_points": len(batch[0][0]),
+              "pinned": sorted(pinned), "field_errors": errors}
     return PinnRun(model.name, net, rel_l2, steps + done, seconds, final, history, config, None, reference,
                    prediction, {domain.axis_names[0]: x, domain.axis_names[1]: y})
 
@@ -684,15 +732,17 @@ def pinn_figure(run: PinnRun):
         high = max(float(np.nanmax(image)) for image in images)
         difference = images[1] - images[0]
         spread = float(np.nanmax(np.abs(difference))) or 1e-12
-        for ax, data, title, scale in zip(row, (*images, difference), ("symsim solution", "PINN", "PINN - symsim"),
-                                          ((low, high, "viridis"), (low, high, "viridis"), (-spread, spread, "RdBu_r"))):
+        titles = (f"{run.reference_label} solution", "PINN", f"PINN - {run.reference_label}")
+        for ax, data, title, scale in zip(row, (*images, difference), titles,
+                                          ((low, high, "viridis"), (low, high, "viridis"),
+                                           (-spread, spread, "RdBu_r"))):
             # arrays are (time or first axis, second axis): imshow draws rows upwards with the transpose
             image = ax.imshow(data.T if not one_d else data, origin="lower", aspect="auto", extent=extent,
                               vmin=scale[0], vmax=scale[1], cmap=scale[2], interpolation="nearest")
             ax.set_title(f"{name}{where}: {title}")
             ax.set_xlabel(labels[0])
             ax.set_ylabel(labels[1])
-            figure.colorbar(image, ax=ax, label=name if title != "PINN - symsim" else f"error in {name}")
+            figure.colorbar(image, ax=ax, label=name if title != titles[2] else f"error in {name}")
     figure.suptitle(f"{run.model_name}: relative L2 error {run.rel_l2:.2e} after {run.steps} steps")
     return figure
 

@@ -200,3 +200,46 @@ def test_the_picture_shows_every_field_on_physical_axes(name, labels):
     assert solution.get_clim() == network.get_clim()        # one colour scale for both
     low, high = images[2].images[0].get_clim()
     assert low == -high                                     # the difference centred on zero
+
+
+def test_rar_d_draws_follow_the_residual_and_leave_no_region_empty():
+    """A residual 100x larger in a band of 5 % of x: RAR-D's density 1 + |r|/mean|r| puts ~43 % of the draws
+    there (0.05 x 17.8 / (0.05 x 17.8 + 0.95 x 1.17), not 5 %), each candidate at most once, and the rest of the
+    domain keeps points."""
+    import numpy as np
+    from symsim.pinn import _rar_d_choice
+
+    def banded(net, t, x):
+        return 1.0 + 99.0 * (x.abs() < 0.05).to(x.dtype)
+
+    generator = torch.Generator().manual_seed(0)
+    candidates = [torch.rand(20000, 1, generator=generator), 2 * torch.rand(20000, 1, generator=generator) - 1]
+    chosen = _rar_d_choice(banded, None, candidates, 500, np.random.default_rng(0))
+    assert len(set(chosen.tolist())) == 500
+    x = candidates[1][chosen, 0]
+    assert 0.35 < float((x.abs() < 0.05).double().mean()) < 0.5
+    assert int((x < -0.5).sum()) > 30 and int((x > 0.5).sum()) > 30
+
+
+def test_rar_phases_add_points_between_them_and_a_time_limit_ends_training(monkeypatch, capsys):
+    from symsim import pinn
+    burgers = load_model("burgers_1d")
+    monkeypatch.setattr(pinn, "RAR_PHASE", 10)
+    run = train_pinn(burgers, steps=2, lbfgs_steps=40, points=64, width=8, depth=1, hard_bc=True, dtype="float64")
+    assert run.config["resampling"] == "rar" and run.config["lbfgs_restarts"] == 0
+    assert run.config["final_points"] == 64 + 3 * 16          # a quarter of the points added after each phase
+    assert run.history[-1][0] == run.steps == 2 + run.config["lbfgs_iterations"]
+    plain = train_pinn(burgers, steps=2, lbfgs_steps=40, points=64, width=8, depth=1, resampling="none")
+    assert plain.config["final_points"] == 64
+
+    monkeypatch.setattr(pinn, "RAR_PHASE", 50)
+    limited = train_pinn(burgers, steps=1, lbfgs_steps=10 ** 6, points=64, width=8, depth=1, time_limit=1.0)
+    assert limited.config["lbfgs_iterations"] < 10 ** 6 and limited.seconds < 30
+    for bad, message in (({"time_limit": 0}, "--time-limit must be a positive"),
+                         ({"resampling": "everywhere"}, "resampling must be 'rar' or 'none'")):
+        with pytest.raises(pinn.OptionError, match=message):
+            train_pinn(burgers, steps=1, lbfgs_steps=0, **bad)
+    capsys.readouterr()
+    assert main(["pinn", "burgers_1d", "--time-limit", "-5", "--quiet"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--time-limit must be a positive" in err

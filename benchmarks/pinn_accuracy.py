@@ -163,18 +163,42 @@ def cylinder_measures(net, nu: float, points: int = 720) -> dict:
                          for name, value in values.items()}}
 
 
+def centre_line(net, column: int, where: np.ndarray) -> np.ndarray:
+    """u (column 0) on the vertical centre line x = 0.5 at heights ``where``, or v (column 1) on the
+    horizontal one y = 0.5 at abscissae ``where``."""
+    middle = np.full_like(where, 0.5)
+    x, y = (middle, where) if column == 0 else (where, middle)
+    with torch.no_grad():
+        return net(torch.tensor(x[:, None]), torch.tensor(y[:, None]))[:, column].numpy()
+
+
+def ghia_tables() -> tuple:
+    tables = runpy.run_path(str(EXAMPLES / "cavity.py"))
+    return (("ghia_u", 0, np.array(tables["GHIA_U"]).T), ("ghia_v", 1, np.array(tables["GHIA_V"]).T))
+
+
 def ghia_errors(net) -> dict:
     """Largest |network - Ghia| of u on the vertical and v on the horizontal centre line."""
-    tables = runpy.run_path(str(EXAMPLES / "cavity.py"))
-    errors = {}
-    for name, column, table in (("ghia_u", 0, tables["GHIA_U"]), ("ghia_v", 1, tables["GHIA_V"])):
-        where, reference = np.array(table).T
-        middle = np.full_like(where, 0.5)
-        x, y = (middle, where) if column == 0 else (where, middle)
-        with torch.no_grad():
-            values = net(torch.tensor(x[:, None]), torch.tensor(y[:, None]))[:, column].numpy()
-        errors[name] = float(np.max(np.abs(values - reference)))
-    return errors
+    return {name: float(np.max(np.abs(centre_line(net, column, where) - reference)))
+            for name, column, (where, reference) in ghia_tables()}
+
+
+def ghia_figure(net, errors: dict):
+    """The network's centre-line velocities (lines) against Ghia, Ghia & Shin's points (markers)."""
+    from symsim.plotting import new_figure
+
+    figure = new_figure(10, 4.2)
+    line = np.linspace(0.0, 1.0, 201)
+    for ax, (name, column, (where, reference)) in zip(figure.subplots(1, 2), ghia_tables()):
+        velocity, across = ("u", "y") if column == 0 else ("v", "x")
+        ax.plot(line, centre_line(net, column, line), label="PINN")
+        ax.plot(where, reference, "o", mfc="none", label="Ghia, Ghia & Shin 1982")
+        ax.set_xlabel(across)
+        ax.set_ylabel(f"{velocity} on {'x' if column == 0 else 'y'} = 0.5")
+        ax.set_title(f"{velocity} on the centre line: largest difference {errors[name]:.3f}")
+        ax.legend()
+    figure.suptitle("lid-driven cavity, Re = 100: centre-line velocities (lid speed 1)")
+    return figure
 
 
 def main() -> None:
@@ -205,6 +229,7 @@ def main() -> None:
         errors = dict(run.config["field_errors"])
         if name == "cavity":
             errors.update(ghia_errors(run.net))
+            save_figure(ghia_figure(run.net, errors), picture.with_name("pinn_accuracy_cavity_ghia.png"))
         if name == "cylinder":
             errors.update(cylinder_measures(run.net, model.parameters["nu"][1]))
         records[name] = {"errors": errors, "targets": targets,

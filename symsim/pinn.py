@@ -397,8 +397,9 @@ def _lbfgs_in_chunks(trained: list, loss_of, draw, lbfgs_steps: int, history: li
     goes back to the weights after the last good chunk; after MAX_RESTARTS stalls training stops.
     ``refine(batch)``: the next chunk's batch when no stall (default: the same); ``before_chunk(batch)``: run
     before each chunk. ``time_limit`` (seconds since ``started``): the chunk that passes it is the last, the
-    last one sized to the time left at the last chunk's pace. The loss goes into ``history`` every
-    HISTORY_EVALUATIONS evaluations. Returns (iterations, restarts, the last batch)."""
+    last one sized to the time left at the last chunk's pace per point (a batch is (interior columns, ...): the
+    count of points is ``len(batch[0][0])``). The loss goes into ``history`` every HISTORY_EVALUATIONS
+    evaluations. Returns (iterations, restarts, the last batch)."""
     torch = _torch()
     done, restarts, pace = 0, 0, None
     size = chunk or LBFGS_CHUNK
@@ -409,7 +410,8 @@ def _lbfgs_in_chunks(trained: list, loss_of, draw, lbfgs_steps: int, history: li
             before_chunk(batch)
         chunk = min(size, lbfgs_steps - done)
         if time_limit is not None and pace is not None:     # the last chunk sized to the time left
-            chunk = max(1, min(chunk, int((time_limit - (time.perf_counter() - started)) / pace)))
+            seconds_per_iteration = pace * len(batch[0][0])
+            chunk = max(1, min(chunk, int((time_limit - (time.perf_counter() - started)) / seconds_per_iteration)))
         lbfgs = torch.optim.LBFGS(trained, lr=1.0, max_iter=chunk, max_eval=int(chunk * 1.25),
                                   history_size=50, line_search_fn="strong_wolfe", tolerance_grad=1e-12,
                                   tolerance_change=1e-15)
@@ -420,9 +422,10 @@ def _lbfgs_in_chunks(trained: list, loss_of, draw, lbfgs_steps: int, history: li
             value = loss_of(batch)
             value.backward()
             evaluations[0] += 1
-            if evaluations[0] % HISTORY_EVALUATIONS == 0:
-                history.append((offset + done + evaluations[0], float(value.detach())))
-                _advance(bar, offset + min(done + evaluations[0], lbfgs_steps), float(value.detach()))
+            if evaluations[0] % HISTORY_EVALUATIONS == 0:       # at the iteration it belongs to
+                step = done + lbfgs.state[lbfgs._params[0]].get("n_iter", 0)
+                history.append((offset + step, float(value.detach())))
+                _advance(bar, offset + min(step, lbfgs_steps), float(value.detach()))
             return value
 
         chunk_started = time.perf_counter()
@@ -430,8 +433,8 @@ def _lbfgs_in_chunks(trained: list, loss_of, draw, lbfgs_steps: int, history: li
         lbfgs.step(closure)
         iterations = lbfgs.state[lbfgs._params[0]].get("n_iter", chunk)
         after = float(loss_of(batch).detach())
-        # the next chunk sized by this one's pace: the batch may have grown
-        pace = (time.perf_counter() - chunk_started) / max(iterations, 1)
+        # seconds per iteration and point: the next chunk's batch may be larger (resampling adds points)
+        pace = (time.perf_counter() - chunk_started) / max(iterations, 1) / len(batch[0][0])
         done += max(iterations, 1)
         history.append((offset + done, after))
         _advance(bar, offset + min(done, lbfgs_steps), after)

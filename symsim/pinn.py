@@ -236,7 +236,7 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
 
     started = time.perf_counter()
     history = []
-    bar = _progress(progress, steps + lbfgs_steps, model.name)
+    bar = _progress(progress, steps + lbfgs_steps, model.name, time_limit)
     edge_points = max(points // 4, 64)
     trained = list(net.parameters()) + [unknown.raw for unknown in unknowns.values()]
     loss = _adam(net, steps, learning_rate, lambda: loss_at(sample(points), sample(edge_points), sample(edge_points)),

@@ -469,9 +469,11 @@ RAR_ADDED = 0.1
 RAR_CANDIDATES = 10
 #: on a box (time-dependent), resampling="rar" runs L-BFGS in phases of RAR_PHASE iterations and adds
 #: RAR_BOX_ADDED x the points after each, drawn from RAR_BOX_CANDIDATES times as many uniform candidates.
-#: Measured on Burgers (nu = 0.01/pi, 2048 points, 4x50, float64, 2000 Adam steps first; one run per seed):
-#: 6.1e-4, 6.5e-4, 6.9e-4 on seeds 0-2 after 4 phases (about 240 s), against 5.1e-3, 4.0e-3, 6.7e-2 from one
-#: 12000-iteration L-BFGS run on the first draw (about 270 s): the shock, ~nu wide, gets the points it needs
+#: Measured on Burgers (benchmarks/pinn_accuracy.py --problems burgers: nu = 0.01/pi, 2048 points, 4x50,
+#: float64, 2000 Adam steps first, 5 minutes; one run per seed): 7.9e-4, 5.9e-4, 9.1e-4 against Cole-Hopf on
+#: seeds 0-2, against 5.1e-3, 4.0e-3, 6.7e-2 from one 12000-iteration L-BFGS run on the first draw: the shock,
+#: ~nu wide, gets the points it needs. Not the geometry's default: on Kovasznay, a smooth flow, these phases
+#: gave v 4.8e-3 against 1.9e-3 (the added points follow the largest residuals; the bulk's share falls)
 RAR_PHASE = 1500
 RAR_BOX_ADDED = 0.25
 RAR_BOX_CANDIDATES = 200

@@ -238,6 +238,8 @@ def main() -> None:
                          "training_seconds": run.seconds, "wall_seconds": wall, "budget_seconds": budget,
                          "adam_steps": settings["steps"], "lbfgs_iterations": run.config["lbfgs_iterations"],
                          "lbfgs_restarts": run.config["lbfgs_restarts"], "final_loss": run.final_loss,
+                         "residual_trained": run.config["residual_trained"],
+                         "residual_fresh": run.config["residual_fresh"],
                          "settings": settings, "seed": args.seed, "picture": str(picture),
                          "loss_history": thinned(run.history)}
     print(f"\nPINN accuracy ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, float64)")

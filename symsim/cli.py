@@ -126,12 +126,24 @@ def build_parser() -> argparse.ArgumentParser:
     pinn.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     pinn.add_argument("--width", type=int, help="hidden layer width (default 64, 50 on a geometry)")
     pinn.add_argument("--depth", type=int, help="hidden layers (default 4)")
+    pinn.add_argument("--architecture", choices=("mlp", "modified"), default="mlp",
+                      help="mlp: tanh layers; modified: the modified MLP (two encodings of the input mixed by "
+                           "every layer) (default mlp)")
     pinn.add_argument("--float64", action="store_true", help="train in float64 (default float32, about 2x faster; "
                       "float64 for a model on a geometry or an ODE model)")
     pinn.add_argument("--float32", action="store_true", help="train in float32 (a model on a geometry or an ODE model)")
     pinn.add_argument("--resampling", choices=("rar", "none"),
                       help="rar: L-BFGS in phases, points added where the residual is large between them (default "
                            "on a box without --data); none: one draw (default with --data and on a geometry)")
+    pinn.add_argument("--causal", type=float, metavar="EPSILON",
+                      help="weigh the residual causally: a time slice counts as exp(-EPSILON x the residual before "
+                           "it) (time-dependent models; default off)")
+    pinn.add_argument("--balance", choices=("gradient", "none"),
+                      help="a model on a geometry: weigh the loss's components to equal gradient norms at the "
+                           "start of each L-BFGS chunk (default none)")
+    pinn.add_argument("--sampling", choices=("uniform", "sobol"),
+                      help="a model on a geometry: interior points uniform (default) or from a scrambled Sobol "
+                           "sequence")
     pinn.add_argument("--time-limit", type=float, metavar="SECONDS",
                       help="stop L-BFGS at the end of the phase that passes this many seconds of training")
     pinn.add_argument("--data", metavar="OBS", help="observations (.npz/.nc as symsim run writes, noisy or not): "
@@ -561,7 +573,8 @@ def _pinn(args) -> int:
                      width=args.width, depth=args.depth,
                      dtype="float64" if args.float64 else "float32" if args.float32 else None, progress=not args.quiet,
                      data=args.data, learn=learn, data_points=args.data_points, resampling=args.resampling,
-                     time_limit=args.time_limit)
+                     time_limit=args.time_limit, causal=args.causal, balance=args.balance,
+                     architecture=args.architecture, sampling=args.sampling)
     written = f"; wrote {', '.join(run.save(args.output))}" if args.output else ""
     how = f"({run.steps} steps, {run.seconds:.1f} s, final loss {run.final_loss:.3e}){written}"
     if run.learned:

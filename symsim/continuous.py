@@ -207,17 +207,27 @@ def geometry_constraint_forms(plan: ContinuousPlan, field: str):
     """(g, phi) of ``field`` on a geometry, as SymPy expressions of the coordinates, or None without
     Dirichlet conditions: phi joins the distances of the pieces of every boundary where the field has a
     Dirichlet condition (zero there, positive inside), g interpolates the conditions' values between those
-    pieces (equal to each on its piece); ``u = g + phi * N`` meets them all whatever N is."""
-    from .geometry import boundary_interpolation, boundary_trace, joined_distance
+    pieces (equal to each on its piece); ``u = g + phi * N`` meets them all whatever N is. Data on the four sides
+    of a rectangle (and nowhere else) that agrees at its corners takes Coons' patch instead
+    (:func:`symsim.geometry.rectangle_patch`), smooth at the corners where the R-function blend is not."""
+    from .geometry import boundary_interpolation, boundary_trace, joined_distance, rectangle_patch
 
     dirichlet = {c.boundary: c.value for c in plan.conditions if c.field == field and c.kind == "dirichlet"}
     if not dirichlet:
         return None
     x, y = (sympy.Symbol(name) for name in plan.inputs[-2:])
     pieces = [p for p in plan.geometry.pieces if p.name in dirichlet]
+    traces = [boundary_trace(dirichlet[p.name], p, x, y) for p in pieces]
+    outer = plan.geometry.outer.pieces(hole=False)
+    # data on the whole rectangle only, varying along it: Coons' patch where the corners agree. Data equal on
+    # every side is its own smooth extension; the product phi measured worse there (the cavity's v = 0 with
+    # the lid's singular corners: 0.068 / 0.081 from Ghia's profiles against 0.032 / 0.033)
+    if set(pieces) == set(outer) and any(t != traces[0] for t in traces):
+        patch = rectangle_patch([dirichlet[p.name] for p in outer], plan.geometry.outer, x, y)
+        if patch is not None:
+            return patch
     distances = [p.distance(x, y) for p in pieces]
-    g = boundary_interpolation([boundary_trace(dirichlet[p.name], p, x, y) for p in pieces], distances)
-    return g, joined_distance(distances)
+    return boundary_interpolation(traces, distances), joined_distance(distances)
 
 
 def _closed_under_parents(used: set) -> tuple:

@@ -19,7 +19,9 @@ channel's two walls). From the pieces come
   ``a + b - sqrt(a**2 + b**2)``, zero exactly where one of them is;
 - the **transfinite interpolation** of boundary data (:func:`boundary_interpolation`): weights
   ``prod_{j != i} phi_j / sum_k prod_{j != k} phi_j`` make it equal the data of piece ``i`` on
-  piece ``i``; with ``u = g + phi * N`` a network meets every Dirichlet condition exactly;
+  piece ``i``; with ``u = g + phi * N`` a network meets every Dirichlet condition exactly; data on the
+  four sides of a rectangle that varies along them and agrees at the corners takes **Coons' patch** instead
+  (:func:`rectangle_patch`), smooth at the corners where this blend is not;
 - **points**: uniform in the interior (rejection from the bounding box) and uniform by arc length
   on each named boundary, with the outward unit normal of the domain there.
 """
@@ -241,14 +243,18 @@ class Domain:
             inside &= ~hole.contains(points)
         return inside
 
-    def sample_interior(self, count: int, rng: np.random.Generator) -> np.ndarray:
-        """``count`` points uniform in the domain (rejection from the bounding box)."""
+    def sample_interior(self, count: int, rng: np.random.Generator, unit_square=None) -> np.ndarray:
+        """``count`` points uniform in the domain (rejection from the bounding box). ``unit_square(n)``: where
+        the (n, 2) points in [0, 1)^2 come from (a low-discrepancy sequence, say); default ``rng``'s uniform."""
         (x0, x1), (y0, y1) = self.bounds()
         fraction = self.area() / self.outer.area()
         chunks, found = [], 0
         while found < count:
             trial = int((count - found) / fraction * 1.1) + 16
-            points = np.column_stack([rng.uniform(x0, x1, trial), rng.uniform(y0, y1, trial)])
+            if unit_square is None:
+                points = np.column_stack([rng.uniform(x0, x1, trial), rng.uniform(y0, y1, trial)])
+            else:
+                points = np.array([x0, y0]) + unit_square(trial) * np.array([x1 - x0, y1 - y0])
             points = points[self.contains(points)]
             chunks.append(points)
             found += len(points)
@@ -301,8 +307,9 @@ def joined_distance(distances) -> sympy.Expr:
     positive elsewhere, and normalized to first order (a distance near each piece).
 
     Measured against the product of the distances (with the plain distance to the line for the outer
-    rectangle's sides, smooth at the corners) on Kovasznay's square, 10 minutes of training each:
-    u 6.2e-4, v 1.9e-3, p 2.5e-3 here, u 8.6e-4, v 4.1e-3, p 8.7e-3 with the product.
+    rectangle's sides, smooth at the corners) on Kovasznay's square, 10 minutes of training each, g the
+    blend of :func:`boundary_interpolation`: u 6.2e-4, v 1.9e-3, p 2.5e-3 here, u 8.6e-4, v 4.1e-3,
+    p 8.7e-3 with the product. With g Coons' patch (:func:`rectangle_patch`) the product is the one to use.
     """
     distances = list(distances)
     joined = distances[0]
@@ -329,6 +336,35 @@ def boundary_interpolation(values, distances) -> sympy.Expr:
         return values[0]
     weights = [sympy.Mul(*[d for j, d in enumerate(distances) if j != i]) for i in range(len(distances))]
     return sympy.Add(*[v * w for v, w in zip(values, weights)]) / sympy.Add(*weights)
+
+
+def rectangle_patch(values, outer: Rectangle, x, y):
+    """(g, phi) for data on all four sides of ``outer`` (``values``: the boundary's value expression per side, in
+    RECTANGLE_SIDES order) when the sides agree at the four corners, else None.
+
+    g is Coons' transfinite interpolation of the sides' traces, P_x + P_y - P_x P_y with P_x the linear blend of
+    the left and right traces in x, P_y of the bottom and top ones in y: smooth wherever the data is, and equal
+    to it on every side. phi = 16 s(1-s) t(1-t) x half the shorter side (s, t the rectangle's unit coordinates;
+    the distance to the nearest side at the centre, like the R-function's). The blend of
+    :func:`boundary_interpolation` with :func:`joined_distance` is homogeneous of degree one at a corner: its
+    Laplacian grows as 1 / r there and u - g = phi N asks N for a jump at the corner, which a smooth network
+    cannot give; here N = (u - g) / phi is as smooth as u. Measured on Kovasznay: benchmarks/pinn_accuracy.py."""
+    (x0, x1), (y0, y1) = outer.bounds()
+    bottom, right, top, left = (boundary_trace(value, piece, x, y)
+                                for value, piece in zip(values, outer.pieces(hole=False)))
+    corners = ((x0, y0, left, bottom), (x1, y0, right, bottom), (x1, y1, right, top), (x0, y1, left, top))
+    for cx, cy, one, other in corners:
+        at = {x: cx, y: cy}
+        if sympy.simplify(sympy.sympify(one).xreplace(at) - sympy.sympify(other).xreplace(at)) != 0:
+            return None
+    s, t = (x - x0) / (x1 - x0), (y - y0) / (y1 - y0)
+    blend_x = (1 - s) * left + s * right
+    blend_y = (1 - t) * bottom + t * top
+    both = sum(weight * sympy.sympify(side).xreplace({x: cx})
+               for weight, side, cx in (((1 - s) * (1 - t), bottom, x0), (s * (1 - t), bottom, x1),
+                                        ((1 - s) * t, top, x0), (s * t, top, x1)))
+    phi = 16 * s * (1 - s) * t * (1 - t) * min(x1 - x0, y1 - y0) / 2
+    return blend_x + blend_y - both, phi
 
 
 def _check_boundary_name(name) -> None:

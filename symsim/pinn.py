@@ -46,9 +46,13 @@ def _torch():
     return torch
 
 
-def build_network(module, t_end: float, width: int = 64, depth: int = 4):
-    """An MLP ``net(t, x, ...) -> fields`` with inputs scaled to [-1, 1] and periodic axes as sin/cos."""
+def build_network(module, t_end: float, width: int = 64, depth: int = 4, architecture: str = "mlp"):
+    """A network ``net(t, x, ...) -> fields`` with inputs scaled to [-1, 1] and periodic axes as sin/cos:
+    ``architecture="mlp"``, ``depth`` tanh layers of ``width``; ``"modified"``, the modified MLP of Wang, Teng &
+    Perdikaris (2021): two encodings U, V of the input, each hidden layer's output Z mixing them as
+    (1 - Z) U + Z V, so that the input reaches every layer (measured on steady flows: benchmarks/pinn_accuracy.py)."""
     torch = _torch()
+    _check_choice("architecture", architecture, ARCHITECTURES)
 
     class PinnNet(torch.nn.Module):
         def __init__(self):
@@ -57,6 +61,13 @@ def build_network(module, t_end: float, width: int = 64, depth: int = 4):
             self.scales = [(0.0, t_end) if name == "t" else module.DOMAIN[name] for name in module.INPUTS]
             self.periodic = [name in module.PERIODIC for name in module.INPUTS]
             features = sum(2 if p else 1 for p in self.periodic)
+            self.modified = architecture == "modified"
+            if self.modified:
+                self.encodings = torch.nn.ModuleList(torch.nn.Linear(features, width) for _ in range(2))
+                self.hidden = torch.nn.ModuleList(torch.nn.Linear(features if k == 0 else width, width)
+                                                  for k in range(depth))
+                self.output = torch.nn.Linear(width, len(module.FIELDS))
+                return
             layers, size = [], features
             for _ in range(depth):
                 layers += [torch.nn.Linear(size, width), torch.nn.Tanh()]
@@ -72,9 +83,27 @@ def build_network(module, t_end: float, width: int = 64, depth: int = 4):
                     features += [torch.sin(angle), torch.cos(angle)]
                 else:
                     features.append(2 * (value - low) / (high - low) - 1)
-            return self.layers(torch.cat(features, dim=1))
+            features = torch.cat(features, dim=1)
+            if not self.modified:
+                return self.layers(features)
+            u, v = (torch.tanh(encoding(features)) for encoding in self.encodings)
+            hidden = features
+            for layer in self.hidden:
+                mix = torch.tanh(layer(hidden))
+                hidden = u + mix * (v - u)
+            return self.output(hidden)
 
     return PinnNet()
+
+
+def _check_choice(option: str, value, choices: tuple) -> None:
+    if value not in choices:
+        listed = ", ".join(repr(c) for c in choices[:-1]) + f" or {choices[-1]!r}"
+        raise OptionError(f"{option} must be {listed}, got {value!r}")
+
+
+#: the networks build_network makes
+ARCHITECTURES = ("mlp", "modified")
 
 
 @dataclass
@@ -117,7 +146,7 @@ def load_network(directory, model: Model):
     directory = Path(directory)
     config = json.loads((directory / "metrics.json").read_text())["config"]
     module = pinn_module(model)
-    net = build_network(module, config["t_end"], config["width"], config["depth"])
+    net = build_network(module, config["t_end"], config["width"], config["depth"], config.get("architecture", "mlp"))
     if config["hard_bc"]:
         net = module.HardConstraints(net)
     net.load_state_dict(torch.load(directory / "weights.pt", weights_only=True))
@@ -135,7 +164,8 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
                depth: int | None = None, learning_rate: float | None = None, dtype: str | None = None,
                progress: bool = False, reference_saves: int = 20, data=None, learn=(),
                data_points: int | None = None, resampling: str | None = None,
-               time_limit: float | None = None) -> PinnRun:
+               time_limit: float | None = None, causal: float | None = None,
+               balance: str | None = None, architecture: str = "mlp", sampling: str | None = None) -> PinnRun:
     """Train an MLP on ``model``'s residual loss; report its error against the numerical solution (or, for a
     model on a geometry, :func:`train_geometry_pinn`, against its exact solution where it has one). An ODE
     model (no grid) trains a network of t alone, its initial values held exactly unless ``hard_bc=False``,
@@ -155,6 +185,13 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
     it is one run on one draw. Either way a run that ends early without lowering the loss (a failed line
     search returns quietly) restarts on a new draw. ``time_limit`` (seconds of training): L-BFGS stops at the
     end of the phase that passes it, the last one sized to the time left.
+
+    ``causal=epsilon`` weighs the residual causally (Wang, Sankaran & Perdikaris 2024, "Respecting causality for
+    training physics-informed neural networks"): [0, t_end] in CAUSAL_SLICES slices, slice i's mean square
+    residual L_i weighted by exp(-epsilon * sum_{k<i} L_k), so that a later time counts only once the times
+    before it are fitted. The weights follow every Adam step and are set at the start of each L-BFGS phase
+    (L-BFGS needs one objective per run). ``balance``, ``sampling`` (a model on a geometry): see
+    :func:`train_geometry_pinn`.
     """
     torch = _torch()
     given = {name: value for name, value in (("steps", steps), ("lbfgs_steps", lbfgs_steps), ("points", points),
@@ -168,14 +205,22 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
         if data is not None or learn:
             raise OptionError("--data/--learn: inverse problems run on time-dependent models (on a grid, or ODEs) "
                               "for now")
+        if causal is not None:
+            raise OptionError(f"--causal: model {model.name!r} is steady (on a geometry); causal weighting is for "
+                              "time-dependent models")
         return train_geometry_pinn(model, seed=seed, dtype=dtype or "float64", progress=progress,
                                    hard_bc=hard_bc is not False, resampling=resampling or "none",
-                                   time_limit=time_limit, **given)
+                                   time_limit=time_limit, balance=balance or "none", architecture=architecture,
+                                   sampling=sampling or "uniform", **given)
+    if balance not in (None, "none") or sampling not in (None, "uniform"):
+        raise OptionError("--balance and --sampling sobol: for models on a geometry (on a box, points are "
+                          "uniform and the loss unweighted)")
     # forward problems resample by default; an inverse problem keeps one draw, as measured: Burgers' nu from data,
     # seed 2, was 20.5 % off with L-BFGS in chunks against 9.1 % with one run (each chunk forgets the curvature)
     resampling = resampling or ("none" if data is not None else "rar")
-    if resampling not in ("rar", "none"):
-        raise OptionError(f"resampling must be 'rar' or 'none', got {resampling!r}")
+    _check_choice("resampling", resampling, ("rar", "none"))
+    if causal is not None and not (math.isfinite(causal) and causal > 0):
+        raise OptionError(f"--causal must be a positive number (epsilon of the causal weights), got {causal}")
     # the defaults of a time-dependent model on a box; an ODE model (no grid: a network of t alone) holds its
     # initial values exactly unless told otherwise, in float64 (a long horizon is a hard fit for float32)
     steps, lbfgs_steps, points = given.get("steps", 2000), given.get("lbfgs_steps", 1000), given.get("points", 4096)
@@ -193,7 +238,7 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
     generator = torch.Generator().manual_seed(seed)
     real = getattr(torch, dtype)
     module = pinn_module(model)
-    net = build_network(module, t_end, width, depth)
+    net = build_network(module, t_end, width, depth, architecture)
     if hard_bc:
         net = module.HardConstraints(net)
     net = net.to(real)
@@ -216,12 +261,23 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
     # hard constraints fix the value; the velocity stays a soft term
     velocity_columns = [i for i, name in enumerate(module.InitialResidual.COLUMNS) if name.endswith("_t")]
 
+    causal_weights = [None]       # set at the start of each L-BFGS phase; None: from each evaluation's residual
+    last_slices = [None]
+
+    def residual_loss(interior):
+        squares = residual(net, *interior).pow(2)
+        if causal is None:
+            return squares.mean()
+        slices = last_slices[0] = _causal_slices(squares, interior[0], t_end)
+        weights = causal_weights[0] if causal_weights[0] is not None else _causal_weights(slices, causal)
+        return (weights * slices).mean()
+
     def loss_at(interior, edge, start):
         if unknowns:                    # this evaluation's values of the learned parameters, in every term
             current = {name: unknown.value() for name, unknown in unknowns.items()}
             for term in terms:
                 term.params.update(current)
-        total = residual(net, *interior).pow(2).mean()
+        total = residual_loss(interior)
         if observed is not None:
             total = total + (net(*observed.inputs)[:, observed.columns] - observed.values).pow(2).mean()
         if soft_initial or velocity_terms:
@@ -253,13 +309,18 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
             chosen = _rar_d_choice(residual, net, candidates, count, rng)
             return [torch.cat([old, new[chosen]]) for old, new in zip(interior, candidates)], edge, start
 
+        def before_phase(batch):
+            if causal is not None:
+                squares = residual(net, *batch[0]).pow(2).detach()
+                causal_weights[0] = _causal_weights(_causal_slices(squares, batch[0][0], t_end), causal)
+
         rng = np.random.default_rng(seed)
         # phases of RAR_PHASE iterations with points added between them; without resampling one run (chunks of
         # LBFGS_CHUNK only where a time limit must be kept)
         chunk = RAR_PHASE if resampling == "rar" else LBFGS_CHUNK if time_limit is not None else lbfgs_steps
         done, restarts, batch = _lbfgs_in_chunks(
             trained, lambda batch: loss_at(*batch), draw, lbfgs_steps, history, bar, steps, started, time_limit,
-            refine=with_points_added if resampling == "rar" else None, chunk=chunk)
+            refine=with_points_added if resampling == "rar" else None, chunk=chunk, before_chunk=before_phase)
         loss = loss_at(*batch)
         final_points = len(batch[0][0])
     seconds = time.perf_counter() - started
@@ -269,9 +330,13 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
     # against symsim's solution of the model with the learned values: how well the network solves the model it found
     times, coords, reference, prediction, rel_l2 = _compare(model, net, t_end, reference_saves, real, learned)
     config = {"t_end": t_end, "steps": steps, "lbfgs_steps": lbfgs_steps, "points": points, "hard_bc": hard_bc,
-              "seed": seed, "width": width, "depth": depth, "learning_rate": learning_rate, "dtype": dtype,
+              "seed": seed, "width": width, "depth": depth, "architecture": architecture,
+              "learning_rate": learning_rate, "dtype": dtype,
               "resampling": resampling, "time_limit": time_limit, "lbfgs_iterations": done, "lbfgs_restarts": restarts,
-              "final_points": final_points}
+              "final_points": final_points, "causal": causal}
+    if causal is not None:        # how far the weights let the last slice in at the end (1: all of it)
+        config.update(causal_slices=CAUSAL_SLICES,
+                      causal_last_weight=float(_causal_weights(last_slices[0], causal)[-1]))
     if observed is not None:
         with torch.no_grad():
             misfit = net(*observed.inputs)[:, observed.columns] - observed.values
@@ -388,6 +453,44 @@ def _rar_d_choice(residual, net, candidates: list, count: int, rng) -> np.ndarra
     return rng.choice(len(norms), size=count, replace=False, p=density / density.sum())
 
 
+def _causal_slices(squares, t, t_end: float):
+    """The mean square residual in each of CAUSAL_SLICES equal slices of [0, t_end] (``squares``: per point and
+    field; ``t``: the points' times); a slice without points counts zero."""
+    torch = _torch()
+    index = (t.detach().reshape(-1) / t_end * CAUSAL_SLICES).long().clamp(0, CAUSAL_SLICES - 1)
+    sums = torch.zeros(CAUSAL_SLICES, dtype=squares.dtype).index_add(0, index, squares.sum(dim=1))
+    counts = torch.bincount(index, minlength=CAUSAL_SLICES).clamp(min=1).to(squares.dtype)
+    return sums / counts
+
+
+def _causal_weights(slices, epsilon: float):
+    """exp(-epsilon * the sum of the slices before each), detached: a slice's weight rises as the ones before it
+    are fitted (the first always 1)."""
+    torch = _torch()
+    before = torch.cumsum(slices.detach(), 0) - slices.detach()
+    return torch.exp(-epsilon * before)
+
+
+def _balanced_weights(components: list, parameters: list):
+    """Weights that give each loss component the same pull: w_i = mean_j |grad L_j| / |grad L_i| (the norm of
+    each component's gradient in the trained parameters), the gradient-norm balancing of Wang, Yu & Perdikaris
+    (2023, "An expert's guide to training physics-informed neural networks"). A component with no gradient
+    keeps weight 1."""
+    torch = _torch()
+    norms = []
+    for component in components:
+        if not component.requires_grad:
+            norms.append(0.0)
+            continue
+        gradients = torch.autograd.grad(component, parameters, retain_graph=True, allow_unused=True)
+        norms.append(math.sqrt(sum(float(g.pow(2).sum()) for g in gradients if g is not None)))
+    pulling = [n for n in norms if n > 0 and math.isfinite(n)]
+    if not pulling:
+        return [1.0] * len(norms)
+    mean = sum(pulling) / len(pulling)
+    return [mean / n if n > 0 and math.isfinite(n) else 1.0 for n in norms]
+
+
 def _lbfgs_in_chunks(trained: list, loss_of, draw, lbfgs_steps: int, history: list, bar, offset: int,
                      started: float, time_limit: float | None = None, before_chunk=None, refine=None,
                      chunk: int | None = None):
@@ -477,6 +580,10 @@ RAR_CANDIDATES = 10
 RAR_PHASE = 1500
 RAR_BOX_ADDED = 0.25
 RAR_BOX_CANDIDATES = 200
+#: causal weighting's slices of [0, t_end] (32: Wang, Sankaran & Perdikaris's choice)
+CAUSAL_SLICES = 32
+#: a geometry run's residual is measured at the end on a fresh draw of this many times its points
+FRESH_POINTS = 4
 #: the loss is written into the history every this many L-BFGS evaluations
 HISTORY_EVALUATIONS = 25
 #: a training that has stalled this often stops
@@ -492,7 +599,8 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
                         boundary_points: int = 256, hard_bc: bool = True, seed: int = 0, width: int = 50,
                         depth: int = 4, learning_rate: float = 1e-3, dtype: str = "float64",
                         progress: bool = False, grid_points: int = 150, time_limit: float | None = None,
-                        resampling: str = "none", near_boundary: float = 0.0) -> PinnRun:
+                        resampling: str = "none", near_boundary: float = 0.0, balance: str = "none",
+                        architecture: str = "mlp", sampling: str = "uniform") -> PinnRun:
     """Train an MLP ``net(x, y)`` on a model posed on a geometry (steady equations, constraints).
 
     With ``hard_bc`` (the default) every Dirichlet condition and pin holds exactly (the generated
@@ -506,12 +614,20 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
     to the weights before it. The error is measured against the model's exact solution (``model.exact``) on a
     ``grid_points``-wide grid of the domain; a pinned field (known up to a constant) up to its mean.
     ``time_limit`` (seconds of training): L-BFGS stops at the end of the chunk that passes it.
+    ``balance="gradient"`` weighs the loss's components (each residual, each soft boundary column) at the start
+    of every L-BFGS chunk so that each pulls the parameters as hard as the mean (:func:`_balanced_weights`);
+    ``"none"`` (the default) adds them as they are. ``sampling="sobol"`` draws the interior points from one
+    scrambled Sobol sequence (more even than ``"uniform"``, the default); ``architecture``: see
+    :func:`build_network`. ``config`` records the interior residual on the last points trained on
+    (``residual_trained``) and on a fresh draw of FRESH_POINTS x as many (``residual_fresh``): a network that
+    fits its points and not the flow shows a gap.
     """
     torch = _torch()
     if model.geometry is None:
         raise OptionError(f"model {model.name!r} has no geometry (Model(name, geometry=Rectangle(...)))")
-    if resampling not in ("rar", "none"):
-        raise OptionError(f"resampling must be 'rar' or 'none', got {resampling!r}")
+    _check_choice("resampling", resampling, ("rar", "none"))
+    _check_choice("balance", balance, ("gradient", "none"))
+    _check_choice("sampling", sampling, ("sobol", "uniform"))
     for name, value in (("steps", steps), ("points", points), ("boundary_points", boundary_points)):
         if int(value) < (0 if name == "steps" else 1):
             raise OptionError(f"{name} must be at least {0 if name == 'steps' else 1}, got {value}")
@@ -520,7 +636,7 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
     real = getattr(torch, dtype)
     module = pinn_module(model)
     domain = model.geometry
-    net = build_network(module, 0.0, width, depth)
+    net = build_network(module, 0.0, width, depth, architecture)
     if hard_bc:
         net = module.HardConstraints(net)
     net = net.to(real)
@@ -537,9 +653,15 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
         # factors frozen at a fixed draw be found again (module.freeze_factors)
         return [torch.tensor(array[:, k:k + 1], dtype=real).requires_grad_(True) for k in range(array.shape[1])]
 
+    # sampling="sobol": the interior points from one scrambled Sobol sequence, each draw its next points
+    sobol = torch.quasirandom.SobolEngine(2, scramble=True, seed=seed) if sampling == "sobol" else None
+
+    def unit_square(count):
+        return sobol.draw(count, dtype=torch.float64).numpy()
+
     def draw():
         near = int(points * near_boundary)
-        inside = domain.sample_interior(points - near, rng)
+        inside = domain.sample_interior(points - near, rng, unit_square if sobol is not None else None)
         if near:
             (x0, x1), (y0, y1) = domain.bounds()
             band = NEAR_BOUNDARY_BAND * min(x1 - x0, y1 - y0)
@@ -561,11 +683,17 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
                     for old, new in zip(batch[0], candidates)]
         return interior, batch[1]
 
+    def components_at(interior, edges):
+        """The loss's components: each residual's mean square, then each soft boundary column's."""
+        parts = [residual(net, *interior).pow(2).mean(dim=0)]
+        parts += [boundary(net, name, *edges[name])[:, columns].pow(2).mean(dim=0) for name, columns in soft.items()]
+        return torch.cat(parts)
+
+    weights = [None]            # balance="gradient": the components' weights, set at the start of each chunk
+
     def loss_at(interior, edges):
-        total = residual(net, *interior).pow(2).mean(dim=0).sum()
-        for name, columns in soft.items():
-            total = total + boundary(net, name, *edges[name])[:, columns].pow(2).mean(dim=0).sum()
-        return total
+        components = components_at(interior, edges)
+        return components.sum() if weights[0] is None else (components * weights[0]).sum()
 
     started = time.perf_counter()
     history = []
@@ -575,6 +703,9 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
     def before_chunk(batch):
         if hard_bc and hasattr(net, "factors"):     # g, phi and their derivatives once per draw
             module.freeze_factors(net, *batch[0])
+        if balance == "gradient":
+            weights[0] = torch.tensor(_balanced_weights(list(components_at(*batch)), list(net.parameters())),
+                                      dtype=real)
 
     done, restarts, batch = _lbfgs_in_chunks(
         list(net.parameters()), lambda batch: loss_at(*batch), draw, lbfgs_steps, history, bar, steps,
@@ -584,7 +715,12 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
         refine=with_points_added if resampling == "rar" else None)
     if hard_bc and hasattr(net, "factors"):
         module.freeze_factors(net, None)
-    final = float(loss_at(*batch).detach()) if lbfgs_steps else float(loss.detach())
+    final = float(components_at(*batch).sum().detach()) if lbfgs_steps else float(loss.detach())   # unweighted
+    # the residual on the points trained on against a fresh draw of FRESH_POINTS x as many: a network that fits
+    # its draw and not the flow shows a gap
+    fresh = tensors(domain.sample_interior(FRESH_POINTS * points, np.random.default_rng([seed, 1])))
+    residual_trained, residual_fresh = (float(residual(net, *inside).pow(2).mean(dim=0).sum().detach())
+                                        for inside in (batch[0], fresh))
     seconds = time.perf_counter() - started
     if bar is not None:
         bar.close()
@@ -607,9 +743,12 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
     rel_l2 = max((errors[f] for f in measured), default=float("nan"))
     config = {"geometry": True, "steps": steps, "lbfgs_steps": lbfgs_steps, "points": points,
               "boundary_points": boundary_points, "hard_bc": hard_bc, "seed": seed, "width": width, "depth": depth,
+              "architecture": architecture, "sampling": sampling, "residual_trained": residual_trained,
+              "residual_fresh": residual_fresh,
               "learning_rate": learning_rate, "dtype": dtype, "t_end": 0.0, "lbfgs_restarts": restarts,
               "lbfgs_iterations": done, "time_limit": time_limit, "resampling": resampling,
-              "near_boundary": near_boundary, "final_points": len(batch[0][0]),
+              "near_boundary": near_boundary, "final_points": len(batch[0][0]), "balance": balance,
+              "loss_weights": weights[0].tolist() if weights[0] is not None else None,
               "pinned": sorted(pinned), "field_errors": errors}
     return PinnRun(model.name, net, rel_l2, steps + done, seconds, final, history, config, None, reference,
                    prediction, {domain.axis_names[0]: x, domain.axis_names[1]: y})

@@ -67,6 +67,76 @@ def test_points_near_the_boundary_are_inside_and_within_the_band():
     assert {p.name for p in domain.pieces} == set(domain.boundary_names)
 
 
+def test_sobol_points_fill_the_domain_more_evenly_than_uniform_ones():
+    """2048 points in a channel with holes: all inside, and the largest shortfall or excess of points in the
+    cells of a 16 x 16 grid against their share of the area (inside cells only) is smaller from a scrambled
+    Sobol sequence than from a uniform draw; sampling="sobol" trains and records the residual on its points
+    and on a fresh draw."""
+    import symsim.pinn as pinn
+    domain = channel_with_holes()
+    sobol = torch.quasirandom.SobolEngine(2, scramble=True, seed=3)
+    quasi = domain.sample_interior(2048, np.random.default_rng(3),
+                                   lambda n: sobol.draw(n, dtype=torch.float64).numpy())
+    plain = domain.sample_interior(2048, np.random.default_rng(3))
+    assert quasi.shape == plain.shape == (2048, 2) and domain.contains(quasi).all()
+    (x0, x1), (y0, y1) = domain.bounds()
+    fine = np.stack(np.meshgrid(np.linspace(x0, x1, 801)[:-1] + (x1 - x0) / 1600,
+                                np.linspace(y0, y1, 801)[:-1] + (y1 - y0) / 1600, indexing="ij"), -1)
+    share = np.histogram2d(*fine.reshape(-1, 2).T, bins=16, range=[[x0, x1], [y0, y1]],
+                           weights=domain.contains(fine.reshape(-1, 2)).astype(float))[0]
+    share = share / share.sum()
+    full = share > 0.99 * share.max()                  # cells wholly inside: a cut cell's share is approximate
+
+    def worst(points):
+        counts = np.histogram2d(*points.T, bins=16, range=[[x0, x1], [y0, y1]])[0]
+        return np.abs(counts - 2048 * share)[full].max()
+
+    assert worst(quasi) < worst(plain)
+    run = pinn.train_geometry_pinn(symsim.load_model("kovasznay"), steps=5, lbfgs_steps=5, points=64, width=8,
+                                   depth=1, sampling="sobol")
+    assert run.config["sampling"] == "sobol"
+    assert 0 < run.config["residual_trained"] and 0 < run.config["residual_fresh"]
+
+
+def test_coons_patch_meets_the_data_and_stays_smooth_at_the_corners():
+    """Data exp(x) sin(3y) + xy on the four sides: Coons' g equals it on every side and phi vanishes there only;
+    approaching a corner along the diagonal, |laplace g| stays bounded while the R-function blend's grows as
+    1 / r. Sides that disagree at a corner (a lid at 1 beside walls at 0) get no patch."""
+    from symsim.geometry import RECTANGLE_SIDES, boundary_trace, rectangle_patch
+    x, y = sympy.symbols("x y")
+    outer = Rectangle(x=(-0.5, 1.0), y=(-0.5, 1.5))
+    data = sympy.exp(x) * sympy.sin(3 * y) + x * y
+    g, phi = rectangle_patch([data] * 4, outer, x, y)
+    exact, patch, distance = (numpy_function([x, y], e) for e in (data, g, phi))
+    rng = np.random.default_rng(2)
+    for piece in outer.pieces(hole=False):
+        on, _ = piece.sample(50, rng)
+        assert np.allclose(patch(on[:, 0], on[:, 1]), exact(on[:, 0], on[:, 1]), atol=1e-12, rtol=0)
+        assert np.allclose(distance(on[:, 0], on[:, 1]), 0.0, atol=1e-12)
+    inside = (Rectangle(x=(-0.5, 1.0), y=(-0.5, 1.5)) - Disc((0.2, 0.5), 0.01)).sample_interior(200, rng)
+    assert (np.asarray(distance(inside[:, 0], inside[:, 1])) > 0).all()
+    pieces = outer.pieces(hole=False)
+    blend = boundary_interpolation([boundary_trace(data, p, x, y) for p in pieces],
+                                   [p.distance(x, y) for p in pieces])
+    laplacians = [numpy_function([x, y], sympy.diff(e, x, 2) + sympy.diff(e, y, 2)) for e in (g, blend)]
+    near, nearer = (-0.5 + 1e-2, -0.5 + 1e-2), (-0.5 + 1e-4, -0.5 + 1e-4)
+    smooth, singular = ([abs(float(f(*point))) for point in (near, nearer)] for f in laplacians)
+    assert smooth[1] < 2 * smooth[0] + 1.0
+    assert singular[1] > 30 * singular[0]
+    lid = [0, 0, 1, 0]                              # bottom, right, top, left
+    assert rectangle_patch([sympy.Integer(v) for v in lid], outer, x, y) is None
+    assert RECTANGLE_SIDES == ("bottom", "right", "top", "left")
+    # which field takes which: Kovasznay's velocity the patch (phi a polynomial), the cavity's v = 0 on every
+    # side and its u (the lid's corners disagree) the R-function join
+    from symsim.continuous import continuous_plan, geometry_constraint_forms
+    kovasznay, _ = continuous_plan(symsim.load_model("kovasznay"), egraph=False)
+    cavity, _ = continuous_plan(symsim.load_model("cavity"), egraph=False)
+    for plan, field, patched in ((kovasznay, "u", True), (kovasznay, "v", True), (cavity, "u", False),
+                                 (cavity, "v", False)):
+        phi = geometry_constraint_forms(plan, field)[1]
+        assert phi.is_polynomial(x, y) == patched, (plan.geometry, field)
+
+
 def test_boundary_interpolation_takes_each_pieces_value_on_it():
     domain = Rectangle(x=(0.0, 1.0), y=(0.0, 2.0)) - Disc((0.5, 1.0), 0.2, name="hole")
     x, y = sympy.symbols("x y")
@@ -220,6 +290,12 @@ def test_bad_input_on_a_geometry_is_one_clear_line(tmp_path, capsys):
     assert main(["run", str(script)]) != 0
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "symsim pinn" in err and "Traceback" not in err
+    for arguments, message in ((["kovasznay", "--causal", "1"], "causal weighting is for time-dependent"),
+                               (["burgers_1d", "--balance", "gradient"], "for models on a geometry"),
+                               (["burgers_1d", "--sampling", "sobol"], "for models on a geometry")):
+        assert main(["pinn", *arguments, "--steps", "1", "--lbfgs-steps", "0", "--quiet"]) != 0
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and message in err and "Traceback" not in err
 
 
 def test_pins_and_time_derivatives_are_checked():
@@ -269,3 +345,23 @@ def test_lbfgs_restarts_where_it_stalls_and_rar_adds_points(monkeypatch):
     assert not any(torch.equal(draws[0], x) for x in draws[1:])
     with pytest.raises(OptionError, match="resampling must be"):
         pinn.train_geometry_pinn(model, steps=1, lbfgs_steps=0, resampling="everywhere")
+
+
+def test_balanced_weights_give_every_component_the_mean_pull():
+    """|grad L_1| = 3, |grad L_2| = 0.5: the weights 1.75/3 and 3.5 give both the mean, 1.75; a component that
+    does not depend on the parameters keeps 1. A training with balance="gradient" records its weights."""
+    import symsim.pinn as pinn
+    from symsim.errors import OptionError
+
+    a = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(4.0, dtype=torch.float64, requires_grad=True)
+    constant = torch.tensor(7.0, dtype=torch.float64)
+    weights = pinn._balanced_weights([3 * a[0], 0.3 * a[1] + 0.4 * b, constant], [a, b])
+    assert weights == pytest.approx([1.75 / 3, 3.5, 1.0])
+
+    model = symsim.load_model("kovasznay")
+    run = pinn.train_geometry_pinn(model, steps=5, lbfgs_steps=20, points=100, width=8, depth=1, balance="gradient")
+    assert run.config["balance"] == "gradient" and len(run.config["loss_weights"]) == 3     # 2 momentum, continuity
+    assert all(w > 0 for w in run.config["loss_weights"]) and math.isfinite(run.final_loss)
+    with pytest.raises(OptionError, match="balance must be 'gradient' or 'none'"):
+        pinn.train_geometry_pinn(model, steps=1, lbfgs_steps=0, balance="equal")

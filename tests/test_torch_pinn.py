@@ -243,3 +243,54 @@ def test_rar_phases_add_points_between_them_and_a_time_limit_ends_training(monke
     assert main(["pinn", "burgers_1d", "--time-limit", "-5", "--quiet"]) != 0
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--time-limit must be a positive" in err
+
+
+def test_causal_weights_let_a_slice_in_as_the_ones_before_it_are_fitted():
+    """A residual zero before t = 0.5 and 1 after: the 16 early slices have weight 1, the k-th late one
+    exp(-epsilon k); a training with causal weights records how far the last slice was let in."""
+    from symsim import pinn
+    t = (torch.arange(3200, dtype=torch.float64)[:, None] + 0.5) / 3200
+    squares = (t >= 0.5).to(torch.float64).repeat(1, 2) / 2          # two fields, one per point in all
+    slices = pinn._causal_slices(squares, t, 1.0)
+    assert torch.equal(slices, torch.tensor([0.0] * 16 + [1.0] * 16, dtype=torch.float64))
+    weights = pinn._causal_weights(slices, 0.5)
+    assert torch.allclose(weights, torch.exp(-0.5 * torch.tensor([0.0] * 17 + list(range(1, 16)),
+                                                                 dtype=torch.float64)))
+    empty = pinn._causal_slices(squares[:10], t[:10], 1.0)             # slices without points count zero
+    assert torch.isfinite(empty).all() and float(empty[1:].abs().sum()) == 0.0
+
+    run = train_pinn(load_model("burgers_1d"), steps=20, lbfgs_steps=20, points=128, width=8, depth=1,
+                     hard_bc=True, dtype="float64", causal=1.0)
+    assert run.config["causal"] == 1.0 and 0.0 < run.config["causal_last_weight"] <= 1.0
+    assert math.isfinite(run.final_loss)
+    with pytest.raises(pinn.OptionError, match="--causal must be a positive number"):
+        train_pinn(load_model("burgers_1d"), steps=1, lbfgs_steps=0, causal=-1.0)
+
+
+def test_the_modified_mlp_mixes_two_encodings_and_reloads(tmp_path):
+    """Each hidden layer gives U + Z (V - U), U and V two encodings of the input and Z the layer's gate: with
+    the last layer's gate forced to 0 the network is its output layer on U, forced to -1 on 2U - V. The CLI
+    trains it and its weights reload into the same architecture."""
+    from symsim import pinn
+    module = pinn_module(load_model("heat_1d"))
+    net = build_network(module, 1.0, width=6, depth=2, architecture="modified").double()
+    inputs = [torch.rand(7, 1, dtype=torch.float64) for _ in net.scales]
+    features = torch.cat([2 * (value - low) / (high - low) - 1 for value, (low, high) in zip(inputs, net.scales)],
+                         dim=1)
+    u, v = (torch.tanh(encoding(features)) for encoding in net.encodings)
+    with torch.no_grad():
+        last = net.hidden[-1]
+        last.weight.zero_()
+        last.bias.fill_(0.0)
+        assert torch.allclose(net(*inputs), net.output(u))
+        last.bias.fill_(-50.0)                      # tanh(-50) = -1 in float64
+        assert torch.allclose(net(*inputs), net.output(2 * u - v))
+    assert main(["pinn", "heat_1d", "--steps", "5", "--lbfgs-steps", "0", "--points", "32", "--width", "6",
+                 "--depth", "2", "--architecture", "modified", "--quiet", "-o", str(tmp_path / "out")]) == 0
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["config"]["architecture"] == "modified"
+    again = load_network(tmp_path / "out", load_model("heat_1d"))
+    trained = torch.load(tmp_path / "out" / "weights.pt", weights_only=True)
+    assert set(again.state_dict()) == set(trained) and any("encodings" in key for key in trained)
+    with pytest.raises(pinn.OptionError, match="architecture must be 'mlp' or 'modified'"):
+        build_network(module, 1.0, architecture="resnet")

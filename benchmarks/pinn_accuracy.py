@@ -225,23 +225,25 @@ def main() -> None:
         started = time.perf_counter()
         run = train_geometry_pinn(model, seed=args.seed, progress=True, time_limit=budget, **settings)
         wall = time.perf_counter() - started
-        picture = Path(args.json).with_name(f"pinn_accuracy_{name}.png")
+        suffix = f"_seed{args.seed}" if args.seed else ""       # seed 0's record and picture keep the plain name
+        picture = Path(args.json).with_name(f"pinn_accuracy_{name}{suffix}.png")
         save_figure(pinn_figure(run), picture)
         errors = dict(run.config["field_errors"])
         if name == "cavity":
             errors.update(ghia_errors(run.net))
-            save_figure(ghia_figure(run.net, errors), picture.with_name("pinn_accuracy_cavity_ghia.png"))
+            save_figure(ghia_figure(run.net, errors), picture.with_name(f"pinn_accuracy_cavity{suffix}_ghia.png"))
         if name == "cylinder":
             errors.update(cylinder_measures(run.net, model.parameters["nu"][1]))
-        records[name] = {"errors": errors, "targets": targets,
-                         "met": all(errors.get(f, np.inf) <= t for f, t in targets.items()),
-                         "training_seconds": run.seconds, "wall_seconds": wall, "budget_seconds": budget,
-                         "adam_steps": settings["steps"], "lbfgs_iterations": run.config["lbfgs_iterations"],
-                         "lbfgs_restarts": run.config["lbfgs_restarts"], "final_loss": run.final_loss,
-                         "residual_trained": run.config["residual_trained"],
-                         "residual_fresh": run.config["residual_fresh"],
-                         "settings": settings, "seed": args.seed, "picture": str(picture),
-                         "loss_history": thinned(run.history)}
+        records[name + suffix] = {
+            "errors": errors, "targets": targets,
+            "met": all(errors.get(f, np.inf) <= t for f, t in targets.items()),
+            "training_seconds": run.seconds, "wall_seconds": wall, "budget_seconds": budget,
+            "adam_steps": settings["steps"], "lbfgs_iterations": run.config["lbfgs_iterations"],
+            "lbfgs_restarts": run.config["lbfgs_restarts"], "final_loss": run.final_loss,
+            "residual_trained": run.config["residual_trained"],
+            "residual_fresh": run.config["residual_fresh"],
+            "settings": settings, "seed": args.seed, "picture": str(picture),
+            "loss_history": thinned(run.history)}
     print(f"\nPINN accuracy ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, float64)")
     print(f"{'problem':<12} {'measure':<8} {'error':>10} {'target':>8}  {'training':>9}  L-BFGS its (restarts)")
     for name, record in records.items():

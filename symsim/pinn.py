@@ -190,7 +190,9 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
     training physics-informed neural networks"): [0, t_end] in CAUSAL_SLICES slices, slice i's mean square
     residual L_i weighted by exp(-epsilon * sum_{k<i} L_k), so that a later time counts only once the times
     before it are fitted. The weights follow every Adam step and are set at the start of each L-BFGS phase
-    (L-BFGS needs one objective per run). ``balance``, ``sampling`` (a model on a geometry): see
+    (L-BFGS needs one objective per run). Off by default: on Burgers (seed 0, 5 minutes) epsilon = 1 gave
+    1.8e-3 and epsilon = 100 0.82 (the later slices never let in) against 7.9e-4 without.
+    ``balance``, ``sampling`` (a model on a geometry): see
     :func:`train_geometry_pinn`.
     """
     torch = _torch()

@@ -280,8 +280,9 @@ def _geometry_hard_constraints(plan: ContinuousPlan, printer) -> list[str]:
              f"    Dirichlet (u = g + phi * N): {', '.join(constrained) or 'none'}; "
              f"pinned (u = N - N(point) + value): {', '.join(pins) or 'none'}.",
              "    phi: R-function join of the trimmed distances to the boundary pieces of the field's Dirichlet",
-             "    conditions; g: their values blended by inverse-distance weights; or, for data on the four sides",
-             "    of a rectangle that agrees at its corners, Coons' patch and a product phi (symsim.geometry).",
+             "    conditions; g: their values blended by inverse-distance weights; or, for data that varies along",
+             "    the four sides of a rectangle and agrees at its corners, Coons' patch and a product phi",
+             "    (symsim.geometry).",
              '    """', "",
              f"    HARD = {tuple((f, 'dirichlet') for f in constrained) + tuple((f, 'pin') for f in pins)!r}", "",
              f"    def forward(self, {inputs}):",

@@ -207,8 +207,8 @@ def geometry_constraint_forms(plan: ContinuousPlan, field: str):
     """(g, phi) of ``field`` on a geometry, as SymPy expressions of the coordinates, or None without
     Dirichlet conditions: phi joins the distances of the pieces of every boundary where the field has a
     Dirichlet condition (zero there, positive inside), g interpolates the conditions' values between those
-    pieces (equal to each on its piece); ``u = g + phi * N`` meets them all whatever N is. Data on the four sides
-    of a rectangle (and nowhere else) that agrees at its corners takes Coons' patch instead
+    pieces (equal to each on its piece); ``u = g + phi * N`` meets them all whatever N is. Data that varies along the
+    four sides of a rectangle (and is nowhere else) and agrees at its corners takes Coons' patch instead
     (:func:`symsim.geometry.rectangle_patch`), smooth at the corners where the R-function blend is not."""
     from .geometry import boundary_interpolation, boundary_trace, joined_distance, rectangle_patch
 

@@ -279,8 +279,9 @@ def _geometry_hard_constraints(plan: ContinuousPlan, printer) -> list[str]:
              "",
              f"    Dirichlet (u = g + phi * N): {', '.join(constrained) or 'none'}; "
              f"pinned (u = N - N(point) + value): {', '.join(pins) or 'none'}.",
-             "    phi: R-function join of the trimmed distances to the boundary pieces of the field's Dirichlet",
-             "    conditions; g: their values blended by inverse-distance weights; or, for data that varies along",
+             "    phi: R-function join of the distances to the boundary pieces of the field's Dirichlet conditions",
+             "    (trimmed to a hole's sides, to the line of an outer side); g: their values blended by",
+             "    inverse-distance weights; or, for data that varies along",
              "    the four sides of a rectangle and agrees at its corners, Coons' patch and a product phi",
              "    (symsim.geometry).",
              '    """', "",

@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     pinn.add_argument("--sampling", choices=("uniform", "sobol"),
                       help="a model on a geometry: interior points uniform (default) or from a scrambled Sobol "
                            "sequence")
+    pinn.add_argument("--obstacle-features", action="store_true",
+                      help="a model on a geometry: the network also sees polar coordinates about each disc cut "
+                           "out of it")
     pinn.add_argument("--time-limit", type=float, metavar="SECONDS",
                       help="stop L-BFGS at the end of the phase that passes this many seconds of training")
     pinn.add_argument("--data", metavar="OBS", help="observations (.npz/.nc as symsim run writes, noisy or not): "
@@ -574,7 +577,8 @@ def _pinn(args) -> int:
                      dtype="float64" if args.float64 else "float32" if args.float32 else None, progress=not args.quiet,
                      data=args.data, learn=learn, data_points=args.data_points, resampling=args.resampling,
                      time_limit=args.time_limit, causal=args.causal, balance=args.balance,
-                     architecture=args.architecture, sampling=args.sampling)
+                     architecture=args.architecture, sampling=args.sampling,
+                     obstacle_features=args.obstacle_features)
     written = f"; wrote {', '.join(run.save(args.output))}" if args.output else ""
     how = f"({run.steps} steps, {run.seconds:.1f} s, final loss {run.final_loss:.3e}){written}"
     if run.learned:

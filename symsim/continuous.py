@@ -206,9 +206,10 @@ def _geometry_plan(model: Model, egraph: bool) -> tuple[ContinuousPlan, dict | N
 def geometry_constraint_forms(plan: ContinuousPlan, field: str):
     """(g, phi) of ``field`` on a geometry, as SymPy expressions of the coordinates, or None without
     Dirichlet conditions: phi joins the distances of the pieces of every boundary where the field has a
-    Dirichlet condition (zero there, positive inside), g interpolates the conditions' values between those
-    pieces (equal to each on its piece); ``u = g + phi * N`` meets them all whatever N is. Data that varies along the
-    four sides of a rectangle (and is nowhere else) and agrees at its corners takes Coons' patch instead
+    Dirichlet condition (zero there, positive inside; for a side of the outer rectangle the distance to its
+    line), g interpolates the conditions' values between those pieces (equal to each on its piece);
+    ``u = g + phi * N`` meets them all whatever N is. Data that varies along the four sides of a rectangle (and
+    is nowhere else) and agrees at its corners takes Coons' patch instead
     (:func:`symsim.geometry.rectangle_patch`), smooth at the corners where the R-function blend is not."""
     from .geometry import boundary_interpolation, boundary_trace, joined_distance, rectangle_patch
 
@@ -226,8 +227,34 @@ def geometry_constraint_forms(plan: ContinuousPlan, field: str):
         patch = rectangle_patch([dirichlet[p.name] for p in outer], plan.geometry.outer, x, y)
         if patch is not None:
             return patch
-    distances = [p.distance(x, y) for p in pieces]
+    # the outer rectangle is convex: its sides' lines meet the domain on the sides only, and their distance
+    # grows linearly where the trimmed one (needed for a hole's sides) grows quadratically
+    distances = [p.line_distance(x, y) if p in outer else p.distance(x, y) for p in pieces]
     return boundary_interpolation(traces, distances), joined_distance(distances)
+
+
+def dirichlet_jumps(geometry, conditions) -> tuple:
+    """The corners (x, y) where two straight pieces of ``geometry``'s boundary meet and a field's Dirichlet data
+    (``conditions``: the model's boundary conditions) differs between them: the cavity's lid corners. The flow
+    there is singular (vorticity and pressure grow as 1 / r), so no network meets the equations near them."""
+    from .geometry import Segment
+
+    data = {}
+    for condition in conditions:
+        if condition.kind == "dirichlet":
+            data.setdefault(condition.field, {})[condition.boundary] = sympy.sympify(condition.value)
+    segments = [p for p in geometry.pieces if isinstance(p, Segment)]
+    jumps = set()
+    for before in segments:
+        for after in (s for s in segments if s.start == before.end):
+            for values in data.values():
+                if before.name in values and after.name in values:
+                    at = dict(zip(geometry.axis_names, before.end))
+                    one, other = ({s: at[s.name] for s in v.free_symbols if s.name in at} for v in
+                                  (values[before.name], values[after.name]))
+                    if sympy.simplify(values[before.name].xreplace(one) - values[after.name].xreplace(other)) != 0:
+                        jumps.add(tuple(float(c) for c in before.end))
+    return tuple(sorted(jumps))
 
 
 def _closed_under_parents(used: set) -> tuple:
@@ -318,4 +345,5 @@ def _restricted_data(plan: ContinuousPlan, field: str, picks) -> sympy.Expr:
 
 
 __all__ = ["ContinuousPlan", "FieldDerivative", "continuous_plan", "hard_constraint_forms", "geometry_constraint_forms",
+           "dirichlet_jumps",
            "wall_position", "t"]

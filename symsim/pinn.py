@@ -33,7 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .continuous import dirichlet_jumps
 from .errors import OptionError
+from .geometry import Disc
 from .model import Model
 
 
@@ -46,11 +48,16 @@ def _torch():
     return torch
 
 
-def build_network(module, t_end: float, width: int = 64, depth: int = 4, architecture: str = "mlp"):
+def build_network(module, t_end: float, width: int = 64, depth: int = 4, architecture: str = "mlp",
+                  obstacles: tuple = ()):
     """A network ``net(t, x, ...) -> fields`` with inputs scaled to [-1, 1] and periodic axes as sin/cos:
     ``architecture="mlp"``, ``depth`` tanh layers of ``width``; ``"modified"``, the modified MLP of Wang, Teng &
     Perdikaris (2021): two encodings U, V of the input, each hidden layer's output Z mixing them as
-    (1 - Z) U + Z V, so that the input reaches every layer (measured on steady flows: benchmarks/pinn_accuracy.py)."""
+    (1 - Z) U + Z V, so that the input reaches every layer (measured on steady flows: benchmarks/pinn_accuracy.py).
+    ``obstacles``: (cx, cy, radius) of discs in the plane of the last two inputs; each adds the polar features
+    log(r / radius), cos(theta), sin(theta) about its centre, the coordinates a flow round it varies in: its
+    boundary layer and wake take a small corner of the box's [-1, 1] scaling, which a tanh network resolves
+    slowly (measured on the cylinder: benchmarks/pinn_accuracy.py)."""
     torch = _torch()
     _check_choice("architecture", architecture, ARCHITECTURES)
 
@@ -60,7 +67,8 @@ def build_network(module, t_end: float, width: int = 64, depth: int = 4, archite
             self.inputs = module.INPUTS
             self.scales = [(0.0, t_end) if name == "t" else module.DOMAIN[name] for name in module.INPUTS]
             self.periodic = [name in module.PERIODIC for name in module.INPUTS]
-            features = sum(2 if p else 1 for p in self.periodic)
+            self.obstacles = tuple(tuple(float(c) for c in disc) for disc in obstacles)
+            features = sum(2 if p else 1 for p in self.periodic) + 3 * len(self.obstacles)
             self.modified = architecture == "modified"
             if self.modified:
                 self.encodings = torch.nn.ModuleList(torch.nn.Linear(features, width) for _ in range(2))
@@ -83,6 +91,10 @@ def build_network(module, t_end: float, width: int = 64, depth: int = 4, archite
                     features += [torch.sin(angle), torch.cos(angle)]
                 else:
                     features.append(2 * (value - low) / (high - low) - 1)
+            for cx, cy, radius in self.obstacles:
+                dx, dy = inputs[-2] - cx, inputs[-1] - cy
+                r = torch.sqrt(dx * dx + dy * dy)
+                features += [torch.log(r / radius), dx / r, dy / r]
             features = torch.cat(features, dim=1)
             if not self.modified:
                 return self.layers(features)
@@ -146,7 +158,8 @@ def load_network(directory, model: Model):
     directory = Path(directory)
     config = json.loads((directory / "metrics.json").read_text())["config"]
     module = pinn_module(model)
-    net = build_network(module, config["t_end"], config["width"], config["depth"], config.get("architecture", "mlp"))
+    net = build_network(module, config["t_end"], config["width"], config["depth"], config.get("architecture", "mlp"),
+                        tuple(tuple(disc) for disc in config.get("obstacles", ())))
     if config["hard_bc"]:
         net = module.HardConstraints(net)
     net.load_state_dict(torch.load(directory / "weights.pt", weights_only=True))
@@ -165,7 +178,8 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
                progress: bool = False, reference_saves: int = 20, data=None, learn=(),
                data_points: int | None = None, resampling: str | None = None,
                time_limit: float | None = None, causal: float | None = None,
-               balance: str | None = None, architecture: str = "mlp", sampling: str | None = None) -> PinnRun:
+               balance: str | None = None, architecture: str = "mlp", sampling: str | None = None,
+               obstacle_features: bool = False) -> PinnRun:
     """Train an MLP on ``model``'s residual loss; report its error against the numerical solution (or, for a
     model on a geometry, :func:`train_geometry_pinn`, against its exact solution where it has one). An ODE
     model (no grid) trains a network of t alone, its initial values held exactly unless ``hard_bc=False``,
@@ -192,8 +206,7 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
     before it are fitted. The weights follow every Adam step and are set at the start of each L-BFGS phase
     (L-BFGS needs one objective per run). Off by default: on Burgers (seed 0, 5 minutes) epsilon = 1 gave
     1.8e-3 and epsilon = 100 0.82 (the later slices never let in) against 7.9e-4 without.
-    ``balance``, ``sampling`` (a model on a geometry): see
-    :func:`train_geometry_pinn`.
+    ``balance``, ``sampling``, ``obstacle_features`` (a model on a geometry): see :func:`train_geometry_pinn`.
     """
     torch = _torch()
     given = {name: value for name, value in (("steps", steps), ("lbfgs_steps", lbfgs_steps), ("points", points),
@@ -213,10 +226,10 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
         return train_geometry_pinn(model, seed=seed, dtype=dtype or "float64", progress=progress,
                                    hard_bc=hard_bc is not False, resampling=resampling or "none",
                                    time_limit=time_limit, balance=balance or "none", architecture=architecture,
-                                   sampling=sampling or "uniform", **given)
-    if balance not in (None, "none") or sampling not in (None, "uniform"):
-        raise OptionError("--balance and --sampling sobol: for models on a geometry (on a box, points are "
-                          "uniform and the loss unweighted)")
+                                   sampling=sampling or "uniform", obstacle_features=obstacle_features, **given)
+    if balance not in (None, "none") or sampling not in (None, "uniform") or obstacle_features:
+        raise OptionError("--balance, --sampling sobol and --obstacle-features: for models on a geometry (on a "
+                          "box, points are uniform, the loss unweighted and nothing cut out)")
     # forward problems resample by default; an inverse problem keeps one draw, as measured: Burgers' nu from data,
     # seed 2, was 20.5 % off with L-BFGS in chunks against 9.1 % with one run (each chunk forgets the curvature)
     resampling = resampling or ("none" if data is not None else "rar")
@@ -584,6 +597,9 @@ RAR_BOX_ADDED = 0.25
 RAR_BOX_CANDIDATES = 200
 #: causal weighting's slices of [0, t_end] (32: Wang, Sankaran & Perdikaris's choice)
 CAUSAL_SLICES = 32
+#: on a geometry, the interior residual is weighed by r^2 / (r^2 + delta^2) near a corner where Dirichlet data
+#: jumps, delta this fraction of the domain's shorter side
+JUMP_RADIUS = 0.05
 #: a geometry run's residual is measured at the end on a fresh draw of this many times its points
 FRESH_POINTS = 4
 #: the loss is written into the history every this many L-BFGS evaluations
@@ -602,7 +618,8 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
                         depth: int = 4, learning_rate: float = 1e-3, dtype: str = "float64",
                         progress: bool = False, grid_points: int = 150, time_limit: float | None = None,
                         resampling: str = "none", near_boundary: float = 0.0, balance: str = "none",
-                        architecture: str = "mlp", sampling: str = "uniform") -> PinnRun:
+                        architecture: str = "mlp", sampling: str = "uniform",
+                        obstacle_features: bool = False, jump_radius: float = JUMP_RADIUS) -> PinnRun:
     """Train an MLP ``net(x, y)`` on a model posed on a geometry (steady equations, constraints).
 
     With ``hard_bc`` (the default) every Dirichlet condition and pin holds exactly (the generated
@@ -620,7 +637,11 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
     of every L-BFGS chunk so that each pulls the parameters as hard as the mean (:func:`_balanced_weights`);
     ``"none"`` (the default) adds them as they are. ``sampling="sobol"`` draws the interior points from one
     scrambled Sobol sequence (more even than ``"uniform"``, the default); ``architecture``: see
-    :func:`build_network`. ``config`` records the interior residual on the last points trained on
+    :func:`build_network`; ``obstacle_features``: the network also sees polar coordinates about each disc cut out
+    of the domain (:func:`build_network`'s ``obstacles``). Where a field's Dirichlet data jumps at a corner
+    (:func:`symsim.continuous.dirichlet_jumps`: the cavity's lid) the flow is singular and its residual unbounded
+    for any network; the interior residual is weighed there by r^2 / (r^2 + delta^2), r the distance to the
+    corner and delta ``jump_radius`` x the domain's shorter side (0: not weighed). ``config`` records the interior residual on the last points trained on
     (``residual_trained``) and on a fresh draw of FRESH_POINTS x as many (``residual_fresh``): a network that
     fits its points and not the flow shows a gap.
     """
@@ -638,7 +659,9 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
     real = getattr(torch, dtype)
     module = pinn_module(model)
     domain = model.geometry
-    net = build_network(module, 0.0, width, depth, architecture)
+    obstacles = tuple((*map(float, hole.centre), float(hole.radius)) for hole in domain.holes
+                      if isinstance(hole, Disc)) if obstacle_features else ()
+    net = build_network(module, 0.0, width, depth, architecture, obstacles)
     if hard_bc:
         net = module.HardConstraints(net)
     net = net.to(real)
@@ -685,9 +708,18 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
                     for old, new in zip(batch[0], candidates)]
         return interior, batch[1]
 
+    jumps = dirichlet_jumps(domain, model.boundary_conditions) if jump_radius else ()
+    (x0, x1), (y0, y1) = domain.bounds()
+    delta = jump_radius * min(x1 - x0, y1 - y0)
+
+    def weighed_residual(interior):
+        """The residual at the interior points, weighed down near the corners where the data jumps."""
+        values = residual(net, *interior)
+        return values * jump_weights(interior[-2].detach(), interior[-1].detach(), jumps, delta) if jumps else values
+
     def components_at(interior, edges):
         """The loss's components: each residual's mean square, then each soft boundary column's."""
-        parts = [residual(net, *interior).pow(2).mean(dim=0)]
+        parts = [weighed_residual(interior).pow(2).mean(dim=0)]
         parts += [boundary(net, name, *edges[name])[:, columns].pow(2).mean(dim=0) for name, columns in soft.items()]
         return torch.cat(parts)
 
@@ -717,12 +749,13 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
         refine=with_points_added if resampling == "rar" else None)
     if hard_bc and hasattr(net, "factors"):
         module.freeze_factors(net, None)
-    final = float(components_at(*batch).sum().detach()) if lbfgs_steps else float(loss.detach())   # unweighted
+    components = components_at(*batch).detach()         # unweighted; the residuals' mean squares come first
+    final = float(components.sum()) if lbfgs_steps else float(loss.detach())
     # the residual on the points trained on against a fresh draw of FRESH_POINTS x as many: a network that fits
     # its draw and not the flow shows a gap
     fresh = tensors(domain.sample_interior(FRESH_POINTS * points, np.random.default_rng([seed, 1])))
-    residual_trained, residual_fresh = (float(residual(net, *inside).pow(2).mean(dim=0).sum().detach())
-                                        for inside in (batch[0], fresh))
+    residual_trained = float(components[:len(module.RESIDUALS)].sum())
+    residual_fresh = float(weighed_residual(fresh).pow(2).mean(dim=0).sum().detach())
     seconds = time.perf_counter() - started
     if bar is not None:
         bar.close()
@@ -745,7 +778,8 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
     rel_l2 = max((errors[f] for f in measured), default=float("nan"))
     config = {"geometry": True, "steps": steps, "lbfgs_steps": lbfgs_steps, "points": points,
               "boundary_points": boundary_points, "hard_bc": hard_bc, "seed": seed, "width": width, "depth": depth,
-              "architecture": architecture, "sampling": sampling, "residual_trained": residual_trained,
+              "architecture": architecture, "obstacles": [list(disc) for disc in obstacles], "sampling": sampling,
+              "residual_trained": residual_trained, "data_jumps": [list(c) for c in jumps], "jump_radius": jump_radius,
               "residual_fresh": residual_fresh,
               "learning_rate": learning_rate, "dtype": dtype, "t_end": 0.0, "lbfgs_restarts": restarts,
               "lbfgs_iterations": done, "time_limit": time_limit, "resampling": resampling,
@@ -754,6 +788,16 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
               "pinned": sorted(pinned), "field_errors": errors}
     return PinnRun(model.name, net, rel_l2, steps + done, seconds, final, history, config, None, reference,
                    prediction, {domain.axis_names[0]: x, domain.axis_names[1]: y})
+
+
+def jump_weights(x, y, jumps, delta: float):
+    """prod over the corners (cx, cy) in ``jumps`` of r^2 / (r^2 + delta^2), r the distance from (x, y) to the
+    corner: 0 at a corner, 1/2 at delta from it, 1 - (delta / r)^2 far away (arrays or tensors)."""
+    weights = 1.0
+    for cx, cy in jumps:
+        r2 = (x - cx) ** 2 + (y - cy) ** 2
+        weights = weights * (r2 / (r2 + delta ** 2))
+    return weights
 
 
 def _exact_on(model: Model, points: np.ndarray) -> dict:

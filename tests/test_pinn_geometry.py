@@ -48,6 +48,12 @@ def test_distances_vanish_on_their_piece_only_and_normals_point_out():
         np.testing.assert_allclose(np.linalg.norm(normals, axis=1), 1.0)
         assert not domain.contains(on + 1e-6 * normals).any()          # outward: a step along n leaves
         assert domain.contains(on - 1e-6 * normals).all()
+    for piece in domain.outer.pieces(hole=False):       # the convex outer rectangle: the line's distance
+        line = numpy_function([x, y], piece.line_distance(x, y))
+        on, normals = piece.sample(50, rng)
+        assert np.abs(line(on[:, 0], on[:, 1])).max() < 1e-12
+        np.testing.assert_allclose(line(*(on - 0.3 * normals).T), 0.3)     # linear: 0.3 inwards is 0.3
+        assert (np.asarray(line(inside[:, 0], inside[:, 1])) > 0).all()
     joined = numpy_function([x, y], joined_distance([p.distance(x, y) for p in domain.pieces]))
     for name in domain.boundary_names:
         on, _ = domain.sample_boundary(name, 40, rng)
@@ -292,7 +298,8 @@ def test_bad_input_on_a_geometry_is_one_clear_line(tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1 and "symsim pinn" in err and "Traceback" not in err
     for arguments, message in ((["kovasznay", "--causal", "1"], "causal weighting is for time-dependent"),
                                (["burgers_1d", "--balance", "gradient"], "for models on a geometry"),
-                               (["burgers_1d", "--sampling", "sobol"], "for models on a geometry")):
+                               (["burgers_1d", "--sampling", "sobol"], "for models on a geometry"),
+                               (["burgers_1d", "--obstacle-features"], "for models on a geometry")):
         assert main(["pinn", *arguments, "--steps", "1", "--lbfgs-steps", "0", "--quiet"]) != 0
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and message in err and "Traceback" not in err
@@ -365,3 +372,60 @@ def test_balanced_weights_give_every_component_the_mean_pull():
     assert all(w > 0 for w in run.config["loss_weights"]) and math.isfinite(run.final_loss)
     with pytest.raises(OptionError, match="balance must be 'gradient' or 'none'"):
         pinn.train_geometry_pinn(model, steps=1, lbfgs_steps=0, balance="equal")
+
+
+def test_obstacle_features_are_polar_coordinates_about_each_disc_and_reload(tmp_path):
+    """With obstacle features the first layer sees the scaled x, y and, per disc cut out (rectangles add
+    none), log(r / radius), cos(theta), sin(theta) about its centre; the CLI trains such a network and it
+    reloads with them."""
+    model, u = steady_model(channel_with_holes())
+    model.dirichlet(u, 0, on="inlet outlet walls cylinder block")
+    module = pinn_module(model)
+    net = build_network(module, 0.0, width=8, depth=1, obstacles=((0.5, 0.5, 0.15),)).double()
+    seen = []
+    net.layers[0].register_forward_pre_hook(lambda layer, inputs: seen.append(inputs[0]))
+    where = np.array([[0.5 + 0.3 * math.cos(1.0), 0.5 + 0.3 * math.sin(1.0)], [1.9, 0.1]])
+    net(column(where, 0), column(where, 1))
+    expected = [[x - 1, 2 * y - 1, math.log(math.hypot(x - 0.5, y - 0.5) / 0.15),
+                 (x - 0.5) / math.hypot(x - 0.5, y - 0.5), (y - 0.5) / math.hypot(x - 0.5, y - 0.5)]
+                for x, y in where]                          # x in [0, 2], y in [0, 1] scaled to [-1, 1]
+    assert np.allclose(expected[0][2:], [math.log(2.0), math.cos(1.0), math.sin(1.0)])
+    assert np.allclose(seen[0].detach().numpy(), expected, atol=1e-12)
+    script = tmp_path / "channel.py"
+    script.write_text(
+        "from sympy import Eq\nfrom symsim import Model, laplace\nfrom symsim.geometry import Disc, Rectangle\n"
+        "outer = Rectangle(x=(0, 2), y=(0, 1))\n"
+        "model = Model('channel', geometry=outer - Disc((0.5, 0.5), 0.15, name='cylinder'))\n"
+        "u = model.fields('u')\nmodel.equations(Eq(laplace(u), -1))\n"
+        "model.dirichlet(u, 0, on='left right top bottom cylinder')\n")
+    assert main(["pinn", str(script), "--steps", "3", "--lbfgs-steps", "0", "--points", "32", "--width", "6",
+                 "--depth", "1", "--obstacle-features", "--quiet", "-o", str(tmp_path / "out")]) == 0
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["config"]["obstacles"] == [[0.5, 0.5, 0.15]]
+    trained = symsim.load_model(str(script))
+    again = load_network(tmp_path / "out", trained)
+    inside = trained.geometry.sample_interior(10, np.random.default_rng(2))
+    weights = torch.load(tmp_path / "out" / "weights.pt", weights_only=True)
+    assert set(again.state_dict()) == set(weights)
+    assert next(w for key, w in weights.items() if key.endswith("layers.0.weight")).shape[1] == 5   # x, y + 3
+    assert all(torch.equal(again.state_dict()[key], weights[key]) for key in weights)
+    with torch.no_grad():
+        assert torch.isfinite(again(column(inside, 0), column(inside, 1))).all()
+
+
+def test_corners_where_the_data_jumps_are_found_and_weighed_down():
+    """The cavity's lid meets the still side walls at two corners: its u jumps there, and only there (v = 0
+    everywhere; Kovasznay's and the cylinder's data agree at their corners). The residual's weight is 0 at
+    such a corner, 1/2 at delta from it and tends to 1 away from it; a run records the corners."""
+    from symsim.continuous import dirichlet_jumps
+    from symsim.pinn import jump_weights
+    cavity = symsim.load_model("examples/pinn/cavity.py")
+    assert dirichlet_jumps(cavity.geometry, cavity.boundary_conditions) == ((0.0, 1.0), (1.0, 1.0))
+    for name in ("kovasznay", "examples/pinn/cylinder.py"):
+        model = symsim.load_model(name)
+        assert dirichlet_jumps(model.geometry, model.boundary_conditions) == ()
+    x = np.array([0.0, 0.05, 0.5, 1.0])
+    weights = jump_weights(x, np.ones_like(x), ((0.0, 1.0),), 0.05)
+    assert np.allclose(weights, [0.0, 0.5, 1 / (1 + 0.01), 1 / (1 + 0.0025)])
+    run = train_pinn(cavity, steps=2, lbfgs_steps=0, points=32, width=6, depth=1)
+    assert run.config["data_jumps"] == [[0.0, 1.0], [1.0, 1.0]] and run.config["jump_radius"] == 0.05

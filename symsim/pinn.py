@@ -637,13 +637,14 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
     of every L-BFGS chunk so that each pulls the parameters as hard as the mean (:func:`_balanced_weights`);
     ``"none"`` (the default) adds them as they are. ``sampling="sobol"`` draws the interior points from one
     scrambled Sobol sequence (more even than ``"uniform"``, the default); ``architecture``: see
-    :func:`build_network`; ``obstacle_features``: the network also sees polar coordinates about each disc cut out
-    of the domain (:func:`build_network`'s ``obstacles``). Where a field's Dirichlet data jumps at a corner
-    (:func:`symsim.continuous.dirichlet_jumps`: the cavity's lid) the flow is singular and its residual unbounded
-    for any network; the interior residual is weighed there by r^2 / (r^2 + delta^2), r the distance to the
-    corner and delta ``jump_radius`` x the domain's shorter side (0: not weighed). ``config`` records the interior residual on the last points trained on
-    (``residual_trained``) and on a fresh draw of FRESH_POINTS x as many (``residual_fresh``): a network that
-    fits its points and not the flow shows a gap.
+    :func:`build_network`; ``obstacle_features``: the network also sees polar coordinates about each disc cut
+    out of the domain (:func:`build_network`'s ``obstacles``). Where a field's Dirichlet data jumps at a corner
+    (:func:`symsim.continuous.dirichlet_jumps`: the cavity's lid) the flow is singular and its residual
+    unbounded for any network; the interior residual is weighed there by r^2 / (r^2 + delta^2), r the distance
+    to the corner and delta ``jump_radius`` x the domain's shorter side (0: not weighed). ``config`` records
+    the interior residual (weighed so) on the last points trained on (``residual_trained``) and on a fresh draw
+    of FRESH_POINTS x as many (``residual_fresh``): a network that fits its points and not the flow shows a
+    gap.
     """
     torch = _torch()
     if model.geometry is None:
@@ -651,6 +652,9 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
     _check_choice("resampling", resampling, ("rar", "none"))
     _check_choice("balance", balance, ("gradient", "none"))
     _check_choice("sampling", sampling, ("sobol", "uniform"))
+    if not jump_radius >= 0:
+        raise OptionError(f"jump_radius must be at least 0 (a fraction of the domain's shorter side), got "
+                          f"{jump_radius}")
     for name, value in (("steps", steps), ("points", points), ("boundary_points", boundary_points)):
         if int(value) < (0 if name == "steps" else 1):
             raise OptionError(f"{name} must be at least {0 if name == 'steps' else 1}, got {value}")
@@ -703,7 +707,7 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
         uniform candidates by :func:`_rar_d_choice`."""
         count = max(1, int(points * RAR_ADDED))
         candidates = tensors(domain.sample_interior(count * RAR_CANDIDATES, rng))
-        chosen = _rar_d_choice(residual, net, candidates, count, rng)
+        chosen = _rar_d_choice(lambda _, *inputs: weighed_residual(inputs), net, candidates, count, rng)
         interior = [torch.cat([old.detach(), new[chosen].detach()]).requires_grad_(True)
                     for old, new in zip(batch[0], candidates)]
         return interior, batch[1]

@@ -429,3 +429,6 @@ def test_corners_where_the_data_jumps_are_found_and_weighed_down():
     assert np.allclose(weights, [0.0, 0.5, 1 / (1 + 0.01), 1 / (1 + 0.0025)])
     run = train_pinn(cavity, steps=2, lbfgs_steps=0, points=32, width=6, depth=1)
     assert run.config["data_jumps"] == [[0.0, 1.0], [1.0, 1.0]] and run.config["jump_radius"] == 0.05
+    from symsim.pinn import OptionError, train_geometry_pinn
+    with pytest.raises(OptionError, match="jump_radius must be at least 0"):
+        train_geometry_pinn(cavity, steps=1, lbfgs_steps=0, points=8, width=4, depth=1, jump_radius=-0.1)

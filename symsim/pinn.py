@@ -688,13 +688,15 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
     def unit_square(count):
         return sobol.draw(count, dtype=torch.float64).numpy()
 
+    (x0, x1), (y0, y1) = domain.bounds()
+    shorter_side = min(x1 - x0, y1 - y0)        # the near-boundary band and the jumps' delta are fractions of it
+
     def draw():
         near = int(points * near_boundary)
         inside = domain.sample_interior(points - near, rng, unit_square if sobol is not None else None)
         if near:
-            (x0, x1), (y0, y1) = domain.bounds()
-            band = NEAR_BOUNDARY_BAND * min(x1 - x0, y1 - y0)
-            inside = np.concatenate([inside, domain.sample_near_boundary(near, band, rng)])
+            inside = np.concatenate([inside, domain.sample_near_boundary(near, NEAR_BOUNDARY_BAND * shorter_side,
+                                                                         rng)])
         interior = tensors(inside)
         edges = {}
         for name in soft:
@@ -713,8 +715,7 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
         return interior, batch[1]
 
     jumps = dirichlet_jumps(domain, model.boundary_conditions) if jump_radius else ()
-    (x0, x1), (y0, y1) = domain.bounds()
-    delta = jump_radius * min(x1 - x0, y1 - y0)
+    delta = jump_radius * shorter_side
 
     def weighed_residual(interior):
         """The residual at the interior points, weighed down near the corners where the data jumps."""

@@ -237,23 +237,21 @@ def dirichlet_jumps(geometry, conditions) -> tuple:
     """The corners (x, y) where two straight pieces of ``geometry``'s boundary meet and a field's Dirichlet data
     (``conditions``: the model's boundary conditions) differs between them: the cavity's lid corners. The flow
     there is singular (vorticity and pressure grow as 1 / r), so no network meets the equations near them."""
-    from .geometry import Segment
+    from .geometry import Segment, agree_at
 
     data = {}
     for condition in conditions:
         if condition.kind == "dirichlet":
-            data.setdefault(condition.field, {})[condition.boundary] = sympy.sympify(condition.value)
+            data.setdefault(condition.field, {})[condition.boundary] = condition.value
+    x, y = (sympy.Symbol(name) for name in geometry.axis_names)
     segments = [p for p in geometry.pieces if isinstance(p, Segment)]
     jumps = set()
     for before in segments:
+        corner = {x: before.end[0], y: before.end[1]}
         for after in (s for s in segments if s.start == before.end):
-            for values in data.values():
-                if before.name in values and after.name in values:
-                    at = dict(zip(geometry.axis_names, before.end))
-                    one, other = ({s: at[s.name] for s in v.free_symbols if s.name in at} for v in
-                                  (values[before.name], values[after.name]))
-                    if sympy.simplify(values[before.name].xreplace(one) - values[after.name].xreplace(other)) != 0:
-                        jumps.add(tuple(float(c) for c in before.end))
+            if any(not agree_at(values[before.name], values[after.name], corner) for values in data.values()
+                   if before.name in values and after.name in values):
+                jumps.add(tuple(float(c) for c in before.end))
     return tuple(sorted(jumps))
 
 

@@ -348,6 +348,12 @@ def boundary_interpolation(values, distances) -> sympy.Expr:
     return sympy.Add(*[v * w for v, w in zip(values, weights)]) / sympy.Add(*weights)
 
 
+def agree_at(one, other, point: dict) -> bool:
+    """Whether two expressions of the coordinates are equal at ``point`` ({coordinate symbol: value}), exactly
+    (parameters stay symbols): where two sides' Dirichlet data meet at a corner."""
+    return sympy.simplify(sympy.sympify(one).xreplace(point) - sympy.sympify(other).xreplace(point)) == 0
+
+
 def rectangle_patch(values, outer: Rectangle, x, y):
     """(g, phi) for data on all four sides of ``outer`` (``values``: the boundary's value expression per side, in
     RECTANGLE_SIDES order) when the sides agree at the four corners, else None.
@@ -363,10 +369,8 @@ def rectangle_patch(values, outer: Rectangle, x, y):
     bottom, right, top, left = (boundary_trace(value, piece, x, y)
                                 for value, piece in zip(values, outer.pieces(hole=False)))
     corners = ((x0, y0, left, bottom), (x1, y0, right, bottom), (x1, y1, right, top), (x0, y1, left, top))
-    for cx, cy, one, other in corners:
-        at = {x: cx, y: cy}
-        if sympy.simplify(sympy.sympify(one).xreplace(at) - sympy.sympify(other).xreplace(at)) != 0:
-            return None
+    if not all(agree_at(one, other, {x: cx, y: cy}) for cx, cy, one, other in corners):
+        return None
     s, t = (x - x0) / (x1 - x0), (y - y0) / (y1 - y0)
     blend_x = (1 - s) * left + s * right
     blend_y = (1 - t) * bottom + t * top

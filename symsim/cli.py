@@ -132,9 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     pinn.add_argument("--float64", action="store_true", help="train in float64 (default float32, about 2x faster; "
                       "float64 for a model on a geometry or an ODE model)")
     pinn.add_argument("--float32", action="store_true", help="train in float32 (a model on a geometry or an ODE model)")
-    pinn.add_argument("--resampling", choices=("rar", "none"),
+    pinn.add_argument("--resampling", choices=("rar", "fresh", "none"),
                       help="rar: L-BFGS in phases, points added where the residual is large between them (default "
-                           "on a box without --data); none: one draw (default with --data and on a geometry)")
+                           "on a box without --data); fresh: a new draw for each L-BFGS chunk (a model on a "
+                           "geometry); none: one draw (default with --data and on a geometry)")
     pinn.add_argument("--causal", type=float, metavar="EPSILON",
                       help="weigh the residual causally: a time slice counts as exp(-EPSILON x the residual before "
                            "it) (time-dependent models; default off)")
@@ -147,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     pinn.add_argument("--obstacle-features", action="store_true",
                       help="a model on a geometry: the network also sees polar coordinates about each disc cut "
                            "out of it")
+    pinn.add_argument("--near-boundary", type=float, metavar="FRACTION",
+                      help="a model on a geometry: this fraction of each draw's interior points within 5%% of the "
+                           "shorter side of the boundary (default 0)")
     pinn.add_argument("--time-limit", type=float, metavar="SECONDS",
                       help="stop L-BFGS at the end of the phase that passes this many seconds of training")
     pinn.add_argument("--data", metavar="OBS", help="observations (.npz/.nc as symsim run writes, noisy or not): "
@@ -578,7 +582,7 @@ def _pinn(args) -> int:
                      data=args.data, learn=learn, data_points=args.data_points, resampling=args.resampling,
                      time_limit=args.time_limit, causal=args.causal, balance=args.balance,
                      architecture=args.architecture, sampling=args.sampling,
-                     obstacle_features=args.obstacle_features)
+                     obstacle_features=args.obstacle_features, near_boundary=args.near_boundary)
     written = f"; wrote {', '.join(run.save(args.output))}" if args.output else ""
     how = f"({run.steps} steps, {run.seconds:.1f} s, final loss {run.final_loss:.3e}){written}"
     if run.learned:

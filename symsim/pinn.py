@@ -179,7 +179,7 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
                data_points: int | None = None, resampling: str | None = None,
                time_limit: float | None = None, causal: float | None = None,
                balance: str | None = None, architecture: str = "mlp", sampling: str | None = None,
-               obstacle_features: bool = False) -> PinnRun:
+               obstacle_features: bool = False, near_boundary: float | None = None) -> PinnRun:
     """Train an MLP on ``model``'s residual loss; report its error against the numerical solution (or, for a
     model on a geometry, :func:`train_geometry_pinn`, against its exact solution where it has one). An ODE
     model (no grid) trains a network of t alone, its initial values held exactly unless ``hard_bc=False``,
@@ -226,10 +226,11 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
         return train_geometry_pinn(model, seed=seed, dtype=dtype or "float64", progress=progress,
                                    hard_bc=hard_bc is not False, resampling=resampling or "none",
                                    time_limit=time_limit, balance=balance or "none", architecture=architecture,
-                                   sampling=sampling or "uniform", obstacle_features=obstacle_features, **given)
-    if balance not in (None, "none") or sampling not in (None, "uniform") or obstacle_features:
-        raise OptionError("--balance, --sampling sobol and --obstacle-features: for models on a geometry (on a "
-                          "box, points are uniform, the loss unweighted and nothing cut out)")
+                                   sampling=sampling or "uniform", obstacle_features=obstacle_features,
+                                   near_boundary=near_boundary or 0.0, **given)
+    if balance not in (None, "none") or sampling not in (None, "uniform") or obstacle_features or near_boundary:
+        raise OptionError("--balance, --sampling sobol, --obstacle-features and --near-boundary: for models on a "
+                          "geometry (on a box, points are uniform, the loss unweighted and nothing cut out)")
     # forward problems resample by default; an inverse problem keeps one draw, as measured: Burgers' nu from data,
     # seed 2, was 20.5 % off with L-BFGS in chunks against 9.1 % with one run (each chunk forgets the curvature)
     resampling = resampling or ("none" if data is not None else "rar")
@@ -508,7 +509,7 @@ def _balanced_weights(components: list, parameters: list):
 
 def _lbfgs_in_chunks(trained: list, loss_of, draw, lbfgs_steps: int, history: list, bar, offset: int,
                      started: float, time_limit: float | None = None, before_chunk=None, refine=None,
-                     chunk: int | None = None):
+                     chunk: int | None = None, refine_short_last: bool = True):
     """L-BFGS (strong Wolfe) on ``loss_of(batch)`` in chunks of ``chunk`` (LBFGS_CHUNK) iterations, each with
     a fresh optimizer, so that a stall cannot pass silently: a chunk that ends early without lowering the loss by
     STALL_RATIO (a failed line search returns quietly) restarts on a new ``draw()``; one that ends in NaN
@@ -516,7 +517,9 @@ def _lbfgs_in_chunks(trained: list, loss_of, draw, lbfgs_steps: int, history: li
     ``refine(batch)``: the next chunk's batch when no stall (default: the same); ``before_chunk(batch)``: run
     before each chunk. ``time_limit`` (seconds since ``started``): the chunk that passes it is the last, the
     last one sized to the time left at the last chunk's pace per point (a batch is (interior columns, ...): the
-    count of points is ``len(batch[0][0])``). The loss goes into ``history`` every HISTORY_EVALUATIONS
+    count of points is ``len(batch[0][0])``); ``refine_short_last=False``: a last chunk of less than half the
+    size keeps its batch (L-BFGS's first steps on a new loss are its largest: a few of them on a new draw
+    jolt the network and leave it there). The loss goes into ``history`` every HISTORY_EVALUATIONS
     evaluations. Returns (iterations, restarts, the last batch)."""
     torch = _torch()
     done, restarts, pace = 0, 0, None
@@ -568,7 +571,10 @@ def _lbfgs_in_chunks(trained: list, loss_of, draw, lbfgs_steps: int, history: li
         if restarts > MAX_RESTARTS or done >= lbfgs_steps or (
                 time_limit is not None and time.perf_counter() - started >= time_limit):
             break        # the batch stays the one trained on (the final loss is measured on it)
-        batch = draw() if stalled else refine(batch) if refine is not None else batch
+        short_last = time_limit is not None and (time_limit - (time.perf_counter() - started)) < (
+            pace * len(batch[0][0]) * size / 2)
+        refined = refine is not None and (refine_short_last or not short_last)
+        batch = draw() if stalled else refine(batch) if refined else batch
     return done, restarts, batch
 
 
@@ -619,39 +625,48 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
                         progress: bool = False, grid_points: int = 150, time_limit: float | None = None,
                         resampling: str = "none", near_boundary: float = 0.0, balance: str = "none",
                         architecture: str = "mlp", sampling: str = "uniform",
-                        obstacle_features: bool = False, jump_radius: float = JUMP_RADIUS) -> PinnRun:
+                        obstacle_features: bool = False, jump_radius: float = JUMP_RADIUS,
+                        monitor=None) -> PinnRun:
     """Train an MLP ``net(x, y)`` on a model posed on a geometry (steady equations, constraints).
 
     With ``hard_bc`` (the default) every Dirichlet condition and pin holds exactly (the generated
     ``HardConstraints``); Neumann conditions (and Dirichlet ones without ``hard_bc``) are loss terms at
     ``boundary_points`` points per boundary. Adam on ``points`` interior points drawn afresh every step,
     then L-BFGS (strong Wolfe) in chunks of LBFGS_CHUNK iterations, each on one draw with a fresh optimizer:
-    with ``resampling="none"`` (the default) the draw is kept; with ``"rar"`` each chunk's draw is the last one
-    plus RAR_ADDED x ``points`` points where the residual is large (residual-based adaptive refinement with
-    RAR-D's density). A chunk that stalls (ends early without lowering the loss by STALL_RATIO: a
-    failed line search returns quietly) restarts on a new uniform draw. A chunk that ends in NaN goes back
-    to the weights before it. The error is measured against the model's exact solution (``model.exact``) on a
-    ``grid_points``-wide grid of the domain; a pinned field (known up to a constant) up to its mean.
+    with ``resampling="none"`` (the default) the draw is kept; with ``"fresh"`` each chunk has a new draw (a
+    long training on one draw fits its points and not the flow between them: the cylinder); with ``"rar"``
+    each chunk's draw is the last one plus RAR_ADDED x ``points`` points where the residual is large
+    (residual-based adaptive refinement with RAR-D's density). A chunk that stalls (ends early without
+    lowering the loss by STALL_RATIO: a failed line search returns quietly) restarts on a new uniform draw. A
+    chunk that ends in NaN goes back to the weights before it. The error is measured against the model's exact
+    solution (``model.exact``) on a ``grid_points``-wide grid of the domain; a pinned field (known up to a
+    constant) up to its mean.
     ``time_limit`` (seconds of training): L-BFGS stops at the end of the chunk that passes it.
     ``balance="gradient"`` weighs the loss's components (each residual, each soft boundary column) at the start
     of every L-BFGS chunk so that each pulls the parameters as hard as the mean (:func:`_balanced_weights`);
     ``"none"`` (the default) adds them as they are. ``sampling="sobol"`` draws the interior points from one
     scrambled Sobol sequence (more even than ``"uniform"``, the default); ``architecture``: see
-    :func:`build_network`; ``obstacle_features``: the network also sees polar coordinates about each disc cut
-    out of the domain (:func:`build_network`'s ``obstacles``). Where a field's Dirichlet data jumps at a corner
+    :func:`build_network`; ``near_boundary``: this fraction of each draw's interior points lie within
+    NEAR_BOUNDARY_BAND x the domain's shorter side of its boundary (where boundary layers are);
+    ``obstacle_features``: the network also sees polar coordinates about each disc cut out of the domain
+    (:func:`build_network`'s ``obstacles``). Where a field's Dirichlet data jumps at a corner
     (:func:`symsim.continuous.dirichlet_jumps`: the cavity's lid) the flow is singular and its residual
     unbounded for any network; the interior residual is weighed there by r^2 / (r^2 + delta^2), r the distance
     to the corner and delta ``jump_radius`` x the domain's shorter side (0: not weighed). ``config`` records
     the interior residual (weighed so) on the last points trained on (``residual_trained``) and on a fresh draw
     of FRESH_POINTS x as many (``residual_fresh``): a network that fits its points and not the flow shows a
-    gap.
+    gap. ``monitor(net)``: a dict of numbers (a drag, a probe's value) measured before every L-BFGS chunk and at
+    the end, recorded as ``config["monitor"]``, a list of ``{"step": ..., "seconds": ..., **measures}``: whether a
+    quantity of interest has settled, which the loss does not tell.
     """
     torch = _torch()
     if model.geometry is None:
         raise OptionError(f"model {model.name!r} has no geometry (Model(name, geometry=Rectangle(...)))")
-    _check_choice("resampling", resampling, ("rar", "none"))
+    _check_choice("resampling", resampling, ("rar", "fresh", "none"))
     _check_choice("balance", balance, ("gradient", "none"))
     _check_choice("sampling", sampling, ("sobol", "uniform"))
+    if not 0 <= near_boundary < 1:
+        raise OptionError(f"near_boundary must be a fraction of the points in [0, 1), got {near_boundary}")
     if not jump_radius >= 0:
         raise OptionError(f"jump_radius must be at least 0 (a fraction of the domain's shorter side), got "
                           f"{jump_radius}")
@@ -739,7 +754,16 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
     bar = _progress(progress, steps + lbfgs_steps, model.name, time_limit)
     loss = _adam(net, steps, learning_rate, lambda: loss_at(*draw()), history, bar)
 
+    monitored = []
+
+    def measure():
+        if monitor is not None:
+            step = history[-1][0] if history else 0
+            measures = {name: float(value) for name, value in monitor(net).items()}     # JSON-ready numbers
+            monitored.append({"step": step, "seconds": time.perf_counter() - started, **measures})
+
     def before_chunk(batch):
+        measure()           # before the factors are frozen at the batch: the monitor evaluates the net elsewhere
         if hard_bc and hasattr(net, "factors"):     # g, phi and their derivatives once per draw
             module.freeze_factors(net, *batch[0])
         if balance == "gradient":
@@ -750,10 +774,13 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
         list(net.parameters()), lambda batch: loss_at(*batch), draw, lbfgs_steps, history, bar, steps,
         started, time_limit, before_chunk=before_chunk,
         # every chunk starts with an empty curvature history; with resampling="rar" on the draw so far plus
-        # points where the residual is large, so that corners and layers a uniform draw misses get theirs
-        refine=with_points_added if resampling == "rar" else None)
+        # points where the residual is large, so that corners and layers a uniform draw misses get theirs; with
+        # "fresh" on a new draw, so that no chunk can fit its points at the expense of the flow between them
+        refine={"rar": with_points_added, "fresh": lambda batch: draw()}.get(resampling),
+        refine_short_last=resampling != "fresh")
     if hard_bc and hasattr(net, "factors"):
         module.freeze_factors(net, None)
+    measure()
     components = components_at(*batch).detach()         # unweighted; the residuals' mean squares come first
     final = float(components.sum()) if lbfgs_steps else float(loss.detach())
     # the residual on the points trained on against a fresh draw of FRESH_POINTS x as many: a network that fits
@@ -790,7 +817,7 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
               "lbfgs_iterations": done, "time_limit": time_limit, "resampling": resampling,
               "near_boundary": near_boundary, "final_points": len(batch[0][0]), "balance": balance,
               "loss_weights": weights[0].tolist() if weights[0] is not None else None,
-              "pinned": sorted(pinned), "field_errors": errors}
+              "pinned": sorted(pinned), "field_errors": errors, "monitor": monitored}
     return PinnRun(model.name, net, rel_l2, steps + done, seconds, final, history, config, None, reference,
                    prediction, {domain.axis_names[0]: x, domain.axis_names[1]: y})
 

@@ -299,7 +299,9 @@ def test_bad_input_on_a_geometry_is_one_clear_line(tmp_path, capsys):
     for arguments, message in ((["kovasznay", "--causal", "1"], "causal weighting is for time-dependent"),
                                (["burgers_1d", "--balance", "gradient"], "for models on a geometry"),
                                (["burgers_1d", "--sampling", "sobol"], "for models on a geometry"),
-                               (["burgers_1d", "--obstacle-features"], "for models on a geometry")):
+                               (["burgers_1d", "--obstacle-features"], "for models on a geometry"),
+                               (["burgers_1d", "--near-boundary", "0.2"], "for models on a geometry"),
+                               (["kovasznay", "--near-boundary", "1.5"], "near_boundary must be a fraction")):
         assert main(["pinn", *arguments, "--steps", "1", "--lbfgs-steps", "0", "--quiet"]) != 0
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and message in err and "Traceback" not in err
@@ -321,7 +323,8 @@ def test_pins_and_time_derivatives_are_checked():
 
 def test_lbfgs_restarts_where_it_stalls_and_rar_adds_points(monkeypatch):
     """Chunks of L-BFGS: with resampling="rar" every chunk's draw grows by points where the residual is
-    large; a chunk that ends early without progress (a failed line search) restarts on a new draw."""
+    large, with "fresh" it is a new one; a chunk that ends early without progress (a failed line search)
+    restarts on a new draw."""
     import symsim.pinn as pinn
     from symsim.errors import OptionError
 
@@ -342,6 +345,12 @@ def test_lbfgs_restarts_where_it_stalls_and_rar_adds_points(monkeypatch):
     sizes = [len(x) for x in draws]
     assert len(sizes) >= 3 and sizes == [50 + 5 * k for k in range(len(sizes))], sizes
     assert math.isfinite(run.final_loss) and run.config["lbfgs_restarts"] == 0
+
+    draws.clear()                                   # resampling="fresh": a new draw of as many for every chunk
+    fresh = pinn.train_geometry_pinn(model, steps=2, lbfgs_steps=30, points=50, width=8, depth=1,
+                                     resampling="fresh")
+    assert len(draws) >= 3 and all(len(x) == 50 for x in draws) and fresh.config["resampling"] == "fresh"
+    assert not any(torch.equal(a, b) for a, b in zip(draws, draws[1:]))
 
     draws.clear()
     monkeypatch.setattr(torch.optim.LBFGS, "step", lambda self, closure: self.state[self._params[0]].update(
@@ -432,3 +441,55 @@ def test_corners_where_the_data_jumps_are_found_and_weighed_down():
     from symsim.pinn import OptionError, train_geometry_pinn
     with pytest.raises(OptionError, match="jump_radius must be at least 0"):
         train_geometry_pinn(cavity, steps=1, lbfgs_steps=0, points=8, width=4, depth=1, jump_radius=-0.1)
+
+
+def test_monitor_records_a_measure_before_every_chunk_and_at_the_end(monkeypatch):
+    """A monitor (here u at one point) is measured before each of the three 10-iteration L-BFGS chunks and once
+    at the end, with the steps in order; the last entry is the trained network's value."""
+    import symsim.pinn as pinn
+    monkeypatch.setattr(pinn, "LBFGS_CHUNK", 10)
+    probe = (torch.tensor([[0.3]], dtype=torch.float64), torch.tensor([[0.2]], dtype=torch.float64))
+
+    def u_at_probe(net):
+        with torch.no_grad():
+            return {"u": float(net(*probe)[0, 0])}
+
+    run = pinn.train_geometry_pinn(symsim.load_model("kovasznay"), steps=3, lbfgs_steps=30, points=64, width=8,
+                                   depth=1, time_limit=600, monitor=u_at_probe)
+    entries = run.config["monitor"]
+    steps = [entry["step"] for entry in entries]
+    assert len(entries) == 4 and steps == sorted(steps) and steps[0] == 2, steps       # Adam's last step: 2
+    assert steps[-1] == 3 + run.config["lbfgs_iterations"]
+    assert entries[-1]["u"] == u_at_probe(run.net)["u"]
+    assert all(0 <= a["seconds"] <= b["seconds"] for a, b in zip(entries, entries[1:]))
+    assert len({entry["u"] for entry in entries}) == 4          # the network changed between them
+
+
+def test_a_short_last_chunk_keeps_its_draw_when_told(monkeypatch):
+    """On a clock that ticks once per loss evaluation, a 10-iteration chunk of L-BFGS (on Rosenbrock's
+    function) leaves less than half a chunk of a 17-tick limit: the last chunk is refined (a new draw) by
+    default, and keeps its draw with refine_short_last=False (a few L-BFGS steps on a new draw jolt the network)."""
+    import types
+
+    import symsim.pinn as pinn
+    now = [0.0]
+    monkeypatch.setattr(pinn, "time", types.SimpleNamespace(perf_counter=lambda: now[0]))
+    param = torch.zeros(4, dtype=torch.float64, requires_grad=True)
+
+    def loss_of(batch):
+        now[0] += 1.0
+        shifted = param - 1.0 + 0 * batch[0][0].sum()
+        return (100 * (shifted[1:] + 1 - (shifted[:-1] + 1) ** 2) ** 2 + shifted[:-1] ** 2).sum()
+
+    def draw():
+        return ([torch.zeros(4, 1, dtype=torch.float64)],)
+
+    for refine_short_last, refines in ((True, 1), (False, 0)):
+        refined = []
+        now[0] = 0.0
+        with torch.no_grad():
+            param.fill_(-1.0)
+        done, restarts, _ = pinn._lbfgs_in_chunks(
+            [param], loss_of, draw, 1000, [], None, 0, 0.0, time_limit=17, chunk=10,
+            refine=lambda batch: refined.append(1) or draw(), refine_short_last=refine_short_last)
+        assert restarts == 0 and done >= 10 and len(refined) == refines, (done, refined)

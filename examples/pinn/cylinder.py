@@ -2,6 +2,12 @@
 
     symsim pinn examples/pinn/cylinder.py -o cylinder_pinn
 
+(a first look, the defaults); the settings of benchmarks/pinn_accuracy.py (20 minutes on 2 cores; its run
+ended 11 % off in drag and 15 % in pressure difference, see the README):
+
+    symsim pinn examples/pinn/cylinder.py --points 6000 --near-boundary 0.2 --resampling fresh --float32 \
+        --obstacle-features --steps 500 --lbfgs-steps 100000 --time-limit 1200 -o cylinder_pinn
+
 A 2.2 x 0.41 channel with a cylinder of diameter 0.1 centred at (0.2, 0.2), slightly off the
 centre line; parabolic inflow of mean velocity 2/3 * 0.3 = 0.2, so Re = U_mean D / nu = 20.
 No-slip on the walls and the cylinder, zero pressure at the outlet, where the velocity leaves

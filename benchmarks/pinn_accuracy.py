@@ -199,8 +199,9 @@ def centre_line(net, column: int, where: np.ndarray) -> np.ndarray:
     horizontal one y = 0.5 at abscissae ``where``."""
     middle = np.full_like(where, 0.5)
     x, y = (middle, where) if column == 0 else (where, middle)
+    real = next(net.parameters()).dtype
     with torch.no_grad():
-        return net(torch.tensor(x[:, None]), torch.tensor(y[:, None]))[:, column].numpy()
+        return net(torch.tensor(x[:, None], dtype=real), torch.tensor(y[:, None], dtype=real))[:, column].numpy()
 
 
 def ghia_tables() -> tuple:

@@ -115,9 +115,7 @@ def box_problem(name: str, seed: int, minutes: float | None, json_path: str) -> 
     wall = time.perf_counter() - started
     tt, xx = np.meshgrid(t, x, indexing="ij")
     with torch.no_grad():
-        real = next(run.net.parameters()).dtype
-        values = run.net(torch.tensor(tt.reshape(-1, 1), dtype=real),
-                         torch.tensor(xx.reshape(-1, 1), dtype=real))[:, 0].numpy().reshape(tt.shape)
+        values = run.net(*net_inputs(run.net, tt, xx))[:, 0].numpy().reshape(tt.shape)
     error = float(np.linalg.norm(values - exact) / np.linalg.norm(exact))
     picture = Path(json_path).with_name(f"pinn_accuracy_{name}" + (f"_seed{seed}" if seed else "") + ".png")
     against_exact = dataclasses.replace(run, rel_l2=error, times=t, coords={"x": x}, reference={"u": exact},
@@ -131,6 +129,12 @@ def box_problem(name: str, seed: int, minutes: float | None, json_path: str) -> 
             "lbfgs_restarts": run.config["lbfgs_restarts"], "resampling": run.config["resampling"],
             "reference_vs_symsim": reference_check, "final_loss": run.final_loss, "rel_l2_vs_symsim": run.rel_l2,
             "loss_history": thinned(run.history)}
+
+
+def net_inputs(net, *arrays, requires_grad: bool = False) -> list:
+    """Each array as one (n, 1) input column of ``net``, in the network's dtype (float32 or float64)."""
+    real = next(net.parameters()).dtype
+    return [torch.tensor(np.reshape(a, (-1, 1)), dtype=real, requires_grad=requires_grad) for a in arrays]
 
 
 def thinned(history: list, most: int = HISTORY_ENTRIES) -> list:
@@ -150,8 +154,7 @@ def cylinder_measures(net, nu: float, points: int = 720) -> dict:
     angle = 2 * np.pi * np.arange(points) / points
     normal = np.stack([np.cos(angle), np.sin(angle)], axis=1)           # out of the cylinder, into the fluid
     where = np.asarray(CYLINDER_CENTRE) + CYLINDER_RADIUS * normal
-    real = next(net.parameters()).dtype
-    x, y = (torch.tensor(where[:, k:k + 1], dtype=real, requires_grad=True) for k in range(2))
+    x, y = net_inputs(net, where[:, 0], where[:, 1], requires_grad=True)
     u, v, p = net(x, y).unbind(dim=1)
     gradient = [torch.autograd.grad(f.sum(), (x, y), retain_graph=True, allow_unused=True, materialize_grads=True)
                 for f in (u, v)]
@@ -164,8 +167,7 @@ def cylinder_measures(net, nu: float, points: int = 720) -> dict:
     arc = 2 * np.pi * CYLINDER_RADIUS / points
     scale = 2 / (MEAN_INFLOW ** 2 * 2 * CYLINDER_RADIUS)
     with torch.no_grad():
-        front, back = net(torch.tensor([[0.15], [0.25]], dtype=real),
-                          torch.tensor([[0.2], [0.2]], dtype=real))[:, 2].numpy()
+        front, back = net(*net_inputs(net, [0.15, 0.25], [0.2, 0.2]))[:, 2].numpy()
     values = {"drag": float(scale * arc * traction_x.sum()), "lift": float(scale * arc * traction_y.sum()),
               "pressure_difference": float(front - back)}
     return {**values, **{f"{name}_error": abs(value - CYLINDER_REFERENCE[name]) / CYLINDER_REFERENCE[name]
@@ -199,9 +201,8 @@ def centre_line(net, column: int, where: np.ndarray) -> np.ndarray:
     horizontal one y = 0.5 at abscissae ``where``."""
     middle = np.full_like(where, 0.5)
     x, y = (middle, where) if column == 0 else (where, middle)
-    real = next(net.parameters()).dtype
     with torch.no_grad():
-        return net(torch.tensor(x[:, None], dtype=real), torch.tensor(y[:, None], dtype=real))[:, column].numpy()
+        return net(*net_inputs(net, x, y))[:, column].numpy()
 
 
 def ghia_tables() -> tuple:

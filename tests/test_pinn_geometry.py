@@ -493,3 +493,35 @@ def test_a_short_last_chunk_keeps_its_draw_when_told(monkeypatch):
             [param], loss_of, draw, 1000, [], None, 0, 0.0, time_limit=17, chunk=10,
             refine=lambda batch: refined.append(1) or draw(), refine_short_last=refine_short_last)
         assert restarts == 0 and done >= 10 and len(refined) == refines, (done, refined)
+
+
+def test_lbfgs_chunks_keep_curvature_across_chunks():
+    """keep_curvature: each chunk after the first starts from the curvature pairs of the one before. On an
+    ill-conditioned quadratic (one draw), three chunks of 10 iterations then get further than with a fresh
+    history per chunk (whose first step is a small gradient step), and the iterations counted are those run (the
+    pairs carried over count none)."""
+    import symsim.pinn as pinn
+    generator = torch.Generator().manual_seed(0)
+    basis, _ = torch.linalg.qr(torch.randn(20, 20, generator=generator, dtype=torch.float64))
+    hessian = basis @ torch.diag(torch.logspace(0, 3, 20, dtype=torch.float64)) @ basis.T
+    target = torch.randn(20, dtype=torch.float64, generator=generator)
+    param = torch.zeros(20, dtype=torch.float64, requires_grad=True)
+
+    def loss_of(batch):
+        error = param - target + 0 * batch[0][0].sum()
+        return 0.5 * error @ hessian @ error
+
+    def draw():
+        return ([torch.zeros(3, 1, dtype=torch.float64)],)
+
+    losses, counts = {}, {}
+    for keep in (False, True):
+        with torch.no_grad():
+            param.zero_()
+        history = []
+        done, restarts, _ = pinn._lbfgs_in_chunks([param], loss_of, draw, 30, history, None, 0, 0.0, chunk=10,
+                                                  keep_curvature=keep)
+        losses[keep], counts[keep] = float(loss_of(draw()).detach()), done
+        assert restarts == 0 and [step for step, _ in history] == [10, 20, 30]
+    assert counts == {False: 30, True: 30}
+    assert losses[True] < 0.05 * losses[False], losses          # measured: 1.9e-3 against 0.27

@@ -135,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     pinn.add_argument("--resampling", choices=("rar", "fresh", "none"),
                       help="rar: L-BFGS in phases, points added where the residual is large between them (default "
                            "on a box without --data); fresh: a new draw for each L-BFGS chunk, each starting from the "
-                           "curvature the one before gathered (a model on a geometry); none: one draw (default with --data and on a geometry)")
+                           "curvature the one before gathered (a model on a geometry); none: one draw (default with "
+                           "--data and on a geometry)")
     pinn.add_argument("--causal", type=float, metavar="EPSILON",
                       help="weigh the residual causally: a time slice counts as exp(-EPSILON x the residual before "
                            "it) (time-dependent models; default off)")

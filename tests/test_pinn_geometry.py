@@ -525,3 +525,38 @@ def test_lbfgs_chunks_keep_curvature_across_chunks():
         assert restarts == 0 and [step for step, _ in history] == [10, 20, 30]
     assert counts == {False: 30, True: 30}
     assert losses[True] < 0.05 * losses[False], losses          # measured: 1.9e-3 against 0.27
+
+
+def test_lbfgs_chunks_clear_the_curvature_after_a_failed_chunk(monkeypatch):
+    """The second chunk starts from the first one's curvature pairs; it ends in NaN (weights restored, a new
+    draw), and the third starts with an empty history: pairs gathered on a diverging loss are not carried."""
+    import symsim.pinn as pinn
+    pairs_at_start = []
+
+    class Recording(torch.optim.LBFGS):
+        def step(self, closure):
+            pairs_at_start.append(len(self.state[self._params[0]].get("old_dirs") or []))
+            return super().step(closure)
+
+    monkeypatch.setattr(torch.optim, "LBFGS", Recording)
+    param = torch.zeros(6, dtype=torch.float64, requires_grad=True)
+    scales = torch.logspace(0, 2, 6, dtype=torch.float64)
+    chunk_number = [0]
+
+    def loss_of(batch):
+        value = (scales * (param - 1.0) ** 2).sum() + 0 * batch[0][0].sum()
+        return value * float("nan") if chunk_number[0] == 2 else value
+
+    def before_chunk(batch):
+        chunk_number[0] += 1
+
+    draws = []
+
+    def draw():
+        draws.append(1)
+        return ([torch.zeros(3, 1, dtype=torch.float64)],)
+
+    done, restarts, _ = pinn._lbfgs_in_chunks([param], loss_of, draw, 15, [], None, 0, 0.0, chunk=5,
+                                              before_chunk=before_chunk, keep_curvature=True)
+    assert pairs_at_start[0] == 0 and pairs_at_start[1] > 0 and pairs_at_start[2] == 0, pairs_at_start
+    assert restarts == 1 and len(draws) == 2 and torch.isfinite(param).all()

@@ -542,10 +542,10 @@ def _lbfgs_in_chunks(trained: list, loss_of, draw, lbfgs_steps: int, history: li
                                   tolerance_change=1e-15)
         # the curvature carried over counts as one iteration done, with a zero last step, so that torch's L-BFGS
         # takes its next direction from the pairs and adds no pair of two different draws' gradients
+        state = lbfgs.state[lbfgs._params[0]]       # the optimizer's one state dict, which its step() updates in place
         carried = int(curvature is not None)
         if curvature is not None:
-            lbfgs.state[lbfgs._params[0]].update(curvature, d=torch.zeros_like(curvature["prev_flat_grad"]), t=0.0,
-                                                 n_iter=1, func_evals=0)
+            state.update(curvature, d=torch.zeros_like(curvature["prev_flat_grad"]), t=0.0, n_iter=1, func_evals=0)
         evaluations = [0]
 
         def closure():
@@ -554,7 +554,7 @@ def _lbfgs_in_chunks(trained: list, loss_of, draw, lbfgs_steps: int, history: li
             value.backward()
             evaluations[0] += 1
             if evaluations[0] % HISTORY_EVALUATIONS == 0:       # at the iteration it belongs to
-                step = done + lbfgs.state[lbfgs._params[0]].get("n_iter", 0) - carried
+                step = done + state.get("n_iter", 0) - carried
                 history.append((offset + step, float(value.detach())))
                 _advance(bar, offset + min(step, lbfgs_steps), float(value.detach()))
             return value
@@ -562,7 +562,7 @@ def _lbfgs_in_chunks(trained: list, loss_of, draw, lbfgs_steps: int, history: li
         chunk_started = time.perf_counter()
         before = float(loss_of(batch).detach())
         lbfgs.step(closure)
-        iterations = lbfgs.state[lbfgs._params[0]].get("n_iter", chunk + carried) - carried
+        iterations = state.get("n_iter", chunk + carried) - carried
         after = float(loss_of(batch).detach())
         # seconds per iteration and point: the next chunk's batch may be larger (resampling adds points)
         pace = (time.perf_counter() - chunk_started) / max(iterations, 1) / len(batch[0][0])
@@ -578,7 +578,6 @@ def _lbfgs_in_chunks(trained: list, loss_of, draw, lbfgs_steps: int, history: li
                 good = [p.detach().clone() for p in trained]
         stalled = failed or (iterations < chunk and not after < before * (1 - STALL_RATIO))
         restarts += stalled
-        state = lbfgs.state[lbfgs._params[0]]
         curvature = {key: state[key] for key in ("old_dirs", "old_stps", "ro", "H_diag", "prev_flat_grad")} if (
             keep_curvature and not stalled and state.get("old_dirs")) else None
         if restarts > MAX_RESTARTS or done >= lbfgs_steps or (

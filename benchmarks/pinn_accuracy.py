@@ -53,12 +53,16 @@ from symsim.plotting import save_figure
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "pinn"
 
-#: problem -> (targets: field or measure -> largest value, minutes allowed, training settings)
+#: problem -> (targets: field or measure -> largest value, minutes allowed, training settings). Kovasznay and the
+#: cavity keep one draw (their records were measured so, before a new draw per chunk became the default: see the
+#: README for both compared)
 PROBLEMS = {
     "kovasznay": ({"u": 1e-3, "v": 1e-3, "p": 1e-2}, 10.0,
-                  {"steps": 500, "lbfgs_steps": 100000, "points": 2000, "width": 50, "depth": 4}),
+                  {"steps": 500, "lbfgs_steps": 100000, "points": 2000, "width": 50, "depth": 4,
+                   "resampling": "none"}),
     "cavity": ({"ghia_u": 0.02, "ghia_v": 0.02}, 10.0,
-               {"steps": 500, "lbfgs_steps": 100000, "points": 2000, "width": 50, "depth": 4}),
+               {"steps": 500, "lbfgs_steps": 100000, "points": 2000, "width": 50, "depth": 4,
+                "resampling": "none"}),
     "cylinder": ({"drag_error": 0.03, "pressure_difference_error": 0.05}, 20.0,
                  {"steps": 500, "lbfgs_steps": 100000, "points": 6000, "width": 50, "depth": 4,
                   "near_boundary": 0.2, "obstacle_features": True, "dtype": "float32",

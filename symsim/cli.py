@@ -135,8 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     pinn.add_argument("--resampling", choices=("rar", "fresh", "none"),
                       help="rar: L-BFGS in phases, points added where the residual is large between them (default "
                            "on a box without --data); fresh: a new draw for each L-BFGS chunk, each starting from the "
-                           "curvature the one before gathered (a model on a geometry); none: one draw (default with "
-                           "--data and on a geometry)")
+                           "curvature the one before gathered (a model on a geometry; its default); none: one draw "
+                           "(default with --data)")
     pinn.add_argument("--causal", type=float, metavar="EPSILON",
                       help="weigh the residual causally: a time slice counts as exp(-EPSILON x the residual before "
                            "it) (time-dependent models; default off)")
@@ -146,9 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     pinn.add_argument("--sampling", choices=("uniform", "sobol"),
                       help="a model on a geometry: interior points uniform (default) or from a scrambled Sobol "
                            "sequence")
-    pinn.add_argument("--obstacle-features", action="store_true",
+    pinn.add_argument("--obstacle-features", action=argparse.BooleanOptionalAction,
                       help="a model on a geometry: the network also sees polar coordinates about each disc cut "
-                           "out of it")
+                           "out of it (default: on where it has such discs)")
     pinn.add_argument("--near-boundary", type=float, metavar="FRACTION",
                       help="a model on a geometry: this fraction of each draw's interior points within 5%% of the "
                            "shorter side of the boundary (default 0)")

@@ -418,6 +418,17 @@ def test_obstacle_features_are_polar_coordinates_about_each_disc_and_reload(tmp_
     assert set(again.state_dict()) == set(weights)
     assert next(w for key, w in weights.items() if key.endswith("layers.0.weight")).shape[1] == 5   # x, y + 3
     assert all(torch.equal(again.state_dict()[key], weights[key]) for key in weights)
+    # on by default where the geometry has a disc cut out, off on asking and on a geometry without one
+    common = ["--steps", "1", "--lbfgs-steps", "0", "--points", "16", "--width", "4", "--depth", "1", "--quiet"]
+    for extra, expected in (([], [[0.5, 0.5, 0.15]]), (["--no-obstacle-features"], [])):
+        assert main(["pinn", str(script), *common, *extra, "-o", str(tmp_path / "default")]) == 0
+        assert json.loads((tmp_path / "default" / "metrics.json").read_text())["config"]["obstacles"] == expected
+    square = tmp_path / "square.py"
+    square.write_text(script.read_text().replace(" - Disc((0.5, 0.5), 0.15, name='cylinder')", "")
+                      .replace(" cylinder')", "')"))
+    assert main(["pinn", str(square), *common, "-o", str(tmp_path / "square")]) == 0
+    config = json.loads((tmp_path / "square" / "metrics.json").read_text())["config"]
+    assert config["obstacles"] == [] and config["resampling"] == "fresh"        # the defaults on a geometry
     with torch.no_grad():
         assert torch.isfinite(again(column(inside, 0), column(inside, 1))).all()
 

@@ -196,9 +196,10 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
     phases of RAR_PHASE iterations, each phase after the first on the points so far plus RAR_BOX_ADDED x
     ``points`` points where the residual is large (RAR-D's density): a shock or layer gets the points a uniform
     draw gives it too few of. With ``"none"`` (the default of an inverse problem) it is one run on one draw; a
-    model on a geometry has ``"fresh"`` too, its default (:func:`train_geometry_pinn`). Either way a run that ends early without lowering the loss (a failed line
-    search returns quietly) restarts on a new draw. ``time_limit`` (seconds of training): L-BFGS stops at the
-    end of the phase that passes it, the last one sized to the time left.
+    model on a geometry has ``"fresh"`` too, its default (:func:`train_geometry_pinn`). Either way a run that
+    ends early without lowering the loss (a failed line search returns quietly) restarts on a new draw.
+    ``time_limit`` (seconds of training): L-BFGS stops at the end of the phase that passes it, the last one
+    sized to the time left.
 
     ``causal=epsilon`` weighs the residual causally (Wang, Sankaran & Perdikaris 2024, "Respecting causality for
     training physics-informed neural networks"): [0, t_end] in CAUSAL_SLICES slices, slice i's mean square

@@ -53,13 +53,12 @@ from symsim.plotting import save_figure
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "pinn"
 
-#: problem -> (targets: field or measure -> largest value, minutes allowed, training settings). Kovasznay and the
-#: cavity keep one draw (their records were measured so, before a new draw per chunk became the default: see the
-#: README for both compared)
+#: problem -> (targets: field or measure -> largest value, minutes allowed, training settings). The cavity keeps
+#: one draw (its records were measured so, before a new draw per chunk became the default: see the README for
+#: both compared)
 PROBLEMS = {
     "kovasznay": ({"u": 1e-3, "v": 1e-3, "p": 1e-2}, 10.0,
-                  {"steps": 500, "lbfgs_steps": 100000, "points": 2000, "width": 50, "depth": 4,
-                   "resampling": "none"}),
+                  {"steps": 500, "lbfgs_steps": 100000, "points": 2000, "width": 50, "depth": 4}),
     "cavity": ({"ghia_u": 0.02, "ghia_v": 0.02}, 10.0,
                {"steps": 500, "lbfgs_steps": 100000, "points": 2000, "width": 50, "depth": 4,
                 "resampling": "none"}),

@@ -26,7 +26,7 @@ import numpy as np
 
 import symsim
 from symsim import load_model
-from symsim.pinn import train_pinn
+from symsim.pinn import observation_indices, train_pinn
 from symsim.result import Result
 
 #: problem -> (parameter, start as a multiple of the truth, training options). Burgers' 8000 L-BFGS iterations:
@@ -49,12 +49,6 @@ def observations(model, seed: int) -> Result:
     return Result(clean.model_name, clean.t, clean.coords, noisy, clean.params)
 
 
-def chosen_points(data: Result, seed: int) -> np.ndarray:
-    """The flat (time, grid) indices of the POINTS observations train_pinn draws from ``data`` with ``seed``."""
-    size = np.asarray(next(iter(data.fields.values()))).size
-    return np.random.default_rng(seed).choice(size, size=POINTS, replace=False)
-
-
 def simulated(model, parameter: str, value: float, chosen: np.ndarray) -> np.ndarray:
     result = symsim.simulate(model, saves=SAVES, method="rk4", space_order=4, params={parameter: value})
     return np.concatenate([np.asarray(result[f]).reshape(-1)[chosen] for f in result.fields])
@@ -65,7 +59,7 @@ def classical_fit(model, parameter: str, truth: float, start: float, data: Resul
     Cramer-Rao bound of the draw (relative standard deviation)."""
     from scipy.optimize import least_squares
 
-    chosen = chosen_points(data, seed)
+    chosen = observation_indices(np.asarray(next(iter(data.fields.values()))).size, POINTS, seed)
     observed = np.concatenate([np.asarray(data[f]).reshape(-1)[chosen] for f in data.fields])
     started = time.perf_counter()
     # in log p, as train_pinn learns a positive parameter: the same start, and no step to a negative value

@@ -406,6 +406,12 @@ class _Observations:
     values: object        # (points, observed fields)
 
 
+def observation_indices(total: int, count: int, seed: int) -> np.ndarray:
+    """The flat (time, grid) indices of the ``count`` of ``total`` observations an inverse problem with ``seed``
+    trains on, drawn without replacement (a classical fit of the same points calls this too)."""
+    return np.random.default_rng(seed).choice(total, size=count, replace=False)
+
+
 def _observations(model: Model, data, count: int | None, t_end: float, seed: int, real) -> _Observations:
     """The observed values of ``data`` at ``count`` of its (time, grid) points, drawn without replacement."""
     torch = _torch()
@@ -430,7 +436,7 @@ def _observations(model: Model, data, count: int | None, t_end: float, seed: int
     count = total if count is None else int(count)
     if not 1 <= count <= total:
         raise OptionError(f"--data-points {count}: the data has {total} (time, grid) points")
-    chosen = np.random.default_rng(seed).choice(total, size=count, replace=False)
+    chosen = observation_indices(total, count, seed)
     inputs = [torch.tensor(m.reshape(-1)[chosen, None], dtype=real) for m in mesh]
     columns = [list(model.field_functions).index(f) for f in fields]
     return _Observations(data if not isinstance(data, Result) else "a Result", inputs, columns,
@@ -650,7 +656,7 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
     then L-BFGS (strong Wolfe) in chunks of LBFGS_CHUNK iterations, each on one draw with a fresh optimizer:
     with ``resampling="fresh"`` (the default) each chunk has a new draw (a long training on one draw fits its
     points and not the flow between them: the cylinder's drag ended 4.0 % off on one draw, 0.1 % with a new
-    one per chunk; Kovasznay's errors were the same either way) and starts from the curvature pairs of the
+    one per chunk; Kovasznay's errors were a little lower on three seeds) and starts from the curvature pairs of the
     chunk before (``_lbfgs_in_chunks``'s ``keep_curvature``); with ``"none"`` the draw is kept; with ``"rar"``
     each chunk's draw is the last one plus RAR_ADDED x ``points`` points where the residual is large
     (residual-based adaptive refinement with RAR-D's density). A chunk that stalls (ends early without

@@ -78,6 +78,8 @@ def render_torch_pinn_module(plan: ContinuousPlan) -> str:
     lines += inlined_text("pinn").splitlines() + ["", ""]
     lines += _residual_class(plan, printer)
     if plan.geometry is not None:
+        if "t" in plan.inputs:
+            lines += _initial_class(plan, printer)
         lines += _geometry_boundary_class(plan, printer)
         lines += _geometry_hard_constraints(plan, printer)
     else:
@@ -139,7 +141,8 @@ def _initial_class(plan: ContinuousPlan, printer) -> list[str]:
     space = plan.inputs[1:]
     args = ", ".join(space)
     terms, lines = [], []
-    for f in plan.lowered.fields:
+    fields = plan.outputs_of_network
+    for f in fields:
         if f in plan.initial:
             terms.append((f, "", plan.initial[f]))
         if plan.time_order[f] == 2 and f in plan.initial_velocity:
@@ -155,7 +158,7 @@ def _initial_class(plan: ContinuousPlan, printer) -> list[str]:
               "        t = torch.zeros((1, 1), dtype=next(net.parameters()).dtype)",     # an ODE: the net's dtype
               "        t, = _inputs(t)",
               f"        out = net(t{', ' + args if args else ''})"]
-    lines += _field_lines(plan.lowered.fields, {f for f, _, _ in terms}, "        ")
+    lines += _field_lines(fields, {f for f, _, _ in terms}, "        ")
     velocities = [FieldDerivative(f, ("t",)) for f, s, _ in terms if s]
     lines += _derivative_lines(plan, velocities, "        ")
     lines += _parameter_lines(plan, [v for _, _, v in terms])
@@ -227,7 +230,8 @@ def _geometry_boundary_class(plan: ContinuousPlan, printer) -> list[str]:
     """One method per named boundary: the residual of every condition there, at points on it with the
     domain's outward normals (``CONDITIONS[boundary]`` names the columns)."""
     inputs = ", ".join(plan.inputs)
-    normals = ", ".join(f"n_{name}" for name in plan.inputs)
+    space = [name for name in plan.inputs if name != "t"]
+    normals = ", ".join(f"n_{name}" for name in space)
     by_boundary: dict = {}
     for c in plan.conditions:
         by_boundary.setdefault(c.boundary, []).append(c)
@@ -250,7 +254,7 @@ def _geometry_boundary_class(plan: ContinuousPlan, printer) -> list[str]:
                   f"        out = net({inputs})"]
         needed = {c.field for c in conditions}
         lines += _field_lines(fields, needed, "        ")
-        neumann = [FieldDerivative(c.field, (name,)) for c in conditions if c.kind == "neumann" for name in plan.inputs]
+        neumann = [FieldDerivative(c.field, (name,)) for c in conditions if c.kind == "neumann" for name in space]
         lines += _derivative_lines(plan, neumann, "        ")
         lines += _parameter_lines(plan, [c.value for c in conditions])
         columns = []
@@ -258,7 +262,7 @@ def _geometry_boundary_class(plan: ContinuousPlan, printer) -> list[str]:
             if c.kind == "dirichlet":
                 columns.append(f"{c.field} - ({printer.doprint(c.value)})")
             else:
-                slope = " + ".join(f"n_{name} * {c.field}_{name}" for name in plan.inputs)
+                slope = " + ".join(f"n_{name} * {c.field}_{name}" for name in space)
                 columns.append(f"{slope} - ({printer.doprint(c.value)})")
         joined = ", ".join(f"_column({c}, {plan.inputs[0]})" for c in columns)
         lines += [f"        return torch.cat([{joined}], dim=1)", ""]
@@ -274,32 +278,44 @@ def _geometry_hard_constraints(plan: ContinuousPlan, printer) -> list[str]:
     forms = {f: geometry_constraint_forms(plan, f) for f in fields}
     pins = {p.field: p for p in plan.pins}
     constrained = [f for f in fields if forms[f] is not None]
+    dirichlet = {c.field for c in plan.conditions if c.kind == "dirichlet"}
+    starting = [f for f in constrained if f in plan.initial]
+    hard = (tuple((f, "dirichlet") for f in constrained if f in dirichlet) + tuple((f, "initial") for f in starting)
+            + tuple((f, "pin") for f in pins))
     lines = ["class HardConstraints(_Wrapped):",
              '    """net wrapped so that Dirichlet conditions and pins hold whatever it outputs.',
              "",
-             f"    Dirichlet (u = g + phi * N): {', '.join(constrained) or 'none'}; "
+             f"    Dirichlet (u = g + phi * N): {', '.join(f for f in constrained if f in dirichlet) or 'none'}; "
              f"pinned (u = N - N(point) + value): {', '.join(pins) or 'none'}.",
              "    phi: R-function join of the distances to the boundary pieces of the field's Dirichlet conditions",
              "    (trimmed to a hole's sides, to the line of an outer side); g: their values blended by",
              "    inverse-distance weights; or, for data that varies along",
              "    the four sides of a rectangle and agrees at its corners, Coons' patch and a product phi",
              "    (symsim.geometry).",
+             *([f"    Initial values held (g + u0 - g_0 and phi * t; a field without Dirichlet conditions u0 + t * N): "
+                f"{', '.join(starting)}."] if starting else []),
              '    """', "",
-             f"    HARD = {tuple((f, 'dirichlet') for f in constrained) + tuple((f, 'pin') for f in pins)!r}", "",
+             f"    HARD = {hard!r}", "",
              f"    def forward(self, {inputs}):",
              f"        raw = self.net({inputs})"]
     if constrained:
         lines.append(f"        g, phi = _frozen_factors(self, {inputs})")
-    if pins:
+    timed = "t" in plan.inputs
+    if pins and not timed:
         points = [[p.point[name] for name in plan.inputs] for p in pins.values()]
         lines += [f"        anchor = self.net(*torch.tensor({points!r}, dtype={plan.inputs[0]}.dtype, "
                   f"device={plan.inputs[0]}.device).T[:, :, None])"]
+    for row, pin in enumerate(pins.values() if timed else ()):
+        # the pinned value holds at every time: the network at the pin's point at each row's t
+        at = ", ".join("t" if name == "t" else f"torch.full_like({name}, {pin.point[name]!r})" for name in plan.inputs)
+        lines.append(f"        anchor_{row} = self.net({at})")
     lines += _parameter_lines(plan, [p.value for p in pins.values()])
     lines.append("        columns = []")
     for k, f in enumerate(fields):
         if f in pins:
             row = list(pins).index(f)
-            lines.append(f"        columns.append(raw[:, {k}:{k + 1}] - anchor[{row}:{row + 1}, {k}:{k + 1}] + "
+            anchor = f"anchor_{row}[:, {k}:{k + 1}]" if timed else f"anchor[{row}:{row + 1}, {k}:{k + 1}]"
+            lines.append(f"        columns.append(raw[:, {k}:{k + 1}] - {anchor} + "
                          f"({printer.doprint(pins[f].value)}))")
             continue
         if forms[f] is None:

@@ -100,12 +100,7 @@ def continuous_plan(model: Model, egraph: bool = True) -> tuple[ContinuousPlan, 
         fields=fields, rhs=residuals, walls=(), initial={}, equations=lowered.equations, user_fields=fields)
     varying = frozenset(atoms.atoms.values())
     kernel, report = egraph_kernel(residual_model, varying=varying) if egraph else (cse_kernel(residual_model), None)
-    initial, velocity = {}, {}
-    for value in model.initial_values:
-        if isinstance(value.value, np.ndarray):
-            raise ModelDefinitionError(f"{value.origin}: the initial value of {value.field!r} is an array; "
-                                       "a PINN needs it as an expression of the coordinates")
-        (velocity if value.velocity else initial)[value.field] = sympy.sympify(value.value)
+    initial, velocity = _initial_expressions(model)    # lowering checked their symbols
     walls = tuple(w for w in lowered.walls if w.field in fields)
     extents = {a.name: (a.start, a.stop, a.periodic) for a in model.grid.axes} if model.grid is not None else {}
     plan = ContinuousPlan(residual_model, ("t", *axes), varying, derivatives, kernel.invariants, kernel.temporaries,
@@ -155,28 +150,37 @@ class _DerivativeAtoms:
 
 
 def _geometry_plan(model: Model, egraph: bool) -> tuple[ContinuousPlan, dict | None]:
-    """The plan of a model posed on a geometry (steady, with constraints): residuals of every equation,
-    the network's outputs are all the fields, conditions on named boundaries."""
+    """The plan of a model posed on a geometry: residuals of every equation (``Dt(u) = rhs`` as ``u_t - rhs``,
+    keyed by the field; a steady equation or constraint as ``lhs - rhs``, keyed by its label), the network's
+    outputs are all the fields, conditions on named boundaries. With a time derivative anywhere the network's
+    inputs are (t, x, y), every field with one has an initial value, and boundary data may vary in t."""
     from .simplify import cse_kernel, egraph_kernel
 
-    if model.equation_list:
-        raise ModelDefinitionError(f"{model.equation_list[0].origin}: model {model.name!r}: time-dependent "
-                                   "equations on a geometry are not supported yet (steady equations only)")
-    if not model.steady_equations:
+    if not model.equation_list and not model.steady_equations:
         raise ModelDefinitionError(f"model {model.name!r} declares no equations")
     axes = list(model.geometry.axis_names)
-    atoms = _DerivativeAtoms(model, axes)
-    names = {s.name for s, _ in model.parameters.values()} | set(axes)
-    residuals, equations = {}, {}
+    timed = bool(model.equation_list)
+    inputs = ["t", *axes] if timed else axes
+    atoms = _DerivativeAtoms(model, inputs)
+    names = {s.name for s, _ in model.parameters.values()} | set(inputs)
+    residuals, equations, time_order = {}, {}, {}
+    for equation in model.equation_list:
+        where = f"{equation.origin}: equation {equation.describe()}"
+        time = FieldDerivative(equation.field, ("t",) * equation.order)
+        atoms.used.add(time)
+        residuals[equation.field] = atoms.atom(time.name) - atoms.rewrite(equation.rhs, where)
+        equations[equation.field] = equation.describe()
+        time_order[equation.field] = equation.order
     for equation in model.steady_equations:
         where = f"{equation.origin}: equation {equation.describe()}"
-        residual = atoms.rewrite(equation.residual, where)
+        residuals[equation.label] = atoms.rewrite(equation.residual, where)
+        equations[equation.label] = equation.describe()
+    for label, residual in residuals.items():
         unknown = {s.name for s in residual.free_symbols} - names - set(atoms.atoms)
         if unknown:
-            raise ModelDefinitionError(f"{where}: unknown symbol {sorted(unknown)[0]!r} (parameters: "
-                                       f"{', '.join(model.parameters) or 'none'}; coordinates: {', '.join(axes)})")
-        residuals[equation.label] = residual
-        equations[equation.label] = equation.describe()
+            raise ModelDefinitionError(f"{_origin_of(model, label)}: equation {equations[label]}: unknown symbol "
+                                       f"{sorted(unknown)[0]!r} (parameters: {', '.join(model.parameters) or 'none'}; "
+                                       f"coordinates: {', '.join(inputs)})")
     fields = tuple(model.field_functions)
     for condition in model.boundary_conditions:
         unknown = {s.name for s in condition.value.free_symbols} - names
@@ -184,9 +188,19 @@ def _geometry_plan(model: Model, egraph: bool) -> tuple[ContinuousPlan, dict | N
             raise ModelDefinitionError(f"{condition.origin}: the {condition.kind} value of {condition.field} on "
                                        f"{condition.boundary!r} uses unknown symbol {sorted(unknown)[0]!r}")
     for pin in model.pins:
+        unknown = {s.name for s in pin.value.free_symbols} - (names - set(axes))
+        if unknown:
+            raise ModelDefinitionError(f"{pin.origin}: the pinned value of {pin.field} uses unknown symbol "
+                                       f"{sorted(unknown)[0]!r} (a number, or an expression of the parameters"
+                                       + (" and t)" if timed else ")"))
         if any(c.field == pin.field and c.kind == "dirichlet" for c in model.boundary_conditions):
             raise ModelDefinitionError(f"{pin.origin}: field {pin.field!r} has Dirichlet conditions, which fix "
                                        "its value already: a pin is for a field known only up to a constant")
+    initial, velocity = _initial_expressions(model, names - {"t"})
+    for equation in model.equation_list:
+        if equation.field not in initial:
+            raise ModelDefinitionError(f"{equation.origin}: field {equation.field!r} has a time derivative and no "
+                                       f"initial value (model.initial({equation.field}=...))")
     parameters = {name: value for name, (_, value) in model.parameters.items()}
     residual_model = LoweredModel(
         name=model.name, axes=(), halo=(), space_order=0, parameters=parameters, fields=tuple(residuals),
@@ -196,21 +210,67 @@ def _geometry_plan(model: Model, egraph: bool) -> tuple[ContinuousPlan, dict | N
     extents = {name: (low, high, False) for name, (low, high) in zip(axes, model.geometry.bounds())}
     # every field is an output of the network, also one no residual differentiates (a pinned pressure)
     used = set(atoms.used) | {FieldDerivative(f, ()) for f in fields}
-    plan = ContinuousPlan(residual_model, tuple(axes), varying, _closed_under_parents(used), kernel.invariants,
-                          kernel.temporaries, {r: kernel.outputs[r] for r in residuals}, (), {}, {},
-                          {f: 0 for f in fields}, extents, parameters, fields=fields, geometry=model.geometry,
-                          conditions=tuple(model.boundary_conditions), pins=tuple(model.pins))
+    plan = ContinuousPlan(residual_model, tuple(inputs), varying, _closed_under_parents(used), kernel.invariants,
+                          kernel.temporaries, {r: kernel.outputs[r] for r in residuals}, (), initial, velocity,
+                          {f: time_order.get(f, 0) for f in fields}, extents, parameters, fields=fields,
+                          geometry=model.geometry, conditions=tuple(model.boundary_conditions),
+                          pins=tuple(model.pins))
     return plan, report
 
 
+def _origin_of(model: Model, label: str) -> str:
+    """file:line of the equation behind residual ``label`` (a field's evolution equation, or a steady one)."""
+    for equation in model.equation_list:
+        if equation.field == label:
+            return equation.origin
+    return next(e.origin for e in model.steady_equations if e.label == label)
+
+
+def _initial_expressions(model: Model, names: set | None = None) -> tuple[dict, dict]:
+    """(values, velocities) at t=0: field -> SymPy expression of the coordinates and parameters (``names``, the
+    symbols allowed; None: not checked)."""
+    initial, velocity = {}, {}
+    for value in model.initial_values:
+        if isinstance(value.value, np.ndarray):
+            raise ModelDefinitionError(f"{value.origin}: the initial value of {value.field!r} is an array; "
+                                       "a PINN needs it as an expression of the coordinates")
+        expression = sympy.sympify(value.value)
+        unknown = {s.name for s in expression.free_symbols} - names if names is not None else ()
+        if unknown:
+            raise ModelDefinitionError(f"{value.origin}: the initial value of {value.field!r} uses unknown symbol "
+                                       f"{sorted(unknown)[0]!r}")
+        (velocity if value.velocity else initial)[value.field] = expression
+    return initial, velocity
+
+
 def geometry_constraint_forms(plan: ContinuousPlan, field: str):
-    """(g, phi) of ``field`` on a geometry, as SymPy expressions of the coordinates, or None without
-    Dirichlet conditions: phi joins the distances of the pieces of every boundary where the field has a
+    """(g, phi) of ``field`` on a geometry, as SymPy expressions of the inputs, or None without Dirichlet
+    conditions or initial value: phi joins the distances of the pieces of every boundary where the field has a
     Dirichlet condition (zero there, positive inside; for a side of the outer rectangle the distance to its
     line), g interpolates the conditions' values between those pieces (equal to each on its piece);
     ``u = g + phi * N`` meets them all whatever N is. Data that varies along the four sides of a rectangle (and
     is nowhere else) and agrees at its corners takes Coons' patch instead
-    (:func:`symsim.geometry.rectangle_patch`), smooth at the corners where the R-function blend is not."""
+    (:func:`symsim.geometry.rectangle_patch`), smooth at the corners where the R-function blend is not.
+
+    A field with an initial value u0 (a time-dependent model) takes the Boolean sum of the two projections,
+    g = g_c + u0 - g_0 with g_0 the same blend of u0's own traces, and phi * t: the Dirichlet data hold for
+    every t, and u0 at t=0 wherever it agrees with them there (the box's :func:`hard_constraint_forms` does the
+    same)."""
+    spatial = _boundary_blend(plan, field)
+    if field not in plan.initial:
+        return spatial
+    initial, time = plan.initial[field], sympy.Symbol("t")
+    if spatial is None:
+        return initial, time
+    g, phi = spatial
+    # g_0 by the very blend g_c took (not chosen afresh from u0's traces): at t=0, g_c = g_0 where the data
+    # agree with u0, so u = u0 exactly there
+    return g + initial - _boundary_blend(plan, field, initial)[0], phi * time
+
+
+def _boundary_blend(plan: ContinuousPlan, field: str, data=None):
+    """(g, phi) of the field's Dirichlet conditions (g from ``data`` on every piece instead of each condition's
+    value, the blend chosen by the conditions either way), or None without any."""
     from .geometry import boundary_interpolation, boundary_trace, joined_distance, rectangle_patch
 
     dirichlet = {c.boundary: c.value for c in plan.conditions if c.field == field and c.kind == "dirichlet"}
@@ -220,16 +280,17 @@ def geometry_constraint_forms(plan: ContinuousPlan, field: str):
     pieces = [p for p in plan.geometry.pieces if p.name in dirichlet]
     traces = [boundary_trace(dirichlet[p.name], p, x, y) for p in pieces]
     outer = plan.geometry.outer.pieces(hole=False)
+    values = (lambda piece: dirichlet[piece.name]) if data is None else (lambda piece: data)
     # data on the whole rectangle only, varying along it: Coons' patch where the corners agree. Data equal on
     # every side is its own smooth extension; the product phi measured worse there (the cavity's v = 0 with
     # the lid's singular corners: 0.068 / 0.081 from Ghia's profiles against 0.032 / 0.033)
     if set(pieces) == set(outer) and any(t != traces[0] for t in traces):
-        patch = rectangle_patch([dirichlet[p.name] for p in outer], plan.geometry.outer, x, y)
-        if patch is not None:
-            return patch
+        if rectangle_patch([dirichlet[p.name] for p in outer], plan.geometry.outer, x, y) is not None:
+            return rectangle_patch([values(p) for p in outer], plan.geometry.outer, x, y)
     # the outer rectangle is convex: its sides' lines meet the domain on the sides only, and their distance
     # grows linearly where the trimmed one (needed for a hole's sides) grows quadratically
     distances = [p.line_distance(x, y) if p in outer else p.distance(x, y) for p in pieces]
+    traces = [boundary_trace(values(p), p, x, y) for p in pieces]
     return boundary_interpolation(traces, distances), joined_distance(distances)
 
 

@@ -222,9 +222,9 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
             raise OptionError("--data/--learn: inverse problems run on time-dependent models (on a grid, or ODEs) "
                               "for now")
         if causal is not None:
-            raise OptionError(f"--causal: model {model.name!r} is steady (on a geometry); causal weighting is for "
-                              "time-dependent models")
-        return train_geometry_pinn(model, seed=seed, dtype=dtype or "float64", progress=progress,
+            raise OptionError(f"--causal: model {model.name!r} is on a geometry; causal weighting is for "
+                              "time-dependent models on a box for now")
+        return train_geometry_pinn(model, t_end=t_end, seed=seed, dtype=dtype or "float64", progress=progress,
                                    hard_bc=hard_bc is not False, resampling=resampling or "fresh",
                                    time_limit=time_limit, balance=balance or "none", architecture=architecture,
                                    sampling=sampling or "uniform", obstacle_features=obstacle_features,
@@ -600,6 +600,9 @@ def _lbfgs_in_chunks(trained: list, loss_of, draw, lbfgs_steps: int, history: li
 #: saves of an ODE model's reference solution (and of its picture's curves)
 ODE_REFERENCE_SAVES = 400
 
+#: times, 0 to t_end, at which a time-dependent model on a geometry is compared with its exact solution
+COMPARE_TIMES = 11
+
 #: the band along the boundary (a fraction of the domain's smaller side) where ``near_boundary`` x points of
 #: every draw are placed
 NEAR_BOUNDARY_BAND = 0.05
@@ -647,8 +650,9 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
                         resampling: str = "fresh", near_boundary: float = 0.0, balance: str = "none",
                         architecture: str = "mlp", sampling: str = "uniform",
                         obstacle_features: bool | None = None, jump_radius: float = JUMP_RADIUS,
-                        monitor=None) -> PinnRun:
-    """Train an MLP ``net(x, y)`` on a model posed on a geometry (steady equations, constraints).
+                        monitor=None, t_end: float | None = None) -> PinnRun:
+    """Train an MLP ``net(x, y)`` on a model posed on a geometry (steady equations, constraints), or
+    ``net(t, x, y)`` on t in [0, ``t_end``] (the model's ``t_end`` by default) when it has time derivatives.
 
     With ``hard_bc`` (the default) every Dirichlet condition and pin holds exactly (the generated
     ``HardConstraints``); Neumann conditions (and Dirichlet ones without ``hard_bc``) are loss terms at
@@ -682,6 +686,12 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
     gap. ``monitor(net)``: a dict of numbers (a drag, a probe's value) measured before every L-BFGS chunk and at
     the end, recorded as ``config["monitor"]``, a list of ``{"step": ..., "seconds": ..., **measures}``: whether a
     quantity of interest has settled, which the loss does not tell.
+
+    A time-dependent model: every point (interior or on a boundary) has a time drawn uniformly in [0, t_end];
+    hard constraints hold the initial values too (:func:`symsim.continuous.geometry_constraint_forms`), else
+    (and for the velocity of a field second order in time) the initial residual at ``boundary_points`` points
+    of the domain is a loss term. The error is measured at COMPARE_TIMES times from 0 to t_end
+    (``config["error_in_time"]``); the picture draws the last.
     """
     torch = _torch()
     if model.geometry is None:
@@ -702,9 +712,16 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
     real = getattr(torch, dtype)
     module = pinn_module(model)
     domain = model.geometry
+    timed = module.INPUTS[0] == "t"
+    if not timed and t_end is not None:
+        raise OptionError(f"--t-end: model {model.name!r} is steady (no equation has a time derivative)")
+    t_end = float(t_end if t_end is not None else model.run_defaults.get("t_end", 0) or 0) if timed else 0.0
+    if timed and not (math.isfinite(t_end) and t_end > 0):
+        raise OptionError(f"model {model.name!r} has time derivatives and no t_end: pass --t-end "
+                          "(or model.defaults(t_end=...))")
     obstacles = tuple((*map(float, hole.centre), float(hole.radius)) for hole in domain.holes
                       if isinstance(hole, Disc)) if obstacle_features is not False else ()
-    net = build_network(module, 0.0, width, depth, architecture, obstacles)
+    net = build_network(module, t_end, width, depth, architecture, obstacles)
     if hard_bc:
         net = module.HardConstraints(net)
     net = net.to(real)
@@ -715,6 +732,14 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
     soft = {name: columns for name, columns in soft.items() if columns}
     if not hard_bc and model.pins:
         raise OptionError("pins hold only with hard constraints (hard_bc=True)")
+    initial = module.InitialResidual() if timed else None
+    # the initial residual's columns not held exactly: all without hard constraints, a velocity always
+    soft_start = [k for k, column in enumerate(initial.COLUMNS) if column.endswith("_t")
+                  or (column, "initial") not in hard] if timed else []
+
+    def timed_points(array, generator=rng):
+        """``array``'s points (n, 2) with a time each, uniform in [0, t_end], in front: a model's inputs."""
+        return np.column_stack([generator.uniform(0.0, t_end, len(array)), array]) if timed else array
 
     def tensors(array):
         # requiring grad already: autograd differentiates these very tensors, which lets the hard constraints'
@@ -736,22 +761,23 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
         if near:
             inside = np.concatenate([inside, domain.sample_near_boundary(near, NEAR_BOUNDARY_BAND * shorter_side,
                                                                          rng)])
-        interior = tensors(inside)
+        interior = tensors(timed_points(inside))
         edges = {}
         for name in soft:
             where, normals = domain.sample_boundary(name, boundary_points, rng)
-            edges[name] = tensors(where) + tensors(normals)
-        return interior, edges
+            edges[name] = tensors(timed_points(where)) + tensors(normals)
+        start = tensors(domain.sample_interior(boundary_points, rng)) if soft_start else None
+        return interior, edges, start
 
     def with_points_added(batch):
         """The batch with RAR_ADDED x points more interior points, chosen from RAR_CANDIDATES x as many
         uniform candidates by :func:`_rar_d_choice`."""
         count = max(1, int(points * RAR_ADDED))
-        candidates = tensors(domain.sample_interior(count * RAR_CANDIDATES, rng))
+        candidates = tensors(timed_points(domain.sample_interior(count * RAR_CANDIDATES, rng)))
         chosen = _rar_d_choice(lambda _, *inputs: weighed_residual(inputs), net, candidates, count, rng)
         interior = [torch.cat([old.detach(), new[chosen].detach()]).requires_grad_(True)
                     for old, new in zip(batch[0], candidates)]
-        return interior, batch[1]
+        return (interior, *batch[1:])
 
     jumps = dirichlet_jumps(domain, model.boundary_conditions) if jump_radius else ()
     delta = jump_radius * shorter_side
@@ -761,16 +787,19 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
         values = residual(net, *interior)
         return values * jump_weights(interior[-2].detach(), interior[-1].detach(), jumps, delta) if jumps else values
 
-    def components_at(interior, edges):
-        """The loss's components: each residual's mean square, then each soft boundary column's."""
+    def components_at(interior, edges, start):
+        """The loss's components: each residual's mean square, then each soft boundary column's, then each soft
+        initial column's."""
         parts = [weighed_residual(interior).pow(2).mean(dim=0)]
         parts += [boundary(net, name, *edges[name])[:, columns].pow(2).mean(dim=0) for name, columns in soft.items()]
+        if soft_start:
+            parts.append(initial(net, *start)[:, soft_start].pow(2).mean(dim=0))
         return torch.cat(parts)
 
     weights = [None]            # balance="gradient": the components' weights, set at the start of each chunk
 
-    def loss_at(interior, edges):
-        components = components_at(interior, edges)
+    def loss_at(interior, edges, start):
+        components = components_at(interior, edges, start)
         return components.sum() if weights[0] is None else (components * weights[0]).sum()
 
     started = time.perf_counter()
@@ -811,7 +840,8 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
     final = float(components.sum()) if lbfgs_steps else float(loss.detach())
     # the residual on the points trained on against a fresh draw of FRESH_POINTS x as many: a network that fits
     # its draw and not the flow shows a gap
-    fresh = tensors(domain.sample_interior(FRESH_POINTS * points, np.random.default_rng([seed, 1])))
+    elsewhere = np.random.default_rng([seed, 1])
+    fresh = tensors(timed_points(domain.sample_interior(FRESH_POINTS * points, elsewhere), elsewhere))
     residual_trained = float(components[:len(module.RESIDUALS)].sum())
     residual_fresh = float(weighed_residual(fresh).pow(2).mean(dim=0).sum().detach())
     seconds = time.perf_counter() - started
@@ -819,19 +849,28 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
         bar.close()
     x, y, mask = domain.grid(grid_points)
     mesh = np.stack(np.meshgrid(x, y, indexing="ij"), axis=-1)[mask]
-    with torch.no_grad():
-        values = net(*tensors(mesh)).numpy()
-    prediction, reference, errors = {}, {}, {}
-    exact = _exact_on(model, mesh)
+    times = np.linspace(0.0, t_end, COMPARE_TIMES) if timed else None
     pinned = {p.field for p in model.pins}
-    for k, name in enumerate(module.FIELDS):
-        prediction[name] = _on_grid(values[:, k], mask)
-        if name in exact:
-            reference[name] = _on_grid(exact[name], mask)
-            difference = values[:, k] - exact[name]
-            if name in pinned:          # known up to a constant: compare after removing the mean difference
-                difference = difference - difference.mean()
-            errors[name] = float(np.linalg.norm(difference) / max(np.linalg.norm(exact[name]), 1e-300))
+    prediction, reference, errors, in_time = {}, {}, {}, {}
+    for moment in times if timed else (None,):
+        located = np.column_stack([np.full(len(mesh), moment), mesh]) if timed else mesh
+        with torch.no_grad():
+            values = net(*tensors(located)).numpy()
+        exact = _exact_on(model, located, module.INPUTS)
+        for k, name in enumerate(module.FIELDS):
+            prediction.setdefault(name, []).append(_on_grid(values[:, k], mask))
+            if name in exact:
+                reference.setdefault(name, []).append(_on_grid(exact[name], mask))
+                difference = values[:, k] - exact[name]
+                if name in pinned:      # known up to a constant: compare after removing the mean difference
+                    difference = difference - difference.mean()
+                in_time.setdefault(name, []).append((float(np.sum(difference ** 2)), float(np.sum(exact[name] ** 2))))
+    # a steady model's fields are (nx, ny) arrays, a time-dependent one's (times, nx, ny)
+    prediction, reference = ({name: np.stack(v) if timed else v[0] for name, v in d.items()}
+                             for d in (prediction, reference))
+    for name, sums in in_time.items():
+        errors[name] = math.sqrt(sum(a for a, _ in sums) / max(sum(b for _, b in sums), 1e-300))
+    error_in_time = {name: [math.sqrt(a / max(b, 1e-300)) for a, b in sums] for name, sums in in_time.items()}
     measured = [f for f in errors if f not in pinned] or list(errors)
     rel_l2 = max((errors[f] for f in measured), default=float("nan"))
     config = {"geometry": True, "steps": steps, "lbfgs_steps": lbfgs_steps, "points": points,
@@ -839,12 +878,14 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
               "architecture": architecture, "obstacles": [list(disc) for disc in obstacles], "sampling": sampling,
               "residual_trained": residual_trained, "data_jumps": [list(c) for c in jumps], "jump_radius": jump_radius,
               "residual_fresh": residual_fresh,
-              "learning_rate": learning_rate, "dtype": dtype, "t_end": 0.0, "lbfgs_restarts": restarts,
+              "learning_rate": learning_rate, "dtype": dtype, "t_end": t_end, "lbfgs_restarts": restarts,
               "lbfgs_iterations": done, "time_limit": time_limit, "resampling": resampling,
               "near_boundary": near_boundary, "final_points": len(batch[0][0]), "balance": balance,
               "loss_weights": weights[0].tolist() if weights[0] is not None else None,
               "pinned": sorted(pinned), "field_errors": errors, "monitor": monitored}
-    return PinnRun(model.name, net, rel_l2, steps + done, seconds, final, history, config, None, reference,
+    if timed:
+        config.update(times=times.tolist(), error_in_time=error_in_time)
+    return PinnRun(model.name, net, rel_l2, steps + done, seconds, final, history, config, times, reference,
                    prediction, {domain.axis_names[0]: x, domain.axis_names[1]: y})
 
 
@@ -858,17 +899,17 @@ def jump_weights(x, y, jumps, delta: float):
     return weights
 
 
-def _exact_on(model: Model, points: np.ndarray) -> dict:
-    """The model's exact solution (``model.exact``) at ``points`` (n, 2), with the default parameters."""
+def _exact_on(model: Model, points: np.ndarray, inputs: tuple) -> dict:
+    """The model's exact solution (``model.exact``) at ``points`` (n, len(inputs): the network's inputs, t first
+    if it has one), with the default parameters."""
     import sympy
     from .vectorize import numpy_function
-    symbols = [sympy.Symbol(name) for name in model.geometry.axis_names]
+    symbols = [sympy.Symbol(name) for name in inputs]
     values = {symbol: default for symbol, default in model.parameters.values()}
     out = {}
     for name, expression in model.exact_solution.items():
         function = numpy_function(symbols, sympy.sympify(expression).xreplace(values))
-        out[name] = np.broadcast_to(np.asarray(function(points[:, 0], points[:, 1]), dtype=float),
-                                    (len(points),)).copy()
+        out[name] = np.broadcast_to(np.asarray(function(*points.T), dtype=float), (len(points),)).copy()
     return out
 
 
@@ -997,7 +1038,8 @@ def pinn_figure(run: PinnRun):
 
 def _geometry_figure(run: PinnRun):
     """Per field a row -- exact solution, network, difference (the network alone without an exact solution)
-    -- on the domain (white outside it), and the loss history."""
+    -- on the domain (white outside it), and the loss history; a time-dependent model's fields at the last
+    time, beside the loss the relative error of each field against t."""
     from .plotting import cell_edges, new_figure
 
     (xname, x), (yname, y) = run.coords.items()
@@ -1012,11 +1054,13 @@ def _geometry_figure(run: PinnRun):
     figure = new_figure(14, panel_height * rows + 2.6)
     grid = figure.add_gridspec(rows + 1, columns, height_ratios=[panel_height] * rows + [2.2])
     errors = run.config.get("field_errors", {})
+    timed = run.times is not None
+    when = f" at t={run.times[-1]:.4g}" if timed else ""
     for row, name in enumerate(fields):
-        prediction = run.prediction[name]
+        prediction = run.prediction[name][-1] if timed else run.prediction[name]
         panels = [("PINN", prediction, "viridis")]
         if name in run.reference:
-            reference = run.reference[name]
+            reference = run.reference[name][-1] if timed else run.reference[name]
             difference = prediction - reference
             title = f"PINN - exact (rel. L2 {errors.get(name, float('nan')):.2e})"
             if name in run.config.get("pinned", ()):      # known up to a constant: as its error is measured
@@ -1034,11 +1078,22 @@ def _geometry_figure(run: PinnRun):
                 scale = (low, high)
             image = ax.imshow(np.ma.masked_invalid(data.T), origin="lower", extent=extent, aspect=aspect,
                               vmin=scale[0], vmax=scale[1], cmap=colours, interpolation="nearest")
-            ax.set_title(f"{name}: {title}", fontsize="medium")
+            ax.set_title(f"{name}{when}: {title}", fontsize="medium")
             ax.set_xlabel(xname)
             ax.set_ylabel(yname)
             figure.colorbar(image, ax=ax, label=name if colours != "RdBu_r" else f"error in {name}")
-    history = figure.add_subplot(grid[rows, :])
+    in_time = run.config.get("error_in_time") if timed else None
+    if in_time:
+        bottom = grid[rows, :].subgridspec(1, 2, wspace=0.25)
+        history, errors_in_t = figure.add_subplot(bottom[0]), figure.add_subplot(bottom[1])
+        for name, values in in_time.items():
+            errors_in_t.semilogy(run.times, values, marker="o", ms=3, label=name)
+        errors_in_t.set_xlabel("t")
+        errors_in_t.set_ylabel("relative L2 error at t")
+        errors_in_t.grid(True, alpha=0.3)
+        errors_in_t.legend(loc="best", fontsize="small")
+    else:
+        history = figure.add_subplot(grid[rows, :])
     steps, losses = zip(*run.history) if run.history else ((), ())
     history.semilogy(steps, losses, lw=1)
     adam = run.config.get("steps", 0)
@@ -1049,6 +1104,7 @@ def _geometry_figure(run: PinnRun):
     history.set_ylabel("loss")
     history.grid(True, alpha=0.3)
     measured = ", ".join(f"{k} {v:.2e}" for k, v in errors.items())
-    figure.suptitle(f"{run.model_name}: PINN on the geometry, {run.steps} steps, {run.seconds:.0f} s"
+    span = f", t in [0, {run.times[-1]:.4g}]" if timed else ""
+    figure.suptitle(f"{run.model_name}: PINN on the geometry{span}, {run.steps} steps, {run.seconds:.0f} s"
                     + (f"; relative L2 errors {measured}" if measured else ""))
     return figure

@@ -289,8 +289,8 @@ def _geometry_hard_constraints(plan: ContinuousPlan, printer) -> list[str]:
              f"pinned (u = N - N(point) + value): {', '.join(pins) or 'none'}.",
              "    phi: R-function join of the distances to the boundary pieces of the field's Dirichlet conditions",
              "    (trimmed to a hole's sides, to the line of an outer side); g: their values blended by",
-             "    inverse-distance weights; or, for data that varies along",
-             "    the four sides of a rectangle and agrees at its corners, Coons' patch and a product phi",
+             "    inverse-distance weights; or, for data on the four sides of a rectangle that agrees at its",
+             "    corners, Coons' patch and a product phi there, blended so with any holes' data",
              "    (symsim.geometry).",
              *([f"    Initial values held (g + u0 - g_0 and phi * t; a field without Dirichlet conditions u0 + t * N): "
                 f"{', '.join(starting)}."] if starting else []),

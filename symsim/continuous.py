@@ -248,9 +248,10 @@ def geometry_constraint_forms(plan: ContinuousPlan, field: str):
     conditions or initial value: phi joins the distances of the pieces of every boundary where the field has a
     Dirichlet condition (zero there, positive inside; for a side of the outer rectangle the distance to its
     line), g interpolates the conditions' values between those pieces (equal to each on its piece);
-    ``u = g + phi * N`` meets them all whatever N is. Data that varies along the four sides of a rectangle (and
-    is nowhere else) and agrees at its corners takes Coons' patch instead
-    (:func:`symsim.geometry.rectangle_patch`), smooth at the corners where the R-function blend is not.
+    ``u = g + phi * N`` meets them all whatever N is. Data on all four sides of a rectangle that varies along
+    the boundary and agrees at the rectangle's corners takes Coons' patch there instead
+    (:func:`symsim.geometry.rectangle_patch`), smooth at the corners where the R-function blend is not; with
+    holes, the patch is one piece of the blend (the holes' data the others).
 
     A field with an initial value u0 (a time-dependent model) takes the Boolean sum of the two projections,
     g = g_c + u0 - g_0 with g_0 the same blend of u0's own traces, and phi * t: the Dirichlet data hold for
@@ -281,12 +282,20 @@ def _boundary_blend(plan: ContinuousPlan, field: str, data=None):
     traces = [boundary_trace(dirichlet[p.name], p, x, y) for p in pieces]
     outer = plan.geometry.outer.pieces(hole=False)
     values = (lambda piece: dirichlet[piece.name]) if data is None else (lambda piece: data)
-    # data on the whole rectangle only, varying along it: Coons' patch where the corners agree. Data equal on
-    # every side is its own smooth extension; the product phi measured worse there (the cavity's v = 0 with
-    # the lid's singular corners: 0.068 / 0.081 from Ghia's profiles against 0.032 / 0.033)
-    if set(pieces) == set(outer) and any(t != traces[0] for t in traces):
+    holes = [p for p in pieces if p not in outer]
+    # data on the whole rectangle, varying along the boundary: Coons' patch of the rectangle's sides where
+    # their corners agree, blended with the holes' data as one more piece (its distance the patch's product
+    # phi), so that the rectangle's corners stay smooth with holes too. Data equal on every piece is its own
+    # smooth extension; the product phi measured worse there (the cavity's v = 0 with the lid's singular
+    # corners: 0.068 / 0.081 from Ghia's profiles against 0.032 / 0.033)
+    if set(outer) <= set(pieces) and any(t != traces[0] for t in traces):
         if rectangle_patch([dirichlet[p.name] for p in outer], plan.geometry.outer, x, y) is not None:
-            return rectangle_patch([values(p) for p in outer], plan.geometry.outer, x, y)
+            g, phi = rectangle_patch([values(p) for p in outer], plan.geometry.outer, x, y)
+            if not holes:
+                return g, phi
+            distances = [phi] + [p.distance(x, y) for p in holes]
+            traces = [g] + [boundary_trace(values(p), p, x, y) for p in holes]
+            return boundary_interpolation(traces, distances), joined_distance(distances)
     # the outer rectangle is convex: its sides' lines meet the domain on the sides only, and their distance
     # grows linearly where the trimmed one (needed for a hole's sides) grows quadratically
     distances = [p.line_distance(x, y) if p in outer else p.distance(x, y) for p in pieces]

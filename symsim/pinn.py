@@ -108,6 +108,11 @@ def build_network(module, t_end: float, width: int = 64, depth: int = 4, archite
     return PinnNet()
 
 
+def _check_causal(causal: float | None) -> None:
+    if causal is not None and not (math.isfinite(causal) and causal > 0):
+        raise OptionError(f"--causal must be a positive number (epsilon of the causal weights), got {causal}")
+
+
 def _check_choice(option: str, value, choices: tuple) -> None:
     if value not in choices:
         listed = ", ".join(repr(c) for c in choices[:-1]) + f" or {choices[-1]!r}"
@@ -221,11 +226,8 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
         if data is not None or learn:
             raise OptionError("--data/--learn: inverse problems run on time-dependent models (on a grid, or ODEs) "
                               "for now")
-        if causal is not None:
-            raise OptionError(f"--causal: model {model.name!r} is on a geometry; causal weighting is for "
-                              "time-dependent models on a box for now")
-        return train_geometry_pinn(model, t_end=t_end, seed=seed, dtype=dtype or "float64", progress=progress,
-                                   hard_bc=hard_bc is not False, resampling=resampling or "fresh",
+        return train_geometry_pinn(model, t_end=t_end, causal=causal, seed=seed, dtype=dtype or "float64",
+                                   progress=progress, hard_bc=hard_bc is not False, resampling=resampling or "fresh",
                                    time_limit=time_limit, balance=balance or "none", architecture=architecture,
                                    sampling=sampling or "uniform", obstacle_features=obstacle_features,
                                    near_boundary=near_boundary or 0.0, **given)
@@ -236,8 +238,7 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
     # seed 2, was 20.5 % off with L-BFGS in chunks against 9.1 % with one run (each chunk forgets the curvature)
     resampling = resampling or ("none" if data is not None else "rar")
     _check_choice("resampling", resampling, ("rar", "none"))
-    if causal is not None and not (math.isfinite(causal) and causal > 0):
-        raise OptionError(f"--causal must be a positive number (epsilon of the causal weights), got {causal}")
+    _check_causal(causal)
     # the defaults of a time-dependent model on a box; an ODE model (no grid: a network of t alone) holds its
     # initial values exactly unless told otherwise, in float64 (a long horizon is a hard fit for float32)
     steps, lbfgs_steps, points = given.get("steps", 2000), given.get("lbfgs_steps", 1000), given.get("points", 4096)
@@ -476,14 +477,16 @@ def _rar_d_choice(residual, net, candidates: list, count: int, rng) -> np.ndarra
     return rng.choice(len(norms), size=count, replace=False, p=density / density.sum())
 
 
-def _causal_slices(squares, t, t_end: float):
+def _causal_slices(squares, t, t_end: float, per_column: bool = False):
     """The mean square residual in each of CAUSAL_SLICES equal slices of [0, t_end] (``squares``: per point and
-    field; ``t``: the points' times); a slice without points counts zero."""
+    field; ``t``: the points' times), summed over the fields (``per_column``: one column per field); a slice
+    without points counts zero."""
     torch = _torch()
     index = (t.detach().reshape(-1) / t_end * CAUSAL_SLICES).long().clamp(0, CAUSAL_SLICES - 1)
-    sums = torch.zeros(CAUSAL_SLICES, dtype=squares.dtype).index_add(0, index, squares.sum(dim=1))
+    sums = torch.zeros((CAUSAL_SLICES, squares.shape[1]), dtype=squares.dtype).index_add(0, index, squares)
     counts = torch.bincount(index, minlength=CAUSAL_SLICES).clamp(min=1).to(squares.dtype)
-    return sums / counts
+    means = sums / counts[:, None]
+    return means if per_column else means.sum(dim=1)
 
 
 def _causal_weights(slices, epsilon: float):
@@ -650,7 +653,7 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
                         resampling: str = "fresh", near_boundary: float = 0.0, balance: str = "none",
                         architecture: str = "mlp", sampling: str = "uniform",
                         obstacle_features: bool | None = None, jump_radius: float = JUMP_RADIUS,
-                        monitor=None, t_end: float | None = None) -> PinnRun:
+                        monitor=None, t_end: float | None = None, causal: float | None = None) -> PinnRun:
     """Train an MLP ``net(x, y)`` on a model posed on a geometry (steady equations, constraints), or
     ``net(t, x, y)`` on t in [0, ``t_end``] (the model's ``t_end`` by default) when it has time derivatives.
 
@@ -691,7 +694,8 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
     hard constraints hold the initial values too (:func:`symsim.continuous.geometry_constraint_forms`), else
     (and for the velocity of a field second order in time) the initial residual at ``boundary_points`` points
     of the domain is a loss term. The error is measured at COMPARE_TIMES times from 0 to t_end
-    (``config["error_in_time"]``); the picture draws the last.
+    (``config["error_in_time"]``); the picture draws the last. ``causal=epsilon`` weighs each residual's mean
+    square by slices of [0, t_end] as :func:`train_pinn` does on a box.
     """
     torch = _torch()
     if model.geometry is None:
@@ -719,6 +723,10 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
     if timed and not (math.isfinite(t_end) and t_end > 0):
         raise OptionError(f"model {model.name!r} has time derivatives and no t_end: pass --t-end "
                           "(or model.defaults(t_end=...))")
+    if causal is not None and not timed:
+        raise OptionError(f"--causal: model {model.name!r} is steady; causal weighting is for time-dependent "
+                          "models")
+    _check_causal(causal)
     obstacles = tuple((*map(float, hole.centre), float(hole.radius)) for hole in domain.holes
                       if isinstance(hole, Disc)) if obstacle_features is not False else ()
     net = build_network(module, t_end, width, depth, architecture, obstacles)
@@ -787,10 +795,22 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
         values = residual(net, *interior)
         return values * jump_weights(interior[-2].detach(), interior[-1].detach(), jumps, delta) if jumps else values
 
+    causal_weights = [None]     # set at the start of each L-BFGS chunk; None: from each evaluation's residual
+
+    def residual_components(interior):
+        """Each residual's mean square; with ``causal``, the mean over time slices of each slice's mean square
+        weighed by the causal weights (their sum over the residuals is the box's causal loss)."""
+        squares = weighed_residual(interior).pow(2)
+        if causal is None:
+            return squares.mean(dim=0)
+        slices = _causal_slices(squares, interior[0], t_end, per_column=True)
+        weights = causal_weights[0] if causal_weights[0] is not None else _causal_weights(slices.sum(dim=1), causal)
+        return (weights[:, None] * slices).mean(dim=0)
+
     def components_at(interior, edges, start):
         """The loss's components: each residual's mean square, then each soft boundary column's, then each soft
         initial column's."""
-        parts = [weighed_residual(interior).pow(2).mean(dim=0)]
+        parts = [residual_components(interior)]
         parts += [boundary(net, name, *edges[name])[:, columns].pow(2).mean(dim=0) for name, columns in soft.items()]
         if soft_start:
             parts.append(initial(net, *start)[:, soft_start].pow(2).mean(dim=0))
@@ -819,6 +839,9 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
         measure()           # before the factors are frozen at the batch: the monitor evaluates the net elsewhere
         if hard_bc and hasattr(net, "factors"):     # g, phi and their derivatives once per draw
             module.freeze_factors(net, *batch[0])
+        if causal is not None:
+            squares = weighed_residual(batch[0]).pow(2).detach()
+            causal_weights[0] = _causal_weights(_causal_slices(squares, batch[0][0], t_end), causal)
         if balance == "gradient":
             weights[0] = torch.tensor(_balanced_weights(list(components_at(*batch)), list(net.parameters())),
                                       dtype=real)
@@ -864,7 +887,8 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
                 difference = values[:, k] - exact[name]
                 if name in pinned:      # known up to a constant: compare after removing the mean difference
                     difference = difference - difference.mean()
-                in_time.setdefault(name, []).append((float(np.sum(difference ** 2)), float(np.sum(exact[name] ** 2))))
+                in_time.setdefault(name, []).append((float(np.sum(difference ** 2)),
+                                                     float(np.sum(exact[name] ** 2))))
     # a steady model's fields are (nx, ny) arrays, a time-dependent one's (times, nx, ny)
     prediction, reference = ({name: np.stack(v) if timed else v[0] for name, v in d.items()}
                              for d in (prediction, reference))
@@ -884,7 +908,11 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
               "loss_weights": weights[0].tolist() if weights[0] is not None else None,
               "pinned": sorted(pinned), "field_errors": errors, "monitor": monitored}
     if timed:
-        config.update(times=times.tolist(), error_in_time=error_in_time)
+        config.update(times=times.tolist(), error_in_time=error_in_time, causal=causal)
+    if causal is not None:        # how far the weights let the last slice in at the end (1: all of it)
+        squares = weighed_residual(batch[0]).pow(2).detach()
+        config.update(causal_slices=CAUSAL_SLICES, causal_last_weight=float(
+            _causal_weights(_causal_slices(squares, batch[0][0], t_end), causal)[-1]))
     return PinnRun(model.name, net, rel_l2, steps + done, seconds, final, history, config, times, reference,
                    prediction, {domain.axis_names[0]: x, domain.axis_names[1]: y})
 

@@ -2,6 +2,12 @@
 
     symsim pinn examples/pinn/cavity.py -o cavity_pinn
 
+(a first look, the defaults); the settings of benchmarks/pinn_accuracy.py (10 minutes on 2 cores; within
+0.015 of Ghia's profiles on three seeds, see the README):
+
+    symsim pinn examples/pinn/cavity.py --points 6000 --near-boundary 0.2 --float32 --steps 500 \
+        --lbfgs-steps 100000 --time-limit 600 -o cavity_pinn
+
 The lid (y = 1) moves at u = 1; the other walls hold the fluid still. The reference is the
 table of Ghia, Ghia & Shin (1982), J. Comput. Phys. 48, 387-411: u along the vertical centre
 line x = 0.5 and v along the horizontal one y = 0.5 (GHIA_U, GHIA_V below; their Table I and

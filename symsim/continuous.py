@@ -197,6 +197,10 @@ def _geometry_plan(model: Model, egraph: bool) -> tuple[ContinuousPlan, dict | N
             raise ModelDefinitionError(f"{pin.origin}: field {pin.field!r} has Dirichlet conditions, which fix "
                                        "its value already: a pin is for a field known only up to a constant")
     initial, velocity = _initial_expressions(model, names - {"t"})
+    for value in model.initial_values:
+        if value.field not in time_order:
+            raise ModelDefinitionError(f"{value.origin}: field {value.field!r} has no time derivative (a steady "
+                                       "field or a constraint's, such as a pressure): it takes no initial value")
     for equation in model.equation_list:
         if equation.field not in initial:
             raise ModelDefinitionError(f"{equation.origin}: field {equation.field!r} has a time derivative and no "

@@ -200,6 +200,10 @@ def test_time_dependent_models_on_a_geometry_say_what_is_missing(tmp_path):
     with pytest.raises(ModelDefinitionError, match="initial value of 'u' uses unknown symbol 't'"):
         pinn_module(model)
     model.initial(u=sin(pi * x) * sin(pi * y))
+    flow, _ = taylor_green()
+    flow.initial(p=0)
+    with pytest.raises(ModelDefinitionError, match="field 'p' has no time derivative .* takes no initial value"):
+        pinn_module(flow)
     with pytest.raises(OptionError, match="no t_end: pass --t-end"):
         train_geometry_pinn(model, steps=1, lbfgs_steps=0, points=10)
     with pytest.raises(OptionError, match="'kovasznay' is steady; causal weighting is for time-dependent"):

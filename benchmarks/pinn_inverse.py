@@ -49,9 +49,14 @@ def observations(model, seed: int) -> Result:
     return Result(clean.model_name, clean.t, clean.coords, noisy, clean.params)
 
 
-def simulated(model, parameter: str, value: float, chosen: np.ndarray) -> np.ndarray:
-    result = symsim.simulate(model, saves=SAVES, method="rk4", space_order=4, params={parameter: value})
+def at_points(result, chosen: np.ndarray) -> np.ndarray:
+    """Every field of ``result`` at the flat (time, grid) indices ``chosen``, one field after the other."""
     return np.concatenate([np.asarray(result[f]).reshape(-1)[chosen] for f in result.fields])
+
+
+def simulated(model, parameter: str, value: float, chosen: np.ndarray) -> np.ndarray:
+    return at_points(symsim.simulate(model, saves=SAVES, method="rk4", space_order=4, params={parameter: value}),
+                     chosen)
 
 
 def classical_fit(model, parameter: str, truth: float, start: float, data: Result, seed: int) -> dict:
@@ -60,7 +65,7 @@ def classical_fit(model, parameter: str, truth: float, start: float, data: Resul
     from scipy.optimize import least_squares
 
     chosen = observation_indices(np.asarray(next(iter(data.fields.values()))).size, POINTS, seed)
-    observed = np.concatenate([np.asarray(data[f]).reshape(-1)[chosen] for f in data.fields])
+    observed = at_points(data, chosen)
     started = time.perf_counter()
     # in log p, as train_pinn learns a positive parameter: the same start, and no step to a negative value
     fit = least_squares(lambda v: simulated(model, parameter, float(np.exp(v[0])), chosen) - observed,

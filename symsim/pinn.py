@@ -108,6 +108,14 @@ def build_network(module, t_end: float, width: int = 64, depth: int = 4, archite
     return PinnNet()
 
 
+def _t_end_of(model: Model, t_end: float | None) -> float:
+    """The training interval's end: ``t_end`` if given, else the script's (``model.defaults(t_end=...)``)."""
+    t_end = float(t_end if t_end is not None else model.run_defaults.get("t_end", 0) or 0)
+    if not (math.isfinite(t_end) and t_end > 0):
+        raise OptionError(f"model {model.name!r} has no t_end: pass --t-end (or model.defaults(t_end=...))")
+    return t_end
+
+
 def _check_causal(causal: float | None) -> None:
     if causal is not None and not (math.isfinite(causal) and causal > 0):
         raise OptionError(f"--causal must be a positive number (epsilon of the causal weights), got {causal}")
@@ -246,9 +254,7 @@ def train_pinn(model: Model, t_end: float | None = None, steps: int | None = Non
     ode = model.grid is None
     hard_bc = ode if hard_bc is None else bool(hard_bc)
     dtype = dtype or ("float64" if ode else "float32")
-    t_end = float(t_end if t_end is not None else model.run_defaults.get("t_end", 0) or 0)
-    if not t_end > 0:
-        raise OptionError(f"model {model.name!r} has no t_end: pass --t-end")
+    t_end = _t_end_of(model, t_end)
     for name, value in (("steps", steps), ("points", points)):
         if int(value) < 1:
             raise OptionError(f"{name} must be at least 1, got {value}")
@@ -719,10 +725,7 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
     timed = module.INPUTS[0] == "t"
     if not timed and t_end is not None:
         raise OptionError(f"--t-end: model {model.name!r} is steady (no equation has a time derivative)")
-    t_end = float(t_end if t_end is not None else model.run_defaults.get("t_end", 0) or 0) if timed else 0.0
-    if timed and not (math.isfinite(t_end) and t_end > 0):
-        raise OptionError(f"model {model.name!r} has time derivatives and no t_end: pass --t-end "
-                          "(or model.defaults(t_end=...))")
+    t_end = _t_end_of(model, t_end) if timed else 0.0
     if causal is not None and not timed:
         raise OptionError(f"--causal: model {model.name!r} is steady; causal weighting is for time-dependent "
                           "models")
@@ -807,6 +810,11 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
         weights = causal_weights[0] if causal_weights[0] is not None else _causal_weights(slices.sum(dim=1), causal)
         return (weights[:, None] * slices).mean(dim=0)
 
+    def causal_weights_at(interior):
+        """The causal weights of the slices of [0, t_end] from the residual at ``interior``, fixed (detached)."""
+        squares = weighed_residual(interior).pow(2).detach()
+        return _causal_weights(_causal_slices(squares, interior[0], t_end), causal)
+
     def components_at(interior, edges, start):
         """The loss's components: each residual's mean square, then each soft boundary column's, then each soft
         initial column's."""
@@ -840,8 +848,7 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
         if hard_bc and hasattr(net, "factors"):     # g, phi and their derivatives once per draw
             module.freeze_factors(net, *batch[0])
         if causal is not None:
-            squares = weighed_residual(batch[0]).pow(2).detach()
-            causal_weights[0] = _causal_weights(_causal_slices(squares, batch[0][0], t_end), causal)
+            causal_weights[0] = causal_weights_at(batch[0])
         if balance == "gradient":
             weights[0] = torch.tensor(_balanced_weights(list(components_at(*batch)), list(net.parameters())),
                                       dtype=real)
@@ -910,9 +917,7 @@ def train_geometry_pinn(model: Model, steps: int = 2000, lbfgs_steps: int = 3000
     if timed:
         config.update(times=times.tolist(), error_in_time=error_in_time, causal=causal)
     if causal is not None:        # how far the weights let the last slice in at the end (1: all of it)
-        squares = weighed_residual(batch[0]).pow(2).detach()
-        config.update(causal_slices=CAUSAL_SLICES, causal_last_weight=float(
-            _causal_weights(_causal_slices(squares, batch[0][0], t_end), causal)[-1]))
+        config.update(causal_slices=CAUSAL_SLICES, causal_last_weight=float(causal_weights_at(batch[0])[-1]))
     return PinnRun(model.name, net, rel_l2, steps + done, seconds, final, history, config, times, reference,
                    prediction, {domain.axis_names[0]: x, domain.axis_names[1]: y})
 
